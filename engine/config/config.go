@@ -1,0 +1,422 @@
+// Package config reads, checks and completes mcpscript's JSON
+// configuration: the stdio MCP servers to run ("mcpServers", the format MCP
+// clients such as Claude Desktop use) and the optional SSE proxy
+// ("sseProxy", as in the Rust library mcp-runner).
+//
+// A configuration looks like this (every key but "command" is optional):
+//
+//	{
+//	  "$schema": "...",
+//	  "mcpServers": {
+//	    "fetch": {
+//	      "command": "uvx",
+//	      "args": ["mcp-server-fetch"],
+//	      "env": {"TOKEN": "${FETCH_TOKEN:-none}"},
+//	      "cwd": "./work",
+//	      "disabled": false,
+//	      "type": "stdio",
+//	      "restart": {"policy": "on-failure", "maxRetries": 5, "minUptime": "1s", "backoff": "250ms", "maxBackoff": "30s"},
+//	      "startTimeout": "30s",
+//	      "requestTimeout": "60s",
+//	      "stopTimeout": "5s",
+//	      "maxFrameBytes": 16777216,
+//	      "roots": ["file:///tmp/x", {"uri": "file:///y", "name": "y"}]
+//	    }
+//	  },
+//	  "sseProxy": {
+//	    "address": "127.0.0.1",
+//	    "port": 3000,
+//	    "workers": 4,
+//	    "allowedServers": ["fetch"],
+//	    "authenticate": {"bearer": {"token": "${PROXY_TOKEN}"}}
+//	  }
+//	}
+//
+// [Load] and [Parse] report every problem at once, each with its JSON path,
+// line and column, and a hint where one helps (see [Error]). Unknown keys
+// are errors, except Claude Desktop's top-level "globalShortcut" and
+// "preferences" and "$schema", which are ignored. References to environment
+// variables are expanded in command, args, env values, cwd and the bearer
+// token (see [Expand]); in disabled servers values are kept as written.
+//
+// To add a top-level section, add a field to [Config], a case to
+// topLevelKeys in decode.go, and its rules to validate.go.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Defaults filled in by [Parse], [Load] and [Config.WithDefaults] for keys
+// that are left out (or zero in a Config built in Go).
+const (
+	DefaultStartTimeout   = 30 * time.Second
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultStopTimeout    = 5 * time.Second
+	DefaultMaxFrameBytes  = 16 << 20
+	DefaultAddress        = "127.0.0.1"
+	DefaultPort           = 3000
+	DefaultWorkers        = 4
+
+	DefaultRestartPolicy = RestartOnFailure
+	DefaultMaxRetries    = 5
+	DefaultMinUptime     = time.Second
+	DefaultBackoff       = 250 * time.Millisecond
+	DefaultMaxBackoff    = 30 * time.Second
+
+	// MinMaxFrameBytes is the smallest accepted Server.MaxFrameBytes.
+	MinMaxFrameBytes = 1024
+)
+
+// Restart policies, the values of Restart.Policy.
+const (
+	// RestartNever leaves a server down once it exits.
+	RestartNever = "never"
+	// RestartOnFailure restarts a server that exits with an error or crashes.
+	RestartOnFailure = "on-failure"
+	// RestartAlways restarts a server whenever it exits.
+	RestartAlways = "always"
+)
+
+// restartPolicies lists the accepted Restart.Policy values.
+var restartPolicies = []string{RestartNever, RestartOnFailure, RestartAlways}
+
+// Config is a whole configuration.
+type Config struct {
+	// Servers maps server names to their settings. Names are 1-64 characters
+	// of [A-Za-z0-9_.-], starting with a letter or digit.
+	Servers map[string]*Server `json:"mcpServers"`
+	// Proxy configures the SSE proxy; nil when there is none.
+	Proxy *Proxy `json:"sseProxy,omitempty"`
+	// Source names where the configuration came from: its file path,
+	// "<string>", or whatever source was passed to Parse. Used in errors.
+	Source string `json:"-"`
+	// Dir is the folder that relative Server.Cwd values are resolved
+	// against ("" means the process's working directory). Load sets it to
+	// the absolute path of the config file's folder.
+	Dir string `json:"-"`
+}
+
+// Server is one stdio MCP server: a program started with Args, speaking
+// JSON-RPC on its standard input and output.
+type Server struct {
+	// Command is the program to start; it is looked up in PATH when it has
+	// no slash.
+	Command string `json:"command"`
+	// Args are the program's arguments.
+	Args []string `json:"args,omitempty"`
+	// Env holds environment variables set for the server, merged over the
+	// environment of the mcpscript process.
+	Env map[string]string `json:"env,omitempty"`
+	// Cwd is the server's working directory; see ResolvedCwd.
+	Cwd string `json:"cwd,omitempty"`
+	// Disabled servers are parsed and checked but never started.
+	Disabled bool `json:"disabled,omitempty"`
+	// Restart says whether and how the server is restarted when it exits.
+	Restart Restart `json:"restart,omitzero"`
+	// StartTimeout bounds starting the process and the MCP initialize
+	// handshake (DefaultStartTimeout when zero).
+	StartTimeout Duration `json:"startTimeout,omitzero"`
+	// RequestTimeout is the default timeout of one request to the server
+	// (DefaultRequestTimeout when zero).
+	RequestTimeout Duration `json:"requestTimeout,omitzero"`
+	// StopTimeout bounds each step of the stop sequence (DefaultStopTimeout
+	// when zero).
+	StopTimeout Duration `json:"stopTimeout,omitzero"`
+	// MaxFrameBytes is the largest JSON-RPC message accepted from the server
+	// (DefaultMaxFrameBytes when zero; at least MinMaxFrameBytes otherwise).
+	MaxFrameBytes int64 `json:"maxFrameBytes,omitempty"`
+	// Roots are the file:// roots answered to the server's roots/list.
+	Roots []Root `json:"roots,omitempty"`
+}
+
+// Restart is a server's restart policy. In JSON it is either a policy
+// string ("on-failure") or an object with the fields below.
+type Restart struct {
+	// Policy is RestartNever, RestartOnFailure or RestartAlways
+	// (DefaultRestartPolicy when empty).
+	Policy string `json:"policy,omitempty"`
+	// MaxRetries is how many restarts in a row are attempted before giving
+	// up (DefaultMaxRetries when nil; 0 means none).
+	MaxRetries *int `json:"maxRetries,omitempty"`
+	// MinUptime is how long a server must run for a later exit not to count
+	// as a failed restart (DefaultMinUptime when zero).
+	MinUptime Duration `json:"minUptime,omitzero"`
+	// Backoff is the wait before the first restart, doubled for each
+	// further one (DefaultBackoff when zero).
+	Backoff Duration `json:"backoff,omitzero"`
+	// MaxBackoff caps the wait between restarts (DefaultMaxBackoff when zero).
+	MaxBackoff Duration `json:"maxBackoff,omitzero"`
+}
+
+// UnmarshalJSON accepts both forms of a restart policy: a string such as
+// "on-failure" or an object. It does not validate the values.
+func (r *Restart) UnmarshalJSON(b []byte) error {
+	var policy string
+	if err := json.Unmarshal(b, &policy); err == nil {
+		*r = Restart{Policy: policy}
+		return nil
+	}
+	type plain Restart
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*r = Restart(p)
+	return nil
+}
+
+// Root is a file:// URI the server may operate on, with an optional name.
+// In JSON it is either the URI string or an object.
+type Root struct {
+	URI  string `json:"uri"`
+	Name string `json:"name,omitempty"`
+}
+
+// Proxy configures the SSE proxy that exposes the servers over HTTP.
+type Proxy struct {
+	// Address is the IP address or host name to listen on (DefaultAddress
+	// when empty).
+	Address string `json:"address,omitempty"`
+	// Port is the TCP port to listen on. In a Config built in Go, 0 means
+	// DefaultPort. A config file that says "port": 0 asks for any free port:
+	// Parse then returns Port 0, and WithDefaults keeps it.
+	Port int `json:"port,omitempty"`
+	// Workers is the number of worker threads (DefaultWorkers when zero).
+	// It is accepted for compatibility with mcp-runner.
+	Workers int `json:"workers,omitempty"`
+	// AllowedServers, when not nil, restricts the proxy to these servers.
+	AllowedServers []string `json:"allowedServers,omitempty"`
+	// Authenticate, when not nil, makes clients authenticate.
+	Authenticate *Authenticate `json:"authenticate,omitempty"`
+
+	anyPort bool // the file said "port": 0
+}
+
+// MarshalJSON writes the proxy settings, including "port": 0 when the
+// configuration asked for any free port.
+func (p Proxy) MarshalJSON() ([]byte, error) {
+	type plain Proxy
+	if p.Port == 0 && p.anyPort {
+		return json.Marshal(struct {
+			plain
+			Port int `json:"port"`
+		}{plain: plain(p)})
+	}
+	return json.Marshal(plain(p))
+}
+
+// Authenticate says how proxy clients authenticate.
+type Authenticate struct {
+	// Bearer requires an "Authorization: Bearer <token>" header.
+	Bearer *Bearer `json:"bearer,omitempty"`
+}
+
+// Bearer is bearer-token authentication.
+type Bearer struct {
+	// Token is the secret clients must present; it must not be empty.
+	Token string `json:"token"`
+}
+
+// Duration is a time.Duration written in JSON as a Go duration string
+// such as "250ms", "30s" or "1m30s".
+type Duration struct{ time.Duration }
+
+// MarshalJSON writes the duration as a string, e.g. "30s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(d.String())
+}
+
+// UnmarshalJSON reads a duration string such as "30s". A bare number is an
+// error, since its unit would be a guess.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf(`config: invalid duration %s: use a duration string such as "30s"`, b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf(`config: invalid duration %q: use a duration string such as "30s"`, s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Options adjusts ParseWithOptions.
+type Options struct {
+	// LookupEnv resolves ${VAR} references (os.LookupEnv when nil).
+	LookupEnv func(string) (string, bool)
+	// Dir becomes Config.Dir, the folder relative cwd values are resolved
+	// against.
+	Dir string
+}
+
+// Load reads the configuration file at path, then parses, expands,
+// validates and completes it with defaults like Parse. Config.Source is
+// path and Config.Dir the absolute path of its folder. An unreadable file
+// gives an error that names the path and matches fs.ErrNotExist and the
+// like with errors.Is; other problems give an *Error.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("config: cannot read %s: %w", path, err)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		dir = filepath.Dir(path)
+	}
+	return ParseWithOptions(data, path, Options{Dir: dir})
+}
+
+// Parse parses a configuration from data, expands ${VAR} references from
+// the process environment, validates it and fills in defaults. source names
+// the data in errors ("<string>" when empty). Config.Dir is "". Errors are
+// *Error values listing every problem; they match ErrParse (not JSON) or
+// ErrInvalid with errors.Is.
+func Parse(data []byte, source string) (*Config, error) {
+	return ParseWithOptions(data, source, Options{})
+}
+
+// ParseWithOptions is Parse with a custom variable lookup and Config.Dir.
+func ParseWithOptions(data []byte, source string, opts Options) (*Config, error) {
+	if source == "" {
+		source = "<string>"
+	}
+	lookup := opts.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	root, syntax := parseJSON(data)
+	if syntax != nil {
+		return nil, &Error{Source: source, Problems: []Problem{*syntax}, Kind: ErrParse}
+	}
+	d := &decoder{collector: newCollector(data), lookup: lookup}
+	c := d.config(root)
+	validate(c, d.collector)
+	if err := d.err(source, ErrInvalid); err != nil {
+		return nil, err
+	}
+	c = c.WithDefaults()
+	c.Source, c.Dir = source, opts.Dir
+	return c, nil
+}
+
+// Validate checks a Config, typically one built from Go values, with the
+// same rules as Parse. Zero values stand for defaults. Problems carry paths
+// but no line and column. Validate does not expand ${VAR} references and
+// does not modify c. It returns nil or an *Error matching ErrInvalid.
+func (c *Config) Validate() error {
+	col := newCollector(nil)
+	source := ""
+	if c != nil {
+		source = c.Source
+	}
+	validate(c, col)
+	return col.err(source, ErrInvalid)
+}
+
+// WithDefaults returns a deep copy of c with every default filled in:
+// restart policy, retries and backoffs, timeouts, MaxFrameBytes, and the
+// proxy's address, port and workers. It returns nil for a nil Config.
+func (c *Config) WithDefaults() *Config {
+	if c == nil {
+		return nil
+	}
+	out := &Config{Source: c.Source, Dir: c.Dir}
+	if c.Servers != nil {
+		out.Servers = make(map[string]*Server, len(c.Servers))
+		for name, s := range c.Servers {
+			out.Servers[name] = s.withDefaults()
+		}
+	}
+	if c.Proxy != nil {
+		p := *c.Proxy
+		p.AllowedServers = slices.Clone(p.AllowedServers)
+		if a := p.Authenticate; a != nil {
+			p.Authenticate = &Authenticate{}
+			if a.Bearer != nil {
+				b := *a.Bearer
+				p.Authenticate.Bearer = &b
+			}
+		}
+		if p.Address == "" {
+			p.Address = DefaultAddress
+		}
+		if p.Port == 0 && !p.anyPort {
+			p.Port = DefaultPort
+		}
+		if p.Workers == 0 {
+			p.Workers = DefaultWorkers
+		}
+		out.Proxy = &p
+	}
+	return out
+}
+
+func (s *Server) withDefaults() *Server {
+	if s == nil {
+		return nil
+	}
+	out := *s
+	out.Args = slices.Clone(s.Args)
+	out.Env = maps.Clone(s.Env)
+	out.Roots = slices.Clone(s.Roots)
+	r := &out.Restart
+	if r.Policy == "" {
+		r.Policy = DefaultRestartPolicy
+	}
+	retries := DefaultMaxRetries
+	if r.MaxRetries != nil {
+		retries = *r.MaxRetries
+	}
+	r.MaxRetries = &retries
+	defaultDuration(&r.MinUptime, DefaultMinUptime)
+	defaultDuration(&r.Backoff, DefaultBackoff)
+	defaultDuration(&r.MaxBackoff, DefaultMaxBackoff)
+	defaultDuration(&out.StartTimeout, DefaultStartTimeout)
+	defaultDuration(&out.RequestTimeout, DefaultRequestTimeout)
+	defaultDuration(&out.StopTimeout, DefaultStopTimeout)
+	if out.MaxFrameBytes == 0 {
+		out.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	return &out
+}
+
+func defaultDuration(d *Duration, def time.Duration) {
+	if d.Duration == 0 {
+		d.Duration = def
+	}
+}
+
+// ServerNames returns the names of the configured servers, sorted.
+func (c *Config) ServerNames() []string {
+	if c == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(c.Servers))
+}
+
+// ResolvedCwd returns the directory to start the server in: Cwd when it is
+// absolute, Cwd joined to dir (usually Config.Dir) when it is relative, and
+// "" (the process's working directory) when Cwd is empty.
+func (s *Server) ResolvedCwd(dir string) string {
+	switch {
+	case s.Cwd == "":
+		return ""
+	case filepath.IsAbs(s.Cwd) || dir == "":
+		return filepath.Clean(s.Cwd)
+	}
+	return filepath.Join(dir, s.Cwd)
+}

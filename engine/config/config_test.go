@@ -1,0 +1,604 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parse(t *testing.T, in string) *Config {
+	t.Helper()
+	c, err := ParseWithOptions([]byte(in), "test.json", Options{LookupEnv: testEnv})
+	if err != nil {
+		t.Fatalf("unexpected error:\n%v", err)
+	}
+	return c
+}
+
+func intp(i int) *int { return &i }
+
+func d(v time.Duration) Duration { return Duration{v} }
+
+// defaultedServer is a server with command and args and every default.
+func defaultedServer(command string, args ...string) *Server {
+	return &Server{
+		Command: command,
+		Args:    args,
+		Restart: Restart{
+			Policy:     "on-failure",
+			MaxRetries: intp(5),
+			MinUptime:  d(time.Second),
+			Backoff:    d(250 * time.Millisecond),
+			MaxBackoff: d(30 * time.Second),
+		},
+		StartTimeout:   d(30 * time.Second),
+		RequestTimeout: d(60 * time.Second),
+		StopTimeout:    d(5 * time.Second),
+		MaxFrameBytes:  16 << 20,
+	}
+}
+
+// The "Configuration" example of mcp-runner's README, as written.
+const runnerReadmeConfig = `{
+"mcpServers": {
+"fetch": {
+"command": "uvx",
+"args": ["mcp-server-fetch"]
+},
+"filesystem": {
+"command": "npx",
+"args": ["-y", "@modelcontextprotocol/server-filesystem", "/path/to/allowed/files"]
+}
+},
+"sseProxy": {
+"address": "127.0.0.1",
+"port": 3000,
+"allowedServers": ["fetch", "filesystem"],
+"authenticate": {
+"bearer": {
+"token": "your-secure-token"
+}
+}
+}
+}`
+
+// The "Load from a JSON string" example of mcp-runner's README, as written.
+const runnerReadmeString = `{
+"mcpServers": {
+"fetch": {
+"command": "uvx",
+"args": ["mcp-server-fetch"]
+}
+}
+}`
+
+func TestRunnerReadmeConfig(t *testing.T) {
+	got := parse(t, runnerReadmeConfig)
+	want := &Config{
+		Servers: map[string]*Server{
+			"fetch":      defaultedServer("uvx", "mcp-server-fetch"),
+			"filesystem": defaultedServer("npx", "-y", "@modelcontextprotocol/server-filesystem", "/path/to/allowed/files"),
+		},
+		Proxy: &Proxy{
+			Address:        "127.0.0.1",
+			Port:           3000,
+			Workers:        4,
+			AllowedServers: []string{"fetch", "filesystem"},
+			Authenticate:   &Authenticate{Bearer: &Bearer{Token: "your-secure-token"}},
+		},
+		Source: "test.json",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", dump(got), dump(want))
+	}
+}
+
+func TestRunnerReadmeString(t *testing.T) {
+	got, err := Parse([]byte(runnerReadmeString), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Servers: map[string]*Server{"fetch": defaultedServer("uvx", "mcp-server-fetch")},
+		Source:  "<string>",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", dump(got), dump(want))
+	}
+}
+
+// The README's "Proxy Configuration" snippet annotates its keys with //
+// comments, which JSON does not allow; the comment hint says so, and
+// without the comments it loads with the documented defaults.
+func TestRunnerReadmeProxySnippet(t *testing.T) {
+	const snippet = `{
+"mcpServers": { /* server configs */ },
+"sseProxy": {
+"address": "127.0.0.1", // Listen address (localhost only) - default if omitted
+"port": 3000, // Port to listen on - default if omitted
+"workers": 4, // Number of worker threads - default is 4 if omitted
+"allowedServers": [ // Optional: restrict which servers can be accessed
+"fetch",
+"filesystem"
+],
+"authenticate": { // Optional: require authentication
+"bearer": {
+"token": "your-secure-token-here"
+}
+}
+}
+}`
+	_, err := Parse([]byte(snippet), "proxy.json")
+	want := `proxy.json:2:17: unexpected '/'; expected a key in double quotes (comments are not allowed in JSON; remove "//" and "/* */" comments)`
+	if err == nil || err.Error() != want || !errors.Is(err, ErrParse) {
+		t.Errorf("got %v, want %s", err, want)
+	}
+
+	var lines []string
+	for _, l := range strings.Split(snippet, "\n") {
+		if i := strings.Index(l, "//"); i >= 0 {
+			l = l[:i]
+		}
+		lines = append(lines, l)
+	}
+	clean := strings.Replace(strings.Join(lines, "\n"), "{ /* server configs */ }",
+		`{"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}, "filesystem": {"command": "npx"}}`, 1)
+	c := parse(t, clean)
+	wantProxy := &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch", "filesystem"},
+		Authenticate: &Authenticate{Bearer: &Bearer{Token: "your-secure-token-here"}}}
+	if !reflect.DeepEqual(c.Proxy, wantProxy) {
+		t.Errorf("got %+v, want %+v", c.Proxy, wantProxy)
+	}
+	// Every proxy key is optional.
+	c = parse(t, `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {}}`)
+	if want := (&Proxy{Address: DefaultAddress, Port: DefaultPort, Workers: DefaultWorkers}); !reflect.DeepEqual(c.Proxy, want) {
+		t.Errorf("got %+v, want %+v", c.Proxy, want)
+	}
+}
+
+func TestClaudeDesktopConfig(t *testing.T) {
+	c := parse(t, `{
+  "globalShortcut": "Ctrl+Space",
+  "preferences": {"quickEntryShortcut": "off"},
+  "mcpServers": {
+    "memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},
+    "github": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-github"],
+      "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_xxx"}
+    },
+    "sqlite": {"command": "mcp-server-sqlite"}
+  }
+}`)
+	if got, want := c.ServerNames(), []string{"github", "memory", "sqlite"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ServerNames() = %v, want %v", got, want)
+	}
+	if got := c.Servers["sqlite"]; got.Args != nil || got.Command != "mcp-server-sqlite" {
+		t.Errorf("sqlite = %+v", got)
+	}
+	if got := c.Servers["github"].Env; !reflect.DeepEqual(got, map[string]string{"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_xxx"}) {
+		t.Errorf("github env = %v", got)
+	}
+	if c.Proxy != nil {
+		t.Errorf("Proxy = %+v, want nil", c.Proxy)
+	}
+}
+
+func TestEveryKey(t *testing.T) {
+	c := parse(t, `{
+  "$schema": "https://example.com/mcpscript.schema.json",
+  "mcpServers": {
+    "fs": {
+      "command": "npx",
+      "args": ["-y", "server-filesystem"],
+      "env": {"A": "b"},
+      "cwd": "./work",
+      "disabled": false,
+      "type": "stdio",
+      "restart": {"policy": "always", "maxRetries": 0, "minUptime": "2s", "backoff": "1s", "maxBackoff": "1m"},
+      "startTimeout": "10s",
+      "requestTimeout": "1m30s",
+      "stopTimeout": "2s",
+      "maxFrameBytes": 1024,
+      "roots": ["file:///tmp/x", {"uri": "file:///y", "name": "y"}]
+    }
+  },
+  "sseProxy": {
+    "address": "localhost",
+    "port": 8080,
+    "workers": 1,
+    "allowedServers": ["fs"],
+    "authenticate": {"bearer": {"token": "t"}}
+  }
+}`)
+	want := &Config{
+		Servers: map[string]*Server{"fs": {
+			Command:        "npx",
+			Args:           []string{"-y", "server-filesystem"},
+			Env:            map[string]string{"A": "b"},
+			Cwd:            "./work",
+			Restart:        Restart{Policy: "always", MaxRetries: intp(0), MinUptime: d(2 * time.Second), Backoff: d(time.Second), MaxBackoff: d(time.Minute)},
+			StartTimeout:   d(10 * time.Second),
+			RequestTimeout: d(90 * time.Second),
+			StopTimeout:    d(2 * time.Second),
+			MaxFrameBytes:  1024,
+			Roots:          []Root{{URI: "file:///tmp/x"}, {URI: "file:///y", Name: "y"}},
+		}},
+		Proxy: &Proxy{Address: "localhost", Port: 8080, Workers: 1, AllowedServers: []string{"fs"},
+			Authenticate: &Authenticate{Bearer: &Bearer{Token: "t"}}},
+		Source: "test.json",
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got\n%s\nwant\n%s", dump(c), dump(want))
+	}
+}
+
+func TestRestartForms(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Restart
+	}{
+		{`"never"`, Restart{Policy: "never", MaxRetries: intp(5), MinUptime: d(time.Second), Backoff: d(250 * time.Millisecond), MaxBackoff: d(30 * time.Second)}},
+		{`"always"`, Restart{Policy: "always", MaxRetries: intp(5), MinUptime: d(time.Second), Backoff: d(250 * time.Millisecond), MaxBackoff: d(30 * time.Second)}},
+		{`{}`, Restart{Policy: "on-failure", MaxRetries: intp(5), MinUptime: d(time.Second), Backoff: d(250 * time.Millisecond), MaxBackoff: d(30 * time.Second)}},
+		{`{"maxRetries": 2, "backoff": "1s"}`, Restart{Policy: "on-failure", MaxRetries: intp(2), MinUptime: d(time.Second), Backoff: d(time.Second), MaxBackoff: d(30 * time.Second)}},
+		{`{"policy": "never", "maxRetries": 0}`, Restart{Policy: "never", MaxRetries: intp(0), MinUptime: d(time.Second), Backoff: d(250 * time.Millisecond), MaxBackoff: d(30 * time.Second)}},
+	} {
+		c := parse(t, `{"mcpServers": {"x": {"command": "x", "restart": `+tc.in+`}}}`)
+		if got := c.Servers["x"].Restart; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("restart %s: got %s, want %s", tc.in, dump(got), dump(tc.want))
+		}
+	}
+}
+
+func TestExpansionInConfig(t *testing.T) {
+	c := parse(t, `{
+  "mcpServers": {
+    "x": {
+      "command": "${HOME}/bin/server",
+      "args": ["--token=${FETCH_TOKEN}", "--mode=${MODE:-fast}", "--empty=${EMPTY:-fallback}", "cost: $$5", "$HOME", "a $ b"],
+      "env": {"TOKEN": "${FETCH_TOKEN}", "LEVEL": "${LEVEL:-info}", "PATHS": "${UNSET:-${HOME}/x}"},
+      "cwd": "${HOME}/work"
+    },
+    "off": {
+      "disabled": true,
+      "command": "${NOT_SET}",
+      "env": {"TOKEN": "${ALSO_NOT_SET}"},
+      "args": ["${BROKEN"]
+    }
+  },
+  "sseProxy": {"authenticate": {"bearer": {"token": "${FETCH_TOKEN}"}}}
+}`)
+	x := c.Servers["x"]
+	if x.Command != "/home/me/bin/server" || x.Cwd != "/home/me/work" {
+		t.Errorf("command %q, cwd %q", x.Command, x.Cwd)
+	}
+	wantArgs := []string{"--token=s3cret", "--mode=fast", "--empty=fallback", "cost: $5", "$HOME", "a $ b"}
+	if !reflect.DeepEqual(x.Args, wantArgs) {
+		t.Errorf("args %q, want %q", x.Args, wantArgs)
+	}
+	wantEnv := map[string]string{"TOKEN": "s3cret", "LEVEL": "info", "PATHS": "/home/me/x"}
+	if !reflect.DeepEqual(x.Env, wantEnv) {
+		t.Errorf("env %q, want %q", x.Env, wantEnv)
+	}
+	if got := c.Proxy.Authenticate.Bearer.Token; got != "s3cret" {
+		t.Errorf("token %q", got)
+	}
+	off := c.Servers["off"]
+	if off.Command != "${NOT_SET}" || off.Env["TOKEN"] != "${ALSO_NOT_SET}" || off.Args[0] != "${BROKEN" || !off.Disabled {
+		t.Errorf("disabled server was expanded: %+v", off)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{in: "plain", want: "plain"},
+		{in: "${HOME}", want: "/home/me"},
+		{in: "a${HOME}b${FETCH_TOKEN}c", want: "a/home/meb" + "s3cretc"},
+		{in: "${NOPE:-dflt}", want: "dflt"},
+		{in: "${HOME:-dflt}", want: "/home/me"},
+		{in: "${EMPTY:-dflt}", want: "dflt"},
+		{in: "${EMPTY}", want: ""},
+		{in: "${NOPE:-}", want: ""},
+		{in: "${NOPE:-a:-b}", want: "a:-b"},
+		{in: "${NOPE:-${HOME}/x}", want: "/home/me/x"},
+		{in: "$$", want: "$"},
+		{in: "$${HOME}", want: "${HOME}"},
+		{in: "$$$$", want: "$$"},
+		{in: "$", want: "$"},
+		{in: "a$", want: "a$"},
+		{in: "$HOME", want: "$HOME"},
+		{in: "$ {HOME}", want: "$ {HOME}"},
+		{in: "100$", want: "100$"},
+		{in: "${NOPE}", err: "${NOPE} is not set; set it or write ${NOPE:-default}"},
+		{in: "${NOPE:-${ALSO}}", err: "${ALSO} is not set; set it or write ${ALSO:-default}"},
+		{in: "x${HOME", err: `unterminated "${HOME": add the closing } (or write $$ for a literal $)`},
+		{in: "${", err: `unterminated "${": add the closing } (or write $$ for a literal $)`},
+		{in: "${}", err: "missing variable name in ${}"},
+		{in: "${:-x}", err: "missing variable name in ${:-x}"},
+		{in: "${A B}", err: `invalid variable name "A B" in ${A B}: use letters, digits and _, not starting with a digit`},
+		{in: "${1X}", err: `invalid variable name "1X" in ${1X}: use letters, digits and _, not starting with a digit`},
+		{in: "${HOME:=x}", err: "unsupported ${HOME:=x}: only ${HOME} and ${HOME:-default} are supported"},
+	} {
+		got, err := Expand(tc.in, testEnv)
+		switch {
+		case tc.err != "" && (err == nil || err.Error() != tc.err):
+			t.Errorf("Expand(%q) error = %v, want %s", tc.in, err, tc.err)
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("Expand(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	t.Setenv("MCPSCRIPT_CONFIG_TEST", "from-env")
+	if got, err := Expand("${MCPSCRIPT_CONFIG_TEST}", nil); err != nil || got != "from-env" {
+		t.Errorf("Expand with nil lookup = %q, %v", got, err)
+	}
+}
+
+func TestGoValues(t *testing.T) {
+	c := &Config{
+		Servers: map[string]*Server{
+			"fetch": {Command: "uvx", Args: []string{"mcp-server-fetch"}},
+			"fs":    {Command: "npx", Restart: Restart{Policy: RestartAlways, MaxRetries: intp(0)}, StartTimeout: d(time.Minute)},
+		},
+		Proxy: &Proxy{AllowedServers: []string{"fetch"}},
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	before := dump(c)
+	got := c.WithDefaults()
+	if dump(c) != before {
+		t.Errorf("WithDefaults modified its receiver")
+	}
+	fs := defaultedServer("npx")
+	fs.Restart.Policy, fs.Restart.MaxRetries, fs.StartTimeout = "always", intp(0), d(time.Minute)
+	want := &Config{
+		Servers: map[string]*Server{"fetch": defaultedServer("uvx", "mcp-server-fetch"), "fs": fs},
+		Proxy:   &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", dump(got), dump(want))
+	}
+	// A deep copy: changing the copy leaves the original alone.
+	got.Servers["fetch"].Args[0] = "changed"
+	got.Proxy.AllowedServers[0] = "changed"
+	if c.Servers["fetch"].Args[0] != "mcp-server-fetch" || c.Proxy.AllowedServers[0] != "fetch" {
+		t.Errorf("WithDefaults did not copy deeply")
+	}
+	if err := got.Validate(); err == nil {
+		t.Errorf("Validate accepted allowedServers naming an unknown server")
+	}
+	if (*Config)(nil).WithDefaults() != nil {
+		t.Errorf("nil.WithDefaults() != nil")
+	}
+}
+
+func TestGoValuesInvalid(t *testing.T) {
+	c := &Config{
+		Source: "built-in",
+		Servers: map[string]*Server{
+			"ok":        {Command: "x"},
+			"bad name":  {Command: "x"},
+			"empty":     {},
+			"nil":       nil,
+			"negatives": {Command: "x", StopTimeout: d(-time.Second), MaxFrameBytes: 10, Restart: Restart{Policy: "sometimes", MaxRetries: intp(-2)}},
+			"roots":     {Command: "x", Roots: []Root{{URI: "C:\\work"}}, Env: map[string]string{"A=B": "c"}},
+		},
+		Proxy: &Proxy{Port: 65536, Workers: -1, Address: "http://localhost:80", AllowedServers: []string{"okk", "ok", "ok"}, Authenticate: &Authenticate{}},
+	}
+	before := dump(c)
+	err := c.Validate()
+	want := `built-in: mcpServers["bad name"]: invalid server name: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (try "bad-name")
+built-in: mcpServers.empty.command: must not be empty (the program to start, e.g. "npx")
+built-in: mcpServers.negatives.restart.policy: unknown restart policy "sometimes": expected "never", "on-failure" or "always"
+built-in: mcpServers.negatives.restart.maxRetries: must not be negative, found -2 (0 means no restarts)
+built-in: mcpServers.negatives.stopTimeout: must not be negative, found "-1s"
+built-in: mcpServers.negatives.maxFrameBytes: must be at least 1024, found 10 (leave the key out for the default, 16777216 = 16 MiB)
+built-in: mcpServers.nil: the server is nil
+built-in: mcpServers.roots.env["A=B"]: invalid variable name "A=B": it must not contain '=' or NUL
+built-in: mcpServers.roots.roots[0].uri: expected a file:// URI, found the path "C:\\work" (did you mean "file:///C:/work"?)
+built-in: sseProxy.address: invalid address "http://localhost:80": expected an IP address or host name (give the host only, e.g. "localhost")
+built-in: sseProxy.port: must be between 1 and 65535, found 65536 (or 0 for any free port)
+built-in: sseProxy.workers: must be at least 1, found -1
+built-in: sseProxy.allowedServers[0]: unknown server "okk" (did you mean "ok"?)
+built-in: sseProxy.allowedServers[2]: "ok" is listed twice
+built-in: sseProxy.authenticate: missing "bearer" (e.g. "authenticate": {"bearer": {"token": "${PROXY_TOKEN}"}}, or leave "authenticate" out)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got:\n%v\nwant:\n%s", err, want)
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("not ErrInvalid: %v", err)
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		for _, p := range e.Problems {
+			if p.Line != 0 || p.Col != 0 {
+				t.Errorf("problem %v has a position", p)
+			}
+		}
+	}
+	if dump(c) != before {
+		t.Errorf("Validate modified the config")
+	}
+	if err := (&Config{}).Validate(); err == nil || err.Error() != `mcpServers: must define at least one server (e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}})` {
+		t.Errorf("empty config: %v", err)
+	}
+	if err := (*Config)(nil).Validate(); err == nil {
+		t.Errorf("nil config validated")
+	}
+}
+
+// A parsed Config marshals to JSON that parses back to the same Config.
+func TestJSONRoundTrip(t *testing.T) {
+	for _, in := range []string{
+		runnerReadmeConfig,
+		runnerReadmeString,
+		`{"mcpServers": {"a": {"command": "x", "args": ["1"], "env": {"K": "v"}, "cwd": "/w", "disabled": true,
+		  "restart": {"policy": "never", "maxRetries": 0, "minUptime": "1m30s"}, "startTimeout": "1ms", "requestTimeout": "2h",
+		  "stopTimeout": "1s", "maxFrameBytes": 2048, "roots": ["file:///a", {"uri": "file:///b", "name": "b"}]}},
+		  "sseProxy": {"address": "::1", "port": 0, "workers": 9, "allowedServers": ["a"]}}`,
+	} {
+		c := parse(t, in)
+		data, err := json.MarshalIndent(c, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2 := parse(t, string(data))
+		if !reflect.DeepEqual(c, c2) {
+			t.Errorf("round trip changed the config\nbefore: %s\nafter:  %s\njson: %s", dump(c), dump(c2), data)
+		}
+	}
+	// A Config built in Go marshals without its zero values.
+	data, err := json.Marshal(&Config{Servers: map[string]*Server{"a": {Command: "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(data), `{"mcpServers":{"a":{"command":"x"}}}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestAnyPort(t *testing.T) {
+	c := parse(t, `{"mcpServers": {"a": {"command": "x"}}, "sseProxy": {"port": 0}}`)
+	if c.Proxy.Port != 0 {
+		t.Errorf("port = %d, want 0 (any free port)", c.Proxy.Port)
+	}
+	if p := c.WithDefaults().Proxy.Port; p != 0 {
+		t.Errorf("WithDefaults turned port 0 into %d", p)
+	}
+	if p := (&Config{Proxy: &Proxy{}}).WithDefaults().Proxy.Port; p != DefaultPort {
+		t.Errorf("Go value port 0 defaulted to %d", p)
+	}
+}
+
+func TestDurationJSON(t *testing.T) {
+	var v struct {
+		D Duration `json:"d"`
+	}
+	if err := json.Unmarshal([]byte(`{"d": "1m30s"}`), &v); err != nil || v.D.Duration != 90*time.Second {
+		t.Errorf("got %v, %v", v.D, err)
+	}
+	err := json.Unmarshal([]byte(`{"d": 30}`), &v)
+	if err == nil || !strings.Contains(err.Error(), `use a duration string such as "30s"`) {
+		t.Errorf("bare number: %v", err)
+	}
+	if data, _ := json.Marshal(Duration{250 * time.Millisecond}); string(data) != `"250ms"` {
+		t.Errorf("marshal = %s", data)
+	}
+	var r Restart
+	if err := json.Unmarshal([]byte(`"always"`), &r); err != nil || r.Policy != "always" {
+		t.Errorf("restart string: %+v, %v", r, err)
+	}
+	if err := json.Unmarshal([]byte(`{"policy": "never", "backoff": "1s"}`), &r); err != nil || r.Policy != "never" || r.Backoff.Duration != time.Second {
+		t.Errorf("restart object: %+v, %v", r, err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mcpscript.json")
+	if err := os.WriteFile(path, []byte(`{"mcpServers": {"a": {"command": "x", "cwd": "sub"}, "b": {"command": "y", "cwd": "/abs"}, "c": {"command": "z"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Dir != dir || c.Source != path {
+		t.Errorf("Dir %q, Source %q", c.Dir, c.Source)
+	}
+	if got := c.Servers["a"].ResolvedCwd(c.Dir); got != filepath.Join(dir, "sub") {
+		t.Errorf("ResolvedCwd = %q", got)
+	}
+	if got := c.Servers["b"].ResolvedCwd(c.Dir); got != "/abs" {
+		t.Errorf("absolute ResolvedCwd = %q", got)
+	}
+	if got := c.Servers["c"].ResolvedCwd(c.Dir); got != "" {
+		t.Errorf("empty ResolvedCwd = %q", got)
+	}
+	if got := c.Servers["a"].ResolvedCwd(""); got != "sub" {
+		t.Errorf("ResolvedCwd without dir = %q", got)
+	}
+
+	missing := filepath.Join(dir, "nope.json")
+	_, err = Load(missing)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing file: %v", err)
+	}
+
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte("{\n  \"mcpServers\": {\"a\": {\"command\": 1}}\n}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(bad)
+	if want := bad + ":2:35: mcpServers.a.command: expected a string, found a number"; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	c, err := ParseWithOptions([]byte(`{"mcpServers": {"a": {"command": "${CMD}"}}}`), "x", Options{
+		LookupEnv: func(k string) (string, bool) { return "cmd-" + k, true },
+		Dir:       "/etc/mcp",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Servers["a"].Command != "cmd-CMD" || c.Dir != "/etc/mcp" || c.Source != "x" {
+		t.Errorf("got %+v", c)
+	}
+}
+
+func TestLenientInput(t *testing.T) {
+	// A byte order mark and null for optional keys are accepted.
+	c := parse(t, "\xEF\xBB\xBF"+`{"mcpServers": {"a": {"command": "x", "args": null, "env": null, "restart": null}}, "sseProxy": null}`)
+	if c.Proxy != nil || c.Servers["a"].Args != nil || c.Servers["a"].Restart.Policy != "on-failure" {
+		t.Errorf("got %s", dump(c))
+	}
+	// Numbers written with a fraction or exponent are accepted when whole.
+	c = parse(t, `{"mcpServers": {"a": {"command": "x", "maxFrameBytes": 2e3}}, "sseProxy": {"port": 8080.0}}`)
+	if c.Servers["a"].MaxFrameBytes != 2000 || c.Proxy.Port != 8080 {
+		t.Errorf("got %s", dump(c))
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	keys := []string{"command", "args", "env", "cwd", "disabled", "restart", "startTimeout"}
+	for in, want := range map[string]string{
+		"arg": "args", "comand": "command", "cmomand": "command", "Args": "args", "ENV": "env",
+		"starttimeout": "startTimeout", "disable": "disabled", "xyz": "", "a": "", "commandline": "",
+	} {
+		if got := suggest(in, keys); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func dump(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err.Error()
+	}
+	return string(data)
+}
+
+func TestPosition(t *testing.T) {
+	data := []byte("{\n  \"é\": [1,\n\t2]}\n")
+	c := newCollector(data)
+	for off := 0; off <= len(data); off++ {
+		l1, c1 := position(data, off)
+		l2, c2 := c.position(off)
+		if l1 != l2 || c1 != c2 {
+			t.Errorf("offset %d: position %d:%d, collector %d:%d", off, l1, c1, l2, c2)
+		}
+	}
+	if l, col := position(data, 9); l != 2 || col != 7 { // the '[' after "é":
+		t.Errorf("got %d:%d, want 2:7", l, col)
+	}
+}

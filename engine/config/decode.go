@@ -1,0 +1,518 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// This file walks the JSON tree into a Config. It checks what only the
+// JSON shows (types, unknown and duplicate keys, missing keys, explicit
+// zeros, ${VAR} references) and records where each value is; the rules a
+// Config built in Go must also follow are in validate.go.
+
+// decoder turns a JSON tree into a Config, recording problems.
+type decoder struct {
+	*collector
+	lookup func(string) (string, bool)
+}
+
+// field is a known key of a JSON object and how to decode its value.
+type field struct {
+	key      string
+	required bool
+	decode   func(v *node, path string)
+}
+
+// objectSpec describes the keys a JSON object may have.
+type objectSpec struct {
+	fields []field
+	// ignored keys are accepted and skipped.
+	ignored []string
+	// unknownHint, if set, may explain an unknown key better than a
+	// did-you-mean suggestion.
+	unknownHint func(key string, v *node) string
+	// missingHint explains each required key when it is left out.
+	missingHint map[string]string
+}
+
+// object decodes n, which should be an object at path, member by member.
+// Null values of keys that are not required count as left out. It reports
+// wrong types, duplicate, unknown and missing keys, and returns false if n
+// is not an object.
+func (d *decoder) object(n *node, path string, spec objectSpec) bool {
+	if n.kind != kindObject {
+		d.typeError(n, path, "an object", "")
+		return false
+	}
+	known := make([]string, 0, len(spec.fields))
+	for _, f := range spec.fields {
+		known = append(known, f.key)
+	}
+	seen := map[string]bool{}
+	for _, m := range n.members {
+		p := child(path, m.key)
+		if seen[m.key] {
+			d.addAt(m.keyOff, p, fmt.Sprintf("duplicate key %q", m.key),
+				"each key may appear only once in an object; remove one of them")
+			continue
+		}
+		seen[m.key] = true
+		d.valuePos[p] = m.value.off
+		d.keyPos[p] = m.keyOff
+		i := slices.IndexFunc(spec.fields, func(f field) bool { return f.key == m.key })
+		switch {
+		case i >= 0:
+			f := spec.fields[i]
+			if m.value.kind == kindNull && !f.required {
+				continue // null stands for "not set"
+			}
+			f.decode(m.value, p)
+		case slices.Contains(spec.ignored, m.key):
+		default:
+			hint := ""
+			if spec.unknownHint != nil {
+				hint = spec.unknownHint(m.key, m.value)
+			}
+			if hint == "" {
+				hint = didYouMean(m.key, known)
+			}
+			if hint == "" {
+				hint = "expected one of: " + strings.Join(known, ", ")
+			}
+			d.addAt(m.keyOff, p, fmt.Sprintf("unknown key %q", m.key), hint)
+		}
+	}
+	for _, f := range spec.fields {
+		if f.required && !seen[f.key] {
+			// Reported at the object, but only the key is marked as done,
+			// so the object's other problems are still reported.
+			d.record(n.off, path, fmt.Sprintf("missing required key %q", f.key), spec.missingHint[f.key])
+			d.done[child(path, f.key)] = true
+		}
+	}
+	return true
+}
+
+// typeError reports that the value at path is not of the expected type,
+// with an optional hint.
+func (d *decoder) typeError(n *node, path, expected, hint string) {
+	d.addAt(n.off, path, fmt.Sprintf("expected %s, found %s", expected, n.describe()), hint)
+}
+
+func (d *decoder) str(n *node, path string) (string, bool) {
+	if n.kind != kindString {
+		d.typeError(n, path, "a string", "")
+		return "", false
+	}
+	return n.text, true
+}
+
+func (d *decoder) boolean(n *node, path string) bool {
+	if n.kind != kindBool {
+		d.typeError(n, path, "true or false", "")
+		return false
+	}
+	return n.boolean
+}
+
+// integer reads a whole number that fits in an int (JSON writes 3000 and
+// 3000.0 alike, so an integral fraction is accepted).
+func (d *decoder) integer(n *node, path string) (int64, bool) {
+	if n.kind != kindNumber {
+		hint := ""
+		if _, err := strconv.ParseInt(n.text, 10, 64); n.kind == kindString && err == nil {
+			hint = "write the number without quotes: " + n.text
+		}
+		d.typeError(n, path, "an integer", hint)
+		return 0, false
+	}
+	if v, err := strconv.ParseInt(n.text, 10, strconv.IntSize); err == nil {
+		return v, true
+	}
+	f, err := strconv.ParseFloat(n.text, 64)
+	whole := err == nil && f == math.Trunc(f)
+	switch {
+	case whole && math.Abs(f) <= 1<<53:
+		return int64(f), true
+	case whole || err != nil: // err is a range error: the syntax is valid JSON
+		d.addAt(n.off, path, fmt.Sprintf("the number %s is too large", n.text), "")
+	default:
+		d.addAt(n.off, path, fmt.Sprintf("expected an integer, found %s", n.text), "")
+	}
+	return 0, false
+}
+
+// duration reads a Go duration string. Zero is rejected: leaving the key
+// out is how to ask for the default.
+func (d *decoder) duration(n *node, path string) Duration {
+	switch n.kind {
+	case kindString:
+	case kindNumber:
+		d.addAt(n.off, path, fmt.Sprintf("expected a duration string, found the number %s", n.text), durationHint(n.text))
+		return Duration{}
+	default:
+		d.typeError(n, path, "a duration string", durationHint(""))
+		return Duration{}
+	}
+	v, err := time.ParseDuration(n.text)
+	switch {
+	case err != nil:
+		d.addAt(n.off, path, fmt.Sprintf("invalid duration %q", n.text), durationHint(n.text))
+	case v == 0:
+		d.addAt(n.off, path, "the duration must be greater than zero", "leave the key out to use the default")
+	}
+	// A negative duration is kept for the shared rules to report.
+	return Duration{v}
+}
+
+// durationHint explains how to write a duration, using number when it is a
+// plain decimal number such as 30 or 1.5.
+func durationHint(number string) string {
+	if plainDecimal.MatchString(number) {
+		return fmt.Sprintf(`use a duration string such as "%ss" for seconds or "%sms" for milliseconds`, number, number)
+	}
+	return `use a duration string such as "30s", "250ms" or "1m30s"`
+}
+
+var plainDecimal = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
+// strings reads an array of strings; an empty array gives nil.
+func (d *decoder) strings(n *node, path string) []string {
+	if n.kind != kindArray {
+		d.typeError(n, path, "an array of strings", "")
+		return nil
+	}
+	var out []string
+	for i, e := range n.elems {
+		p := index(path, i)
+		d.valuePos[p] = e.off
+		s, _ := d.str(e, p)
+		out = append(out, s)
+	}
+	return out
+}
+
+// stringMap reads an object with string values; an empty object gives nil.
+func (d *decoder) stringMap(n *node, path string) map[string]string {
+	if n.kind != kindObject {
+		d.typeError(n, path, "an object", "")
+		return nil
+	}
+	var out map[string]string
+	seen := map[string]bool{}
+	for _, m := range n.members {
+		p := child(path, m.key)
+		if seen[m.key] {
+			d.addAt(m.keyOff, p, fmt.Sprintf("duplicate key %q", m.key),
+				"each key may appear only once in an object; remove one of them")
+			continue
+		}
+		seen[m.key] = true
+		d.valuePos[p] = m.value.off
+		d.keyPos[p] = m.keyOff
+		var s string
+		switch v := m.value; v.kind {
+		case kindString:
+			s = v.text
+		case kindNumber:
+			d.typeError(v, p, "a string", fmt.Sprintf(`quote it: %q: "%s"`, m.key, v.text))
+		case kindBool:
+			d.typeError(v, p, "a string", fmt.Sprintf(`quote it: %q: "%t"`, m.key, v.boolean))
+		default:
+			d.typeError(v, p, "a string", "")
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[m.key] = s
+	}
+	return out
+}
+
+// expand expands ${VAR} references in *s, the string at path, reporting an
+// error at the reference when possible.
+func (d *decoder) expand(s *string, path string) {
+	v, err := expand(*s, d.lookup)
+	if err != nil {
+		off := -1
+		if o, ok := d.valuePos[path]; ok {
+			off = o
+			// Point at the reference itself when the string has no
+			// escapes, so that source and value line up.
+			raw := o + 1 + err.index
+			if o+1+len(*s) <= len(d.data) && string(d.data[o+1:o+1+len(*s)]) == *s {
+				off = raw
+			}
+		}
+		d.addAt(off, path, err.msg, "")
+		return
+	}
+	*s = v
+}
+
+// topLevelKeys lists the sections of a configuration. To add one, add it
+// here (and the field to Config, and its rules to validate.go).
+func (d *decoder) topLevelKeys(c *Config) objectSpec {
+	return objectSpec{
+		fields: []field{
+			{key: "mcpServers", required: true, decode: func(v *node, p string) { c.Servers = d.servers(v, p) }},
+			{key: "sseProxy", decode: func(v *node, p string) { c.Proxy = d.proxy(v, p) }},
+		},
+		ignored: []string{"$schema", "globalShortcut", "preferences"},
+		unknownHint: func(key string, v *node) string {
+			if v.kind == kindObject && slices.ContainsFunc(v.members, func(m member) bool { return m.key == "command" }) {
+				return `server definitions go inside "mcpServers": {"mcpServers": {"` + key + `": {...}}}`
+			}
+			if strings.EqualFold(key, "servers") {
+				return `did you mean "mcpServers"?`
+			}
+			return ""
+		},
+		missingHint: map[string]string{
+			"mcpServers": `add the servers to run, e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}}`,
+		},
+	}
+}
+
+// config decodes the whole document.
+func (d *decoder) config(root *node) *Config {
+	c := &Config{}
+	if root.kind != kindObject {
+		d.addAt(root.off, "", fmt.Sprintf("expected an object at the top level, found %s", root.describe()),
+			`a config looks like {"mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}}}`)
+		d.done["mcpServers"] = true
+		return c
+	}
+	d.object(root, "", d.topLevelKeys(c))
+	return c
+}
+
+func (d *decoder) servers(n *node, path string) map[string]*Server {
+	if n.kind != kindObject {
+		d.typeError(n, path, "an object mapping server names to servers", "")
+		return nil
+	}
+	out := map[string]*Server{}
+	for _, m := range n.members {
+		p := child(path, m.key)
+		if _, dup := out[m.key]; dup {
+			d.addAt(m.keyOff, p, fmt.Sprintf("duplicate server name %q", m.key),
+				"each server name may appear only once; rename or remove one of them")
+			continue
+		}
+		d.valuePos[p] = m.value.off
+		d.keyPos[p] = m.keyOff
+		out[m.key] = d.server(m.value, p)
+	}
+	return out
+}
+
+func (d *decoder) server(n *node, path string) *Server {
+	s := &Server{}
+	str := func(dst *string) func(*node, string) {
+		return func(v *node, p string) { *dst, _ = d.str(v, p) }
+	}
+	dur := func(dst *Duration) func(*node, string) {
+		return func(v *node, p string) { *dst = d.duration(v, p) }
+	}
+	spec := objectSpec{
+		fields: []field{
+			{key: "command", required: true, decode: str(&s.Command)},
+			{key: "args", decode: func(v *node, p string) { s.Args = d.strings(v, p) }},
+			{key: "env", decode: func(v *node, p string) { s.Env = d.stringMap(v, p) }},
+			{key: "cwd", decode: str(&s.Cwd)},
+			{key: "disabled", decode: func(v *node, p string) { s.Disabled = d.boolean(v, p) }},
+			{key: "type", decode: d.serverType},
+			{key: "restart", decode: func(v *node, p string) { s.Restart = d.restart(v, p) }},
+			{key: "startTimeout", decode: dur(&s.StartTimeout)},
+			{key: "requestTimeout", decode: dur(&s.RequestTimeout)},
+			{key: "stopTimeout", decode: dur(&s.StopTimeout)},
+			{key: "maxFrameBytes", decode: func(v *node, p string) {
+				if n, ok := d.integer(v, p); ok {
+					s.MaxFrameBytes = n
+					if n == 0 {
+						d.addAt(v.off, p, fmt.Sprintf("must be at least %d", MinMaxFrameBytes),
+							fmt.Sprintf("leave the key out for the default, %d = 16 MiB", DefaultMaxFrameBytes))
+					}
+				}
+			}},
+			{key: "roots", decode: func(v *node, p string) { s.Roots = d.roots(v, p) }},
+		},
+		unknownHint: func(key string, _ *node) string {
+			if key == "url" || key == "serverUrl" || key == "headers" {
+				return "only stdio servers, started from a command, are supported; remote servers are not"
+			}
+			return ""
+		},
+		missingHint: map[string]string{"command": `the program to start, e.g. "command": "npx"`},
+	}
+	if n.kind != kindObject {
+		d.typeError(n, path, "an object", `a server looks like {"command": "npx", "args": ["-y", "some-mcp-server"]}`)
+		return s
+	}
+	d.object(n, path, spec)
+	if !s.Disabled {
+		d.expand(&s.Command, child(path, "command"))
+		for i := range s.Args {
+			d.expand(&s.Args[i], index(child(path, "args"), i))
+		}
+		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+			v := s.Env[k]
+			d.expand(&v, child(child(path, "env"), k))
+			s.Env[k] = v
+		}
+		d.expand(&s.Cwd, child(path, "cwd"))
+	}
+	return s
+}
+
+// remoteTypes are server types of other MCP clients that mcpscript does
+// not support.
+var remoteTypes = []string{"sse", "http", "streamable-http", "streamableHttp", "streamable_http", "ws", "websocket"}
+
+func (d *decoder) serverType(n *node, path string) {
+	t, ok := d.str(n, path)
+	if !ok || t == "stdio" {
+		return
+	}
+	hint := didYouMean(t, []string{"stdio"})
+	if hint == "" || slices.Contains(remoteTypes, t) {
+		hint = `remove "type" or set it to "stdio"`
+	}
+	d.addAt(n.off, path, fmt.Sprintf("unsupported server type %q: only stdio servers are supported", t), hint)
+}
+
+func (d *decoder) restart(n *node, path string) Restart {
+	var r Restart
+	switch n.kind {
+	case kindString:
+		r.Policy = n.text
+		if msg, hint := checkPolicy(r.Policy); msg != "" {
+			d.addAt(n.off, path, msg, hint)
+		}
+		return r
+	case kindObject:
+	default:
+		d.typeError(n, path, "a string or an object", `e.g. "on-failure" or {"policy": "on-failure", "maxRetries": 5}`)
+		return r
+	}
+	dur := func(dst *Duration) func(*node, string) {
+		return func(v *node, p string) { *dst = d.duration(v, p) }
+	}
+	d.object(n, path, objectSpec{fields: []field{
+		{key: "policy", decode: func(v *node, p string) {
+			if s, ok := d.str(v, p); ok {
+				r.Policy = s
+				if msg, hint := checkPolicy(s); msg != "" {
+					d.addAt(v.off, p, msg, hint)
+				}
+			}
+		}},
+		{key: "maxRetries", decode: func(v *node, p string) {
+			if n, ok := d.integer(v, p); ok {
+				i := int(n)
+				r.MaxRetries = &i
+			}
+		}},
+		{key: "minUptime", decode: dur(&r.MinUptime)},
+		{key: "backoff", decode: dur(&r.Backoff)},
+		{key: "maxBackoff", decode: dur(&r.MaxBackoff)},
+	}})
+	return r
+}
+
+func (d *decoder) roots(n *node, path string) []Root {
+	if n.kind != kindArray {
+		d.typeError(n, path, "an array", "")
+		return nil
+	}
+	var out []Root
+	for i, e := range n.elems {
+		p := index(path, i)
+		d.valuePos[p] = e.off
+		var r Root
+		switch e.kind {
+		case kindString:
+			r.URI = e.text
+			if msg, hint := checkRootURI(r.URI); msg != "" {
+				d.addAt(e.off, p, msg, hint)
+			}
+		case kindObject:
+			d.object(e, p, objectSpec{
+				fields: []field{
+					{key: "uri", required: true, decode: func(v *node, p string) { r.URI, _ = d.str(v, p) }},
+					{key: "name", decode: func(v *node, p string) { r.Name, _ = d.str(v, p) }},
+				},
+				missingHint: map[string]string{"uri": `e.g. {"uri": "file:///home/me/project", "name": "project"}`},
+			})
+		default:
+			d.typeError(e, p, "a file:// URI string or an object", "")
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (d *decoder) proxy(n *node, path string) *Proxy {
+	p := &Proxy{}
+	if !d.object(n, path, objectSpec{fields: []field{
+		{key: "address", decode: func(v *node, at string) {
+			if s, ok := d.str(v, at); ok {
+				p.Address = s
+				if s == "" {
+					d.addAt(v.off, at, "must not be empty", `use an IP address or host name such as "127.0.0.1", or leave the key out`)
+				}
+			}
+		}},
+		{key: "port", decode: func(v *node, at string) {
+			if n, ok := d.integer(v, at); ok {
+				p.Port = int(n)
+				p.anyPort = n == 0
+			}
+		}},
+		{key: "workers", decode: func(v *node, at string) {
+			if n, ok := d.integer(v, at); ok {
+				p.Workers = int(n)
+				if n == 0 {
+					d.addAt(v.off, at, "must be at least 1", "")
+				}
+			}
+		}},
+		{key: "allowedServers", decode: func(v *node, at string) {
+			p.AllowedServers = d.strings(v, at)
+			if p.AllowedServers == nil && v.kind == kindArray {
+				p.AllowedServers = []string{}
+			}
+		}},
+		{key: "authenticate", decode: func(v *node, at string) { p.Authenticate = d.authenticate(v, at) }},
+	}}) {
+		return nil
+	}
+	return p
+}
+
+func (d *decoder) authenticate(n *node, path string) *Authenticate {
+	a := &Authenticate{}
+	d.object(n, path, objectSpec{fields: []field{
+		{key: "bearer", decode: func(v *node, p string) {
+			b := &Bearer{}
+			d.object(v, p, objectSpec{
+				fields: []field{{key: "token", required: true, decode: func(v *node, p string) {
+					if s, ok := d.str(v, p); ok {
+						b.Token = s
+						d.expand(&b.Token, p)
+					}
+				}}},
+				missingHint: map[string]string{"token": `e.g. {"token": "${PROXY_TOKEN}"}`},
+			})
+			a.Bearer = b
+		}},
+	}})
+	return a
+}

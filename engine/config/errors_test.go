@@ -1,0 +1,458 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// testEnv is the environment the tests expand ${VAR} references from.
+func testEnv(name string) (string, bool) {
+	v, ok := map[string]string{
+		"HOME":        "/home/me",
+		"EMPTY":       "",
+		"FETCH_TOKEN": "s3cret",
+	}[name]
+	return v, ok
+}
+
+// badConfigs shows what a user sees for each kind of mistake: every
+// problem, one per line, as "file:line:col: path: message (hint)".
+var badConfigs = []struct {
+	name string
+	in   string
+	kind error
+	want string
+}{
+	{
+		name: "syntax error: missing comma",
+		in: `{
+  "mcpServers": {
+    "fetch": {"command": "uvx"}
+    "git": {"command": "uvx"}
+  }
+}`,
+		kind: ErrParse,
+		want: `mcpscript.json:4:5: unexpected '"'; expected ',' or '}' after the value (missing ',' between members?)`,
+	},
+	{
+		name: "trailing comma",
+		in: `{
+  "mcpServers": {
+    "fetch": {"command": "uvx", "args": ["mcp-server-fetch"],}
+  }
+}`,
+		kind: ErrParse,
+		want: `mcpscript.json:3:61: trailing comma before '}' (JSON does not allow a comma after the last item; remove it)`,
+	},
+	{
+		name: "trailing comma in array",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "args": ["a", "b", ]}}}`,
+		kind: ErrParse,
+		want: `mcpscript.json:1:62: trailing comma before ']' (JSON does not allow a comma after the last item; remove it)`,
+	},
+	{
+		name: "comment",
+		in: `{
+  // my servers
+  "mcpServers": {}
+}`,
+		kind: ErrParse,
+		want: `mcpscript.json:2:3: unexpected '/'; expected a key in double quotes (comments are not allowed in JSON; remove "//" and "/* */" comments)`,
+	},
+	{
+		name: "single quotes",
+		in:   `{"mcpServers": {'fetch': {"command": "uvx"}}}`,
+		kind: ErrParse,
+		want: `mcpscript.json:1:17: unexpected single quote; expected a key in double quotes (JSON strings and keys use double quotes ("), not single quotes ('))`,
+	},
+	{
+		name: "unquoted key",
+		in:   `{mcpServers: {}}`,
+		kind: ErrParse,
+		want: `mcpscript.json:1:2: unexpected 'm'; expected a key in double quotes (keys must be in double quotes, e.g. "command")`,
+	},
+	{
+		name: "capitalised literal",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "disabled": True}}}`,
+		kind: ErrParse,
+		want: `mcpscript.json:1:57: unexpected 'T'; expected a value (JSON literals are lowercase: true)`,
+	},
+	{
+		name: "unescaped backslash in a Windows path",
+		in:   `{"mcpServers": {"fs": {"command": "C:\Program Files\nodejs\npx.cmd"}}}`,
+		kind: ErrParse,
+		want: `mcpscript.json:1:38: invalid escape sequence "\P" in a string (write \\ for a backslash, e.g. "C:\\Users\\me"; valid escapes are \" \\ \/ \b \f \n \r \t \uXXXX)`,
+	},
+	{
+		name: "unclosed object",
+		in: `{
+  "mcpServers": {
+    "fetch": {"command": "uvx"}
+}`,
+		kind: ErrParse,
+		want: `mcpscript.json:4:2: unexpected end of file; expected '}' to close the '{' at 1:1`,
+	},
+	{
+		name: "extra closing brace",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}}}`,
+		kind: ErrParse,
+		want: `mcpscript.json:1:46: unexpected '}' after the end of the top-level object (the file must hold exactly one JSON object; is there an extra '}' or a second object?)`,
+	},
+	{
+		name: "empty file",
+		in:   "\n",
+		kind: ErrParse,
+		want: `mcpscript.json:1:1: the file is empty (a config looks like {"mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}}})`,
+	},
+	{
+		name: "top level not an object",
+		in:   `[{"command": "uvx"}]`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:1: expected an object at the top level, found an array (a config looks like {"mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}}})`,
+	},
+	{
+		name: "mcpServers missing",
+		in:   `{"globalShortcut": "Ctrl+Space"}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:1: missing required key "mcpServers" (add the servers to run, e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}})`,
+	},
+	{
+		name: "servers outside mcpServers",
+		in: `{
+  "fetch": {"command": "uvx"}
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:1: missing required key "mcpServers" (add the servers to run, e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}})
+mcpscript.json:2:3: fetch: unknown key "fetch" (server definitions go inside "mcpServers": {"mcpServers": {"fetch": {...}}})`,
+	},
+	{
+		name: "servers instead of mcpServers",
+		in:   `{"servers": {"fetch": {"command": "uvx"}}, "mcpServers": {"git": {"command": "uvx"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:2: servers: unknown key "servers" (did you mean "mcpServers"?)`,
+	},
+	{
+		name: "empty mcpServers",
+		in:   `{"mcpServers": {}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:16: mcpServers: must define at least one server (e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}})`,
+	},
+	{
+		name: "mcpServers not an object",
+		in:   `{"mcpServers": [{"command": "uvx"}]}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:16: mcpServers: expected an object mapping server names to servers, found an array`,
+	},
+	{
+		name: "server not an object",
+		in:   `{"mcpServers": {"fetch": "uvx mcp-server-fetch"}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:26: mcpServers.fetch: expected an object, found a string (a server looks like {"command": "npx", "args": ["-y", "some-mcp-server"]})`,
+	},
+	{
+		name: "missing command",
+		in: `{"mcpServers": {
+  "fetch": {"args": ["mcp-server-fetch"]}
+}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:2:12: mcpServers.fetch: missing required key "command" (the program to start, e.g. "command": "npx")`,
+	},
+	{
+		name: "empty command",
+		in:   `{"mcpServers": {"fetch": {"command": ""}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:38: mcpServers.fetch.command: must not be empty (the program to start, e.g. "npx")`,
+	},
+	{
+		name: "command not a string",
+		in:   `{"mcpServers": {"fetch": {"command": ["uvx", "mcp-server-fetch"]}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:38: mcpServers.fetch.command: expected a string, found an array`,
+	},
+	{
+		name: "args not an array",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "args": "mcp-server-fetch"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:53: mcpServers.fetch.args: expected an array of strings, found a string`,
+	},
+	{
+		name: "args element not a string",
+		in: `{
+  "mcpServers": {
+    "fetch": {
+      "command": "uvx",
+      "args": ["--port", 8080]
+    }
+  }
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:5:26: mcpServers.fetch.args[1]: expected a string, found a number`,
+	},
+	{
+		name: "env value not a string",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "env": {"PORT": 8080, "DEBUG": true}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:61: mcpServers.fetch.env.PORT: expected a string, found a number (quote it: "PORT": "8080")
+mcpscript.json:1:76: mcpServers.fetch.env.DEBUG: expected a string, found a boolean (quote it: "DEBUG": "true")`,
+	},
+	{
+		name: "unknown key with did-you-mean",
+		in: `{
+  "mcpServers": {
+    "fetch": {
+      "command": "uvx",
+      "arg": ["mcp-server-fetch"]
+    }
+  }
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:5:7: mcpServers.fetch.arg: unknown key "arg" (did you mean "args"?)`,
+	},
+	{
+		name: "misspelt command",
+		in:   `{"mcpServers": {"fetch": {"comand": "uvx"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:26: mcpServers.fetch: missing required key "command" (the program to start, e.g. "command": "npx")
+mcpscript.json:1:27: mcpServers.fetch.comand: unknown key "comand" (did you mean "command"?)`,
+	},
+	{
+		name: "unknown key without a close match",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "restart": {"retries": 3}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:57: mcpServers.fetch.restart.retries: unknown key "retries" (expected one of: policy, maxRetries, minUptime, backoff, maxBackoff)`,
+	},
+	{
+		name: "remote server",
+		in:   `{"mcpServers": {"remote": {"url": "https://example.com/mcp"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:27: mcpServers.remote: missing required key "command" (the program to start, e.g. "command": "npx")
+mcpscript.json:1:28: mcpServers.remote.url: unknown key "url" (only stdio servers, started from a command, are supported; remote servers are not)`,
+	},
+	{
+		name: "type sse",
+		in:   `{"mcpServers": {"fetch": {"type": "sse", "command": "uvx"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:35: mcpServers.fetch.type: unsupported server type "sse": only stdio servers are supported (remove "type" or set it to "stdio")`,
+	},
+	{
+		name: "disabled not a boolean",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "disabled": "yes"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:57: mcpServers.fetch.disabled: expected true or false, found a string`,
+	},
+	{
+		name: "bad restart policy",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "restart": "on_failure"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:56: mcpServers.fetch.restart: unknown restart policy "on_failure": expected "never", "on-failure" or "always" (did you mean "on-failure"?)`,
+	},
+	{
+		name: "bad restart policy in an object",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "restart": {"policy": "Always", "maxRetries": -1}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:67: mcpServers.fetch.restart.policy: unknown restart policy "Always": expected "never", "on-failure" or "always" (did you mean "always"?)
+mcpscript.json:1:91: mcpServers.fetch.restart.maxRetries: must not be negative, found -1 (0 means no restarts)`,
+	},
+	{
+		name: "restart of the wrong type",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "restart": true}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:56: mcpServers.fetch.restart: expected a string or an object, found a boolean (e.g. "on-failure" or {"policy": "on-failure", "maxRetries": 5})`,
+	},
+	{
+		name: "bare-number duration",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "startTimeout": 30}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:61: mcpServers.fetch.startTimeout: expected a duration string, found the number 30 (use a duration string such as "30s" for seconds or "30ms" for milliseconds)`,
+	},
+	{
+		name: "duration without a unit",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "requestTimeout": "90"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:63: mcpServers.fetch.requestTimeout: invalid duration "90" (use a duration string such as "90s" for seconds or "90ms" for milliseconds)`,
+	},
+	{
+		name: "unparsable duration",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "stopTimeout": "5 sec"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:60: mcpServers.fetch.stopTimeout: invalid duration "5 sec" (use a duration string such as "30s", "250ms" or "1m30s")`,
+	},
+	{
+		name: "negative duration",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "restart": {"backoff": "-250ms"}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:68: mcpServers.fetch.restart.backoff: must not be negative, found "-250ms"`,
+	},
+	{
+		name: "zero duration",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "startTimeout": "0s"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:61: mcpServers.fetch.startTimeout: the duration must be greater than zero (leave the key out to use the default)`,
+	},
+	{
+		name: "backoff above maxBackoff",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "restart": {"backoff": "1m"}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:68: mcpServers.fetch.restart.backoff: backoff (1m0s) must not be greater than maxBackoff (30s)`,
+	},
+	{
+		name: "maxFrameBytes too small",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "maxFrameBytes": 512}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:62: mcpServers.fetch.maxFrameBytes: must be at least 1024, found 512 (leave the key out for the default, 16777216 = 16 MiB)`,
+	},
+	{
+		name: "root not a file URI",
+		in:   `{"mcpServers": {"fs": {"command": "npx", "roots": ["/home/me/project", {"uri": "https://example.com"}, {"name": "x"}]}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:52: mcpServers.fs.roots[0]: expected a file:// URI, found the path "/home/me/project" (did you mean "file:///home/me/project"?)
+mcpscript.json:1:80: mcpServers.fs.roots[1].uri: only file:// roots are supported, found "https://example.com"
+mcpscript.json:1:104: mcpServers.fs.roots[2]: missing required key "uri" (e.g. {"uri": "file:///home/me/project", "name": "project"})`,
+	},
+	{
+		name: "duplicate key",
+		in: `{
+  "mcpServers": {
+    "fetch": {
+      "command": "uvx",
+      "command": "npx"
+    }
+  }
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:5:7: mcpServers.fetch.command: duplicate key "command" (each key may appear only once in an object; remove one of them)`,
+	},
+	{
+		name: "duplicate server",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}, "fetch": {"command": "npx"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:46: mcpServers.fetch: duplicate server name "fetch" (each server name may appear only once; rename or remove one of them)`,
+	},
+	{
+		name: "bad server name",
+		in:   `{"mcpServers": {"my server": {"command": "uvx"}, "-x": {"command": "uvx"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:17: mcpServers["my server"]: invalid server name: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (try "my-server")
+mcpscript.json:1:50: mcpServers.-x: invalid server name: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (try "x")`,
+	},
+	{
+		name: "unset variable",
+		in: `{
+  "mcpServers": {
+    "gh": {
+      "command": "npx",
+      "env": {"TOKEN": "${GITHUB_TOKEN}"}
+    }
+  }
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:5:25: mcpServers.gh.env.TOKEN: ${GITHUB_TOKEN} is not set; set it or write ${GITHUB_TOKEN:-default}`,
+	},
+	{
+		name: "unterminated reference",
+		in:   `{"mcpServers": {"fs": {"command": "npx", "args": ["--root=${HOME/projects"]}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:59: mcpServers.fs.args[0]: unterminated "${HOME/projects": add the closing } (or write $$ for a literal $)`,
+	},
+	{
+		name: "unsupported reference form",
+		in:   `{"mcpServers": {"fs": {"command": "npx", "cwd": "${HOME-/tmp}"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:50: mcpServers.fs.cwd: unsupported ${HOME-/tmp}: only ${HOME} and ${HOME:-default} are supported`,
+	},
+	{
+		name: "port out of range",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"port": 70000}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:68: sseProxy.port: must be between 1 and 65535, found 70000 (or 0 for any free port)`,
+	},
+	{
+		name: "quoted port",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"port": "8080"}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:68: sseProxy.port: expected an integer, found a string (write the number without quotes: 8080)`,
+	},
+	{
+		name: "workers zero",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"workers": 0}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:71: sseProxy.workers: must be at least 1`,
+	},
+	{
+		name: "address with a port",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"address": "localhost:8080"}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:71: sseProxy.address: invalid address "localhost:8080": expected an IP address or host name (put the port in "port": "address": "localhost", "port": 8080)`,
+	},
+	{
+		name: "allowedServers names an unknown server",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}, "filesystem": {"command": "npx"}},
+  "sseProxy": {"allowedServers": ["fetch", "filesytem", "git"]}
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:3:44: sseProxy.allowedServers[1]: unknown server "filesytem" (did you mean "filesystem"?)
+mcpscript.json:3:57: sseProxy.allowedServers[2]: unknown server "git" (configured servers: fetch, filesystem)`,
+	},
+	{
+		name: "empty bearer token",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"authenticate": {"bearer": {"token": ""}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:97: sseProxy.authenticate.bearer.token: must not be empty (set a secret, e.g. "token": "${PROXY_TOKEN}")`,
+	},
+	{
+		name: "authenticate without bearer",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"authenticate": {"basic": {}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:76: sseProxy.authenticate: missing "bearer" (e.g. "authenticate": {"bearer": {"token": "${PROXY_TOKEN}"}}, or leave "authenticate" out)
+mcpscript.json:1:77: sseProxy.authenticate.basic: unknown key "basic" (expected one of: bearer)`,
+	},
+	{
+		name: "several problems at once",
+		in: `{
+  "mcpServers": {
+    "fetch": {"command": "uvx", "args": ["mcp-server-fetch", 1], "startTimeout": 30},
+    "github": {"command": "npx", "env": {"GITHUB_TOKEN": "${GITHUB_TOKEN}"}, "restart": "allways"},
+    "fs": {"comand": "npx"}
+  },
+  "sseProxy": {"port": -1, "allowedServers": ["fetch", "githb"]}
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:3:62: mcpServers.fetch.args[1]: expected a string, found a number
+mcpscript.json:3:82: mcpServers.fetch.startTimeout: expected a duration string, found the number 30 (use a duration string such as "30s" for seconds or "30ms" for milliseconds)
+mcpscript.json:4:59: mcpServers.github.env.GITHUB_TOKEN: ${GITHUB_TOKEN} is not set; set it or write ${GITHUB_TOKEN:-default}
+mcpscript.json:4:89: mcpServers.github.restart: unknown restart policy "allways": expected "never", "on-failure" or "always" (did you mean "always"?)
+mcpscript.json:5:11: mcpServers.fs: missing required key "command" (the program to start, e.g. "command": "npx")
+mcpscript.json:5:12: mcpServers.fs.comand: unknown key "comand" (did you mean "command"?)
+mcpscript.json:7:24: sseProxy.port: must be between 1 and 65535, found -1 (or 0 for any free port)
+mcpscript.json:7:56: sseProxy.allowedServers[1]: unknown server "githb" (did you mean "github"?)`,
+	},
+}
+
+func TestBadConfigs(t *testing.T) {
+	for _, tc := range badConfigs {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseWithOptions([]byte(tc.in), "mcpscript.json", Options{LookupEnv: testEnv})
+			if err == nil {
+				t.Fatalf("no error; got config %+v", cfg)
+			}
+			if cfg != nil {
+				t.Errorf("got a config along with the error")
+			}
+			if got := err.Error(); got != tc.want {
+				t.Errorf("wrong message\ngot:\n%s\nwant:\n%s", got, tc.want)
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error is %T, not *Error", err)
+			}
+			if !errors.Is(err, tc.kind) {
+				t.Errorf("errors.Is(err, %v) is false; Kind is %v", tc.kind, e.Kind)
+			}
+			if want := strings.Count(tc.want, "\n") + 1; len(e.Problems) != want {
+				t.Errorf("got %d problems, want %d", len(e.Problems), want)
+			}
+		})
+	}
+}

@@ -1,0 +1,280 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// This file holds the rules every Config must follow, whether it was
+// parsed (problems then get a line and column) or built in Go. Zero values
+// stand for defaults and are accepted.
+
+// validate checks c, recording problems in r.
+func validate(c *Config, r *collector) {
+	if c == nil {
+		r.add("", "the config is nil", "")
+		return
+	}
+	if len(c.Servers) == 0 {
+		r.add("mcpServers", "must define at least one server",
+			`e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}}`)
+	}
+	names := c.ServerNames()
+	for _, name := range names {
+		p := child("mcpServers", name)
+		if msg, hint := checkServerName(name); msg != "" {
+			r.addKey(p, msg, hint)
+		}
+		s := c.Servers[name]
+		if s == nil {
+			r.add(p, "the server is nil", "")
+			continue
+		}
+		validateServer(s, p, r)
+	}
+	if c.Proxy != nil {
+		validateProxy(c.Proxy, names, r)
+	}
+}
+
+func validateServer(s *Server, path string, r *collector) {
+	if strings.TrimSpace(s.Command) == "" {
+		r.add(child(path, "command"), "must not be empty", `the program to start, e.g. "npx"`)
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+		p := child(child(path, "env"), k)
+		switch {
+		case k == "":
+			r.addKey(p, "the variable name is empty", "")
+		case strings.ContainsAny(k, "=\x00"):
+			r.addKey(p, fmt.Sprintf("invalid variable name %q: it must not contain '=' or NUL", k), "")
+		}
+	}
+
+	rp := child(path, "restart")
+	if s.Restart.Policy != "" {
+		if msg, hint := checkPolicy(s.Restart.Policy); msg != "" {
+			r.add(child(rp, "policy"), msg, hint)
+		}
+	}
+	if m := s.Restart.MaxRetries; m != nil && *m < 0 {
+		r.add(child(rp, "maxRetries"), fmt.Sprintf("must not be negative, found %d", *m), "0 means no restarts")
+	}
+	for _, d := range []struct {
+		key string
+		d   Duration
+	}{
+		{"restart.minUptime", s.Restart.MinUptime},
+		{"restart.backoff", s.Restart.Backoff},
+		{"restart.maxBackoff", s.Restart.MaxBackoff},
+		{"startTimeout", s.StartTimeout},
+		{"requestTimeout", s.RequestTimeout},
+		{"stopTimeout", s.StopTimeout},
+	} {
+		if d.d.Duration < 0 {
+			r.add(path+"."+d.key, fmt.Sprintf("must not be negative, found %q", d.d.String()), "")
+		}
+	}
+	backoff := orDefault(s.Restart.Backoff.Duration, DefaultBackoff)
+	maxBackoff := orDefault(s.Restart.MaxBackoff.Duration, DefaultMaxBackoff)
+	if backoff > 0 && maxBackoff > 0 && backoff > maxBackoff {
+		at := child(rp, "backoff")
+		if s.Restart.Backoff.Duration == 0 {
+			at = child(rp, "maxBackoff")
+		}
+		r.add(at, fmt.Sprintf("backoff (%v) must not be greater than maxBackoff (%v)", backoff, maxBackoff), "")
+	}
+
+	if s.MaxFrameBytes != 0 && s.MaxFrameBytes < MinMaxFrameBytes {
+		r.add(child(path, "maxFrameBytes"), fmt.Sprintf("must be at least %d, found %d", MinMaxFrameBytes, s.MaxFrameBytes),
+			fmt.Sprintf("leave the key out for the default, %d = 16 MiB", DefaultMaxFrameBytes))
+	}
+	for i, root := range s.Roots {
+		if msg, hint := checkRootURI(root.URI); msg != "" {
+			r.add(child(index(child(path, "roots"), i), "uri"), msg, hint)
+		}
+	}
+}
+
+func validateProxy(p *Proxy, servers []string, r *collector) {
+	if p.Address != "" {
+		if msg, hint := checkAddress(p.Address); msg != "" {
+			r.add("sseProxy.address", msg, hint)
+		}
+	}
+	if p.Port < 0 || p.Port > 65535 {
+		r.add("sseProxy.port", fmt.Sprintf("must be between 1 and 65535, found %d", p.Port), "or 0 for any free port")
+	}
+	if p.Workers < 0 {
+		r.add("sseProxy.workers", fmt.Sprintf("must be at least 1, found %d", p.Workers), "")
+	}
+	if p.AllowedServers != nil && len(p.AllowedServers) == 0 {
+		r.add("sseProxy.allowedServers", "is empty, so no server could be reached",
+			`list the servers to expose, or leave "allowedServers" out to expose them all`)
+	}
+	for i, name := range p.AllowedServers {
+		at := index("sseProxy.allowedServers", i)
+		switch {
+		case slices.Index(p.AllowedServers, name) < i:
+			r.add(at, fmt.Sprintf("%q is listed twice", name), "")
+		case !slices.Contains(servers, name):
+			hint := didYouMean(name, servers)
+			if hint == "" && len(servers) > 0 {
+				hint = "configured servers: " + strings.Join(servers, ", ")
+			}
+			r.add(at, fmt.Sprintf("unknown server %q", name), hint)
+		}
+	}
+	if a := p.Authenticate; a != nil {
+		switch {
+		case a.Bearer == nil:
+			r.add("sseProxy.authenticate", `missing "bearer"`,
+				`e.g. "authenticate": {"bearer": {"token": "${PROXY_TOKEN}"}}, or leave "authenticate" out`)
+		case strings.TrimSpace(a.Bearer.Token) == "":
+			r.add("sseProxy.authenticate.bearer.token", "must not be empty",
+				`set a secret, e.g. "token": "${PROXY_TOKEN}"`)
+		}
+	}
+}
+
+// checkServerName returns a message and hint when name is not a valid
+// server name.
+func checkServerName(name string) (msg, hint string) {
+	if validServerName(name) {
+		return "", ""
+	}
+	msg = "invalid server name: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+	// Suggest a cleaned-up name.
+	b := []byte(name)
+	for i, c := range b {
+		if !isNameChar(c) {
+			b[i] = '-'
+		}
+	}
+	s := strings.TrimLeft(string(b), "-_.")
+	for strings.Contains(s, "--") {
+		s = strings.ReplaceAll(s, "--", "-")
+	}
+	s = strings.Trim(s[:min(len(s), 64)], "-")
+	if s != "" && s != name && validServerName(s) {
+		hint = fmt.Sprintf("try %q", s)
+	}
+	return msg, hint
+}
+
+func validServerName(name string) bool {
+	if len(name) == 0 || len(name) > 64 || !isAlnum(name[0]) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !isNameChar(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func isNameChar(c byte) bool { return isAlnum(c) || c == '_' || c == '.' || c == '-' }
+
+// checkPolicy returns a message and hint when p is not a restart policy.
+func checkPolicy(p string) (msg, hint string) {
+	if slices.Contains(restartPolicies, p) {
+		return "", ""
+	}
+	return fmt.Sprintf("unknown restart policy %q: expected %s", p, quoteList(restartPolicies)),
+		didYouMean(p, restartPolicies)
+}
+
+// checkRootURI returns a message and hint when uri is not a usable
+// file:// URI.
+func checkRootURI(uri string) (msg, hint string) {
+	if uri == "" {
+		return "expected a file:// URI, found an empty string", `e.g. "file:///home/me/project"`
+	}
+	if isWindowsPath(uri) {
+		return fmt.Sprintf("expected a file:// URI, found the path %q", uri),
+			fmt.Sprintf("did you mean %q?", "file:///"+strings.ReplaceAll(uri, `\`, "/"))
+	}
+	u, err := url.Parse(uri)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("invalid URI %q", uri), `use a file:// URI, e.g. "file:///home/me/project"`
+	case u.Scheme == "":
+		if strings.HasPrefix(uri, "/") {
+			return fmt.Sprintf("expected a file:// URI, found the path %q", uri),
+				fmt.Sprintf("did you mean %q?", "file://"+uri)
+		}
+		return fmt.Sprintf("expected a file:// URI, found %q", uri),
+			`roots are absolute file:// URIs, e.g. "file:///home/me/project"`
+	case !strings.EqualFold(u.Scheme, "file"):
+		return fmt.Sprintf("only file:// roots are supported, found %q", uri), ""
+	case u.Host != "" && u.Host != "localhost":
+		return fmt.Sprintf("the file URI %q names the host %q", uri, u.Host),
+			fmt.Sprintf("file URIs have three slashes: did you mean %q?", "file:///"+u.Host+u.Path)
+	case u.Path == "" || !strings.HasPrefix(u.Path, "/"):
+		return fmt.Sprintf("the file URI %q has no absolute path", uri), `e.g. "file:///home/me/project"`
+	}
+	return "", ""
+}
+
+func isWindowsPath(s string) bool {
+	return len(s) >= 3 && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') &&
+		s[1] == ':' && (s[2] == '\\' || s[2] == '/')
+}
+
+// checkAddress returns a message and hint when addr is neither an IP
+// address nor a host name.
+func checkAddress(addr string) (msg, hint string) {
+	if net.ParseIP(addr) != nil || validHostName(addr) {
+		return "", ""
+	}
+	msg = fmt.Sprintf("invalid address %q: expected an IP address or host name", addr)
+	if u, err := url.Parse(addr); err == nil && u.Scheme != "" && u.Host != "" {
+		return msg, fmt.Sprintf("give the host only, e.g. %q", u.Hostname())
+	}
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if _, err := strconv.Atoi(port); err == nil {
+			return msg, fmt.Sprintf(`put the port in "port": "address": %q, "port": %s`, host, port)
+		}
+	}
+	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
+		return msg, fmt.Sprintf("write IPv6 addresses without brackets: %q", addr[1:len(addr)-1])
+	}
+	return msg, ""
+}
+
+// validHostName reports whether s is a DNS host name: dot-separated labels
+// of letters, digits and '-', not starting or ending with '-'.
+func validHostName(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if !isAlnum(label[i]) && label[i] != '-' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
