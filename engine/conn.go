@@ -1,0 +1,544 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+)
+
+// handler receives what a server sends on its own initiative. Both methods are
+// called from the connection's goroutines: notifications in arrival order from
+// the reader (so they must not block), requests each on a goroutine of its own.
+type handler interface {
+	handleNotification(method string, params json.RawMessage)
+	handleRequest(ctx context.Context, method string, params json.RawMessage) (any, error)
+}
+
+// conn is one JSON-RPC 2.0 connection over newline-delimited messages, the
+// framing of MCP's stdio transport. Any number of requests may be in flight;
+// each gets exactly one outcome: its response, its context's error, or the
+// connection's error when the connection breaks. Messages stay raw bytes: only
+// the envelope is decoded.
+type conn struct {
+	name     string
+	w        io.WriteCloser
+	logger   *slog.Logger
+	h        handler
+	onEOF    func() error // explains an EOF from the server (e.g. its exit status)
+	maxFrame int
+
+	writeSem chan struct{} // one writer at a time, and waiting for it honours ctx
+	nextID   atomic.Int64
+
+	mu       sync.Mutex
+	pending  map[int64]*call
+	incoming map[any]context.CancelFunc // server→client requests being served, by raw id
+	err      error                      // why the connection ended; set once
+	done     chan struct{}              // closed when err is set
+	baseCtx  context.Context            // parent of server→client request contexts
+	cancel   context.CancelFunc
+}
+
+type call struct {
+	method   string
+	result   chan callResult // buffered; whoever removes the call from pending sends once
+	progress func(json.RawMessage)
+}
+
+type callResult struct {
+	result json.RawMessage
+	err    error
+}
+
+type connOptions struct {
+	name     string
+	maxFrame int
+	logger   *slog.Logger
+	handler  handler
+	onEOF    func() error
+}
+
+func newConn(r io.Reader, w io.WriteCloser, opts connOptions) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		name:     opts.name,
+		w:        w,
+		logger:   opts.logger,
+		h:        opts.handler,
+		onEOF:    opts.onEOF,
+		maxFrame: opts.maxFrame,
+		writeSem: make(chan struct{}, 1),
+		pending:  make(map[int64]*call),
+		incoming: make(map[any]context.CancelFunc),
+		done:     make(chan struct{}),
+		baseCtx:  ctx,
+		cancel:   cancel,
+	}
+	go c.readLoop(r)
+	return c
+}
+
+// call sends a request and waits for its outcome. When ctx ends first, the
+// server is told with notifications/cancelled (never for initialize, which
+// MCP forbids cancelling) and a late response is dropped.
+func (c *conn) call(ctx context.Context, method string, params json.RawMessage, progress func(json.RawMessage)) (json.RawMessage, error) {
+	id := c.nextID.Add(1)
+	if progress != nil {
+		var err error
+		if params, err = setMeta(params, "progressToken", id); err != nil {
+			return nil, fmt.Errorf("server %q: %s: %w", c.name, method, err)
+		}
+	}
+	cl := &call{method: method, result: make(chan callResult, 1), progress: progress}
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%s: %w", method, c.err)
+	}
+	c.pending[id] = cl
+	c.mu.Unlock()
+
+	start := time.Now()
+	data, err := jsonrpc.EncodeMessage(&jsonrpc.Request{ID: int64ID(id), Method: method, Params: params})
+	if err == nil {
+		err = c.write(ctx, data)
+	}
+	if err != nil {
+		if c.take(id) != nil {
+			if ctx.Err() != nil {
+				return nil, c.contextError(ctx, method, time.Since(start))
+			}
+			return nil, fmt.Errorf("%s: %w", method, err)
+		}
+		r := <-cl.result // the connection failed and already answered the call
+		return r.result, r.err
+	}
+
+	select {
+	case r := <-cl.result:
+		return r.result, r.err
+	case <-ctx.Done():
+		if c.take(id) == nil {
+			r := <-cl.result // the outcome raced in; prefer it
+			return r.result, r.err
+		}
+		if method != "initialize" {
+			go c.sendCancelled(id, context.Cause(ctx))
+		}
+		return nil, c.contextError(ctx, method, time.Since(start))
+	}
+}
+
+func (c *conn) contextError(ctx context.Context, method string, elapsed time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: server %q did not answer %s within %s; the request was cancelled: %w",
+			ErrTimeout, c.name, method, elapsed.Round(time.Millisecond), context.DeadlineExceeded)
+	}
+	return fmt.Errorf("server %q: %s: %w", c.name, method, context.Cause(ctx))
+}
+
+func (c *conn) sendCancelled(id int64, cause error) {
+	reason := "cancelled"
+	if cause != nil {
+		reason = cause.Error()
+	}
+	params, _ := json.Marshal(map[string]any{"requestId": id, "reason": reason})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.notify(ctx, "notifications/cancelled", params); err != nil {
+		c.logger.Debug("could not send cancellation", "server", c.name, "id", id, "err", err)
+	}
+}
+
+// notify sends a notification.
+func (c *conn) notify(ctx context.Context, method string, params json.RawMessage) error {
+	data, err := jsonrpc.EncodeMessage(&jsonrpc.Request{Method: method, Params: params})
+	if err != nil {
+		return fmt.Errorf("server %q: %s: %w", c.name, method, err)
+	}
+	return c.write(ctx, data)
+}
+
+// write sends one framed message. A failed or abandoned write breaks the
+// connection: the stream may hold half a message.
+func (c *conn) write(ctx context.Context, data []byte) error {
+	select {
+	case c.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return c.closedErr()
+	}
+	defer func() { <-c.writeSem }()
+	if c.isClosed() {
+		return c.closedErr()
+	}
+	// A server that stops reading its stdin blocks the pipe; only closing
+	// the connection unblocks the write.
+	stop := context.AfterFunc(ctx, func() {
+		c.close(fmt.Errorf("server %q stopped reading its input: %w", c.name, context.Cause(ctx)))
+	})
+	defer stop()
+	data = append(bytes.TrimRight(data, "\n"), '\n')
+	if _, err := c.w.Write(data); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Most often the server has exited: wait a moment for the reader to
+		// report the exit status and stderr tail, which say more than EPIPE.
+		_ = c.w.Close()
+		select {
+		case <-c.done:
+		case <-time.After(3 * time.Second):
+			c.fail(fmt.Errorf("writing to server %q: %w", c.name, err))
+		}
+		return c.closedErr()
+	}
+	return nil
+}
+
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *conn) closedErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// take removes a pending call; nil means someone else already answered it.
+func (c *conn) take(id int64) *call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl := c.pending[id]
+	delete(c.pending, id)
+	return cl
+}
+
+// fail ends the connection once: every pending call gets the error, every
+// server→client request being served is cancelled.
+func (c *conn) fail(err error) {
+	if !errors.Is(err, ErrCommunication) {
+		err = fmt.Errorf("%w: %w", ErrCommunication, err)
+	}
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	pending := c.pending
+	c.pending = map[int64]*call{}
+	close(c.done)
+	c.mu.Unlock()
+	c.cancel()
+	for _, cl := range pending {
+		cl.result <- callResult{err: fmt.Errorf("%s: %w", cl.method, err)}
+	}
+}
+
+// close closes the server's stdin, which asks a stdio server to exit, and
+// fails the connection with err.
+func (c *conn) close(err error) {
+	c.fail(err)
+	_ = c.w.Close()
+}
+
+func (c *conn) readLoop(r io.Reader) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var readErr error
+	for {
+		var frame []byte
+		if frame, readErr = readFrame(br, c.maxFrame); readErr != nil {
+			break
+		}
+		if !c.isClosed() { // after a close nothing reaches the handlers
+			c.dispatch(frame)
+		}
+	}
+	eof := errors.Is(readErr, io.EOF)
+	var err error
+	switch {
+	case eof && c.onEOF != nil:
+		err = c.onEOF()
+	case eof:
+		err = fmt.Errorf("server %q closed its output", c.name)
+	case errors.Is(readErr, errFrameTooLarge):
+		err = fmt.Errorf("server %q sent a message larger than %d bytes (raise maxFrameBytes for this server): %w", c.name, c.maxFrame, readErr)
+	default:
+		err = fmt.Errorf("reading from server %q: %w", c.name, readErr)
+	}
+	c.fail(err)
+	if !eof { // keep draining so a server blocked on a full stdout pipe can exit
+		_, _ = io.Copy(io.Discard, br)
+	}
+}
+
+var errFrameTooLarge = errors.New("message too large")
+
+// readFrame reads one newline-terminated line of any length up to max bytes.
+// The returned slice is the caller's to keep.
+func readFrame(br *bufio.Reader, max int) ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(buf)+len(chunk) > max+1 { // +1: the newline does not count
+			return nil, errFrameTooLarge
+		}
+		buf = append(buf, chunk...)
+		switch {
+		case err == nil:
+			return buf, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(buf) > 0:
+			return buf, nil // a last line without newline; EOF comes next call
+		default:
+			return nil, err
+		}
+	}
+}
+
+func (c *conn) dispatch(frame []byte) {
+	frame = bytes.TrimSpace(frame)
+	if len(frame) == 0 {
+		return
+	}
+	switch frame[0] {
+	case '{':
+		c.dispatchOne(frame)
+	case '[': // a JSON-RPC batch, as 2025-03-26 peers may send
+		var batch []json.RawMessage
+		if err := json.Unmarshal(frame, &batch); err != nil {
+			c.logger.Warn("ignoring malformed JSON-RPC batch from server", "server", c.name, "err", err, "line", excerpt(frame))
+			return
+		}
+		for _, m := range batch {
+			c.dispatchOne(m)
+		}
+	default:
+		c.logger.Warn("ignoring non-JSON line on server stdout (servers should log to stderr)", "server", c.name, "line", excerpt(frame))
+	}
+}
+
+func (c *conn) dispatchOne(data []byte) {
+	msg, err := jsonrpc.DecodeMessage(data)
+	if err != nil {
+		c.logger.Warn("ignoring malformed JSON-RPC message from server", "server", c.name, "err", err, "line", excerpt(data))
+		return
+	}
+	switch m := msg.(type) {
+	case *jsonrpc.Response:
+		c.deliver(m)
+	case *jsonrpc.Request:
+		if m.ID.IsValid() {
+			c.serve(m)
+		} else {
+			c.notification(m.Method, m.Params)
+		}
+	}
+}
+
+func (c *conn) deliver(m *jsonrpc.Response) {
+	id, ok := m.ID.Raw().(int64)
+	var cl *call
+	if ok {
+		cl = c.take(id)
+	}
+	if cl == nil {
+		c.logger.Debug("dropping response to no pending request (late or cancelled)", "server", c.name, "id", m.ID.Raw())
+		return
+	}
+	if m.Error != nil {
+		cl.result <- callResult{err: c.rpcError(cl.method, m.Error)}
+		return
+	}
+	cl.result <- callResult{result: m.Result}
+}
+
+func (c *conn) rpcError(method string, err error) error {
+	e := &RPCError{Server: c.name, Method: method, Code: codeInternalError, Message: err.Error()}
+	var we *jsonrpc.Error
+	if errors.As(err, &we) {
+		e.Code, e.Message, e.Data = we.Code, we.Message, we.Data
+	}
+	return e
+}
+
+func (c *conn) notification(method string, params json.RawMessage) {
+	switch method {
+	case "notifications/progress":
+		var p struct {
+			Token any `json:"progressToken"`
+		}
+		if json.Unmarshal(params, &p) == nil {
+			if f, ok := p.Token.(float64); ok {
+				c.mu.Lock()
+				cl := c.pending[int64(f)]
+				c.mu.Unlock()
+				if cl != nil && cl.progress != nil {
+					// Called outside the lock: a notification racing the
+					// caller's deadline may arrive just after it returned.
+					cl.progress(params)
+					return
+				}
+			}
+		}
+	case "notifications/cancelled":
+		var p struct {
+			RequestID any `json:"requestId"`
+		}
+		if json.Unmarshal(params, &p) == nil {
+			c.mu.Lock()
+			cancel := c.incoming[normalizeID(p.RequestID)]
+			c.mu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
+		}
+		return
+	}
+	if c.h != nil {
+		c.h.handleNotification(method, params)
+	}
+}
+
+// serve answers a request the server sent us. ping is answered here; the
+// rest goes to the handler on its own goroutine, cancellable by the server.
+func (c *conn) serve(req *jsonrpc.Request) {
+	if req.Method == "ping" || c.h == nil {
+		var err error
+		if req.Method != "ping" {
+			err = &RPCError{Code: codeMethodNotFound, Message: "mcpscript does not handle " + req.Method}
+		}
+		go c.reply(req.ID, struct{}{}, err)
+		return
+	}
+	key := normalizeID(req.ID.Raw())
+	ctx, cancel := context.WithCancel(c.baseCtx)
+	c.mu.Lock()
+	c.incoming[key] = cancel
+	c.mu.Unlock()
+	go func() {
+		result, err := c.h.handleRequest(ctx, req.Method, req.Params)
+		c.mu.Lock()
+		delete(c.incoming, key)
+		c.mu.Unlock()
+		if ctx.Err() != nil && c.baseCtx.Err() == nil {
+			cancel()
+			return // the server cancelled it: MCP says not to answer
+		}
+		cancel()
+		c.reply(req.ID, result, err)
+	}()
+}
+
+func (c *conn) reply(id jsonrpc.ID, result any, err error) {
+	resp := &jsonrpc.Response{ID: id}
+	if err != nil {
+		we := &jsonrpc.Error{Code: codeInternalError, Message: err.Error()}
+		var re *RPCError
+		if errors.As(err, &re) {
+			we.Code, we.Message, we.Data = re.Code, re.Message, re.Data
+		}
+		resp.Error = we
+	} else {
+		raw, merr := marshalRaw(result)
+		if merr != nil {
+			resp.Error = &jsonrpc.Error{Code: codeInternalError, Message: merr.Error()}
+		} else {
+			resp.Result = raw
+		}
+	}
+	data, err := jsonrpc.EncodeMessage(resp)
+	if err != nil {
+		c.logger.Error("cannot encode reply to server", "server", c.name, "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.write(ctx, data); err != nil {
+		c.logger.Debug("could not send reply to server", "server", c.name, "err", err)
+	}
+}
+
+func int64ID(id int64) jsonrpc.ID {
+	v, _ := jsonrpc.MakeID(float64(id))
+	return v
+}
+
+// normalizeID turns a decoded JSON id (float64 from encoding/json, int64 from
+// the go-sdk, or string) into a comparable map key.
+func normalizeID(v any) any {
+	switch v := v.(type) {
+	case float64:
+		return int64(v)
+	case int:
+		return int64(v)
+	default:
+		return v
+	}
+}
+
+func marshalRaw(v any) (json.RawMessage, error) {
+	switch v := v.(type) {
+	case nil:
+		return json.RawMessage("{}"), nil
+	case json.RawMessage:
+		if len(v) == 0 {
+			return json.RawMessage("{}"), nil
+		}
+		return v, nil
+	default:
+		return json.Marshal(v)
+	}
+}
+
+// setMeta sets params._meta[key] = value, keeping everything else as it is.
+func setMeta(params json.RawMessage, key string, value any) (json.RawMessage, error) {
+	obj := map[string]json.RawMessage{}
+	if len(params) > 0 && string(params) != "null" {
+		if err := json.Unmarshal(params, &obj); err != nil {
+			return nil, fmt.Errorf("params must be a JSON object: %w", err)
+		}
+	}
+	meta := map[string]json.RawMessage{}
+	if raw, ok := obj["_meta"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return nil, fmt.Errorf("params._meta must be a JSON object: %w", err)
+		}
+	}
+	v, err := json.Marshal(value)
+	if err != nil {
+		return nil, err
+	}
+	meta[key] = v
+	if obj["_meta"], err = json.Marshal(meta); err != nil {
+		return nil, err
+	}
+	return json.Marshal(obj)
+}
+
+func excerpt(b []byte) string {
+	const max = 200
+	if len(b) > max {
+		return string(b[:max]) + fmt.Sprintf("… (%d bytes)", len(b))
+	}
+	return string(b)
+}

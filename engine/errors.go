@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/mcpscript/mcpscript/engine/config"
+)
+
+// Sentinel errors. Every error the engine returns wraps at most one of these,
+// so callers can branch with [errors.Is].
+var (
+	// ErrConfigParse means a config could not be parsed (not JSON, bad syntax).
+	ErrConfigParse = config.ErrParse
+	// ErrConfigInvalid means a config parsed but breaks a rule; the error lists every problem.
+	ErrConfigInvalid = config.ErrInvalid
+	// ErrServerNotFound means no server of that name is configured.
+	ErrServerNotFound = errors.New("server not found")
+	// ErrToolNotFound means the server does not offer a tool of that name.
+	ErrToolNotFound = errors.New("tool not found")
+	// ErrNotRunning means the server is stopped, failed or disabled.
+	ErrNotRunning = errors.New("server not running")
+	// ErrAlreadyRunning means StartServer was called for a server that runs.
+	ErrAlreadyRunning = errors.New("server already running")
+	// ErrCommunication means the connection to a server broke: it exited, closed
+	// its output, sent a frame over the size limit, or could not be written to.
+	ErrCommunication = errors.New("communication error")
+	// ErrTimeout means a request got no answer within its time limit. The
+	// request was cancelled on the server with notifications/cancelled.
+	ErrTimeout = errors.New("timeout")
+)
+
+// RPCError is a JSON-RPC error response from a server.
+type RPCError struct {
+	Server  string          // the server that answered
+	Method  string          // the method that failed
+	Code    int64           // JSON-RPC error code, e.g. -32601 for method not found
+	Message string          // the server's message
+	Data    json.RawMessage // optional extra data, as sent
+}
+
+func (e *RPCError) Error() string {
+	msg := fmt.Sprintf("server %q: %s: %s (code %d)", e.Server, e.Method, e.Message, e.Code)
+	if len(e.Data) > 0 && len(e.Data) <= 512 {
+		msg += ": " + string(e.Data)
+	}
+	return msg
+}
+
+// Standard JSON-RPC error codes, as in the go-sdk's jsonrpc package.
+const (
+	codeMethodNotFound = -32601
+	codeInvalidParams  = -32602
+	codeInternalError  = -32603
+)
