@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -463,7 +464,8 @@ func (s *server) start(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.StartTimeout.Duration)
 	defer cancel()
 	err := func() error {
-		if _, err := s.proc.Start(ctx); err != nil {
+		inst, err := s.proc.Start(ctx)
+		if err != nil {
 			return err
 		}
 		select {
@@ -471,7 +473,12 @@ func (s *server) start(ctx context.Context) error {
 			return err
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("%w: server %q was not ready within startTimeout %s", ErrTimeout, s.name, s.cfg.StartTimeout.Duration)
+				msg := fmt.Sprintf("server %q (pid %d) did not answer the MCP handshake (initialize) within startTimeout %s",
+					s.name, inst.PID(), s.cfg.StartTimeout.Duration)
+				if tail := inst.StderrTail(); tail != "" {
+					msg += "; stderr tail:\n" + indent(tail)
+				}
+				return fmt.Errorf("%w: %s", ErrTimeout, msg)
 			}
 			return ctx.Err()
 		}
@@ -487,7 +494,9 @@ func (s *server) start(ctx context.Context) error {
 		return fmt.Errorf("%w: server %q was stopped while starting", ErrNotRunning, s.name)
 	}
 	err = fmt.Errorf("start server %q: %w", s.name, err)
-	stopCtx, cancelStop := context.WithTimeout(context.Background(), 3*s.cfg.StopTimeout.Duration)
+	// A server that failed its first handshake gets no graceful stop: a
+	// user waiting for the error should not wait for stopTimeout too.
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), min(s.cfg.StopTimeout.Duration, time.Second))
 	defer cancelStop()
 	_ = s.proc.Stop(stopCtx)
 	s.client.detach(fmt.Errorf("%w: %w", ErrNotRunning, err), true)
@@ -619,7 +628,7 @@ func (s *server) onEvent(ev procman.Event) {
 	}
 
 	switch {
-	case ev.State == procman.Backoff && !stopping:
+	case ev.State == procman.Backoff && !stopping && !starting:
 		s.logger.Warn("server exited; restarting", "server", s.name, "restarts", ev.Restarts, "err", ev.Err)
 	case ev.State == procman.Stopped && !stopping && !starting:
 		s.client.detach(fmt.Errorf("%w: server %q exited", ErrNotRunning, s.name), false)
@@ -685,4 +694,8 @@ func (s *server) status() Status {
 		st.ServerInfo, st.ProtocolVersion = init.ServerInfo, init.ProtocolVersion
 	}
 	return st
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
