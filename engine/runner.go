@@ -1,3 +1,7 @@
+// Roots, sampling and logging are deprecated only from MCP 2026-07-28 on;
+// in 2025-11-25, the version the client speaks, they are current.
+//lint:file-ignore SA1019 see above
+
 package engine
 
 import (
@@ -207,6 +211,20 @@ func (r *Runner) Client(name string) (*Client, error) {
 // waits until each is ready or has failed. Servers that start keep running
 // when others fail; the error joins one error per failed server.
 func (r *Runner) StartAll(ctx context.Context) error {
+	return r.parallel(func(s *server) error {
+		if s.cfg.Disabled || s.active() {
+			return nil
+		}
+		if err := s.start(ctx); !errors.Is(err, ErrAlreadyRunning) {
+			return err
+		}
+		return nil
+	})
+}
+
+// parallel runs fn for every server at once and joins the errors, sorted
+// so that messages are stable.
+func (r *Runner) parallel(fn func(*server) error) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -214,11 +232,8 @@ func (r *Runner) StartAll(ctx context.Context) error {
 	)
 	for _, name := range r.names {
 		s := r.servers[name]
-		if s.cfg.Disabled || s.active() {
-			continue
-		}
 		wg.Go(func() {
-			if err := s.start(ctx); err != nil && !errors.Is(err, ErrAlreadyRunning) {
+			if err := fn(s); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -253,23 +268,12 @@ func (r *Runner) StopServer(ctx context.Context, name string) error {
 
 // StopAll stops every running server in parallel.
 func (r *Runner) StopAll(ctx context.Context) error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for _, name := range r.names {
-		s := r.servers[name]
-		wg.Go(func() {
-			if err := s.stop(ctx); err != nil && !errors.Is(err, ErrNotRunning) {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return r.parallel(func(s *server) error {
+		if err := s.stop(ctx); !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		return nil
+	})
 }
 
 // Status returns the named server's status.
@@ -293,30 +297,22 @@ func (r *Runner) Statuses() []Status {
 // AllTools lists the tools of every running server, in parallel. Servers that
 // fail to answer are left out of the map and their errors joined.
 func (r *Runner) AllTools(ctx context.Context) (map[string][]*mcp.Tool, error) {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		out  = map[string][]*mcp.Tool{}
-	)
-	for _, name := range r.names {
-		s := r.servers[name]
+	var mu sync.Mutex
+	out := map[string][]*mcp.Tool{}
+	err := r.parallel(func(s *server) error {
 		if st := s.status(); st.State != StateRunning && st.State != StateRestarting {
-			continue
+			return nil
 		}
-		wg.Go(func() {
-			tools, err := s.client.ListTools(ctx)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			out[s.name] = tools
-		})
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+		tools, err := s.client.ListTools(ctx)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		out[s.name] = tools
+		mu.Unlock()
+		return nil
+	})
+	return out, err
 }
 
 // Subscribe returns a channel of server state changes and a function that
