@@ -284,6 +284,12 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 		c.mu.Lock()
 		sess, ready, down := c.sess, c.ready, c.downErr
 		c.mu.Unlock()
+		if sess != nil && sess.conn.isClosed() {
+			// The connection just broke; its end may not be recorded yet.
+			// Record it now and wait for the next session.
+			c.sessionEnded(sess.conn)
+			continue
+		}
 		if sess != nil {
 			return sess, nil
 		}

@@ -88,8 +88,11 @@ func Requested() bool {
 }
 
 // Env returns the environment entries (KEY=VALUE) that make a re-exec'd test binary run the test server in the given mode.
+//
+// It also turns off the race detector's one-second pause at exit, which
+// would otherwise slow every stop of a race-enabled test server.
 func Env(mode string) []string {
-	return []string{EnvVar + "=" + mode}
+	return []string{EnvVar + "=" + mode, "GORACE=atexit_sleep_ms=0"}
 }
 
 // Main runs the test server selected by the environment and exits the process. Call it from TestMain when Requested().
