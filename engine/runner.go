@@ -532,8 +532,11 @@ func (s *server) attach(inst *procman.Instance) {
 		s.mu.Unlock()
 		// Running before start returns, so Status and AllTools see it.
 		s.setState(StateRunning, inst.PID(), nil)
-		s.logger.Info("server ready", "server", s.name, "pid", inst.PID(), "protocol", init.ProtocolVersion,
-			"serverInfo", init.ServerInfo)
+		attrs := []any{"server", s.name, "pid", inst.PID(), "protocol", init.ProtocolVersion}
+		if init.ServerInfo != nil {
+			attrs = append(attrs, "serverName", init.ServerInfo.Name, "serverVersion", init.ServerInfo.Version)
+		}
+		s.logger.Info("server ready", attrs...)
 	} else {
 		s.mu.Unlock()
 	}
