@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadFrame(t *testing.T) {
+	long := strings.Repeat("a", 100_000) // spans several reads of the 64 KiB buffer
+	tests := []struct {
+		name, in string
+		max      int
+		want     []string
+		err      error
+	}{
+		{"lines", "a\nbb\n", 10, []string{"a\n", "bb\n"}, io.EOF},
+		{"last line without newline", "a\nbb", 10, []string{"a\n", "bb"}, io.EOF},
+		{"exactly max", "abc\n", 3, []string{"abc\n"}, io.EOF},
+		{"over max", "abcd\n", 3, nil, errFrameTooLarge},
+		{"longer than the buffer", long + "\nx\n", 200_000, []string{long + "\n", "x\n"}, io.EOF},
+		{"longer than max across buffers", long + "\n", 70_000, nil, errFrameTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			br := bufio.NewReaderSize(strings.NewReader(tc.in), 64<<10)
+			var got []string
+			for {
+				f, err := readFrame(br, tc.max)
+				if err != nil {
+					if !errors.Is(err, tc.err) {
+						t.Fatalf("err = %v, want %v", err, tc.err)
+					}
+					break
+				}
+				got = append(got, string(f))
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("frames = %.60q, want %.60q", got, tc.want)
+			}
+		})
+	}
+}
+
+type discardCloser struct{ io.Writer }
+
+func (discardCloser) Close() error { return nil }
+
+// FuzzConnOutput feeds arbitrary server output to a connection with one
+// request pending: whatever the bytes, the request gets exactly one outcome
+// (a result, a JSON-RPC error, or the connection's error) and nothing panics.
+func FuzzConnOutput(f *testing.F) {
+	for _, seed := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":{}}` + "\n",
+		`{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"nope"}}` + "\n",
+		"npm WARN something\n" + `{"jsonrpc":"2.0","id":1,"result":{"x":1}}` + "\n",
+		`[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","method":"notifications/message","params":{}}]` + "\n",
+		`{"jsonrpc":"2.0","id":"srv-1","method":"sampling/createMessage","params":{}}` + "\n",
+		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}` + "\n",
+		`{"jsonrpc":"2.0","id":1.5,"result":{}}`,
+		`{"jsonrpc":"1.0","id":1,"result":{}}` + "\n",
+		"{not json\n",
+		strings.Repeat("x", 5000) + "\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := newConn(strings.NewReader(string(data)), discardCloser{io.Discard}, connOptions{
+			name: "fuzz", maxFrame: 4096, logger: slog.New(slog.DiscardHandler),
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := c.call(ctx, "ping", json.RawMessage(`{}`), func(json.RawMessage) {})
+		if errors.Is(err, ErrTimeout) {
+			t.Fatalf("the call hung although the output ended: %v", err)
+		}
+	})
+}
