@@ -93,8 +93,9 @@ type Client struct {
 }
 
 type session struct {
-	conn *conn
-	init *mcp.InitializeResult
+	conn    *conn
+	init    *mcp.InitializeResult
+	initRaw json.RawMessage // the server's result as sent, for proxies
 }
 
 type handlerEntry struct {
@@ -165,7 +166,7 @@ func (c *Client) attach(ctx context.Context, r io.Reader, w io.WriteCloser, onEO
 		handler:  c,
 		onEOF:    onEOF,
 	})
-	init, err := c.initialize(ctx, cn)
+	init, initRaw, err := c.initialize(ctx, cn)
 	if err != nil {
 		cn.close(err)
 		return nil, nil, err
@@ -178,7 +179,7 @@ func (c *Client) attach(ctx context.Context, r io.Reader, w io.WriteCloser, onEO
 		return nil, nil, err
 	}
 	old := c.sess
-	c.sess = &session{conn: cn, init: init}
+	c.sess = &session{conn: cn, init: init, initRaw: initRaw}
 	closeOnce(c.ready)
 	c.mu.Unlock()
 	if old != nil {
@@ -198,7 +199,7 @@ func (c *Client) down() bool {
 	return c.downErr != nil
 }
 
-func (c *Client) initialize(ctx context.Context, cn *conn) (*mcp.InitializeResult, error) {
+func (c *Client) initialize(ctx context.Context, cn *conn) (*mcp.InitializeResult, json.RawMessage, error) {
 	caps := map[string]any{}
 	if len(c.opts.Roots) > 0 {
 		caps["roots"] = map[string]any{"listChanged": false}
@@ -213,24 +214,24 @@ func (c *Client) initialize(ctx context.Context, cn *conn) (*mcp.InitializeResul
 		"clientInfo":      c.opts.ClientInfo,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	raw, err := cn.call(ctx, "initialize", params, nil)
 	if err != nil {
-		return nil, fmt.Errorf("initialize server %q: %w", c.name, err)
+		return nil, nil, fmt.Errorf("initialize server %q: %w", c.name, err)
 	}
 	var res mcp.InitializeResult
 	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, fmt.Errorf("%w: initialize server %q: malformed result: %v", ErrCommunication, c.name, err)
+		return nil, nil, fmt.Errorf("%w: initialize server %q: malformed result: %v", ErrCommunication, c.name, err)
 	}
 	if !slices.Contains(supportedProtocolVersions, res.ProtocolVersion) {
-		return nil, fmt.Errorf("%w: server %q chose MCP version %q; mcpscript speaks %v",
+		return nil, nil, fmt.Errorf("%w: server %q chose MCP version %q; mcpscript speaks %v",
 			ErrCommunication, c.name, res.ProtocolVersion, supportedProtocolVersions)
 	}
 	if err := cn.notify(ctx, "notifications/initialized", json.RawMessage("{}")); err != nil {
-		return nil, fmt.Errorf("initialize server %q: %w", c.name, err)
+		return nil, nil, fmt.Errorf("initialize server %q: %w", c.name, err)
 	}
-	return &res, nil
+	return &res, raw, nil
 }
 
 func (c *Client) sessionEnded(cn *conn) {
@@ -320,6 +321,14 @@ func WithProgress(ctx context.Context, fn ProgressFunc) context.Context {
 	return context.WithValue(ctx, progressKey{}, fn)
 }
 
+type rawProgressKey struct{}
+
+// WithRawProgress is WithProgress for proxies: fn receives each
+// notifications/progress params exactly as the server sent them.
+func WithRawProgress(ctx context.Context, fn func(params json.RawMessage)) context.Context {
+	return context.WithValue(ctx, rawProgressKey{}, fn)
+}
+
 // Call sends any MCP request with raw or marshalable params and returns the
 // raw result. It applies the request timeout and WithProgress like the typed
 // methods do. Use it for methods this package has no typed helper for.
@@ -337,8 +346,8 @@ func (c *Client) Call(ctx context.Context, method string, params any) (json.RawM
 	if err != nil {
 		return nil, err
 	}
-	var progress func(json.RawMessage)
-	if fn, ok := ctx.Value(progressKey{}).(ProgressFunc); ok && fn != nil {
+	progress, _ := ctx.Value(rawProgressKey{}).(func(json.RawMessage))
+	if fn, ok := ctx.Value(progressKey{}).(ProgressFunc); ok && fn != nil && progress == nil {
 		progress = func(raw json.RawMessage) {
 			var p mcp.ProgressNotificationParams
 			if json.Unmarshal(raw, &p) == nil {
@@ -413,6 +422,18 @@ func (c *Client) InitializeResult() *mcp.InitializeResult {
 		return nil
 	}
 	return c.sess.init
+}
+
+// InitializeResultRaw returns the current session's handshake result exactly
+// as the server sent it (fields the go-sdk types do not know included), or
+// nil when the server is not connected.
+func (c *Client) InitializeResultRaw() json.RawMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return nil
+	}
+	return c.sess.initRaw
 }
 
 // Ping checks that the server answers.

@@ -39,6 +39,7 @@ type conn struct {
 
 	writeSem chan struct{} // one writer at a time, and waiting for it honours ctx
 	nextID   atomic.Int64
+	eof      atomic.Bool // the server closed its output (rather than us breaking the connection)
 
 	mu       sync.Mutex
 	pending  map[int64]*call
@@ -183,14 +184,34 @@ func (c *conn) write(ctx context.Context, data []byte) error {
 	if c.isClosed() {
 		return c.closedErr()
 	}
+	if err := ctx.Err(); err != nil {
+		return err // never start a write for a request that is already over
+	}
 	// A server that stops reading its stdin blocks the pipe; only closing
-	// the connection unblocks the write.
+	// the connection unblocks the write. A deadline that fires during an
+	// ordinary write must not break the connection others share, so the
+	// write gets writeStallGrace more before it counts as stuck.
+	var (
+		wmu      sync.Mutex
+		finished bool
+	)
 	stop := context.AfterFunc(ctx, func() {
-		c.close(fmt.Errorf("server %q stopped reading its input: %w", c.name, context.Cause(ctx)))
+		time.AfterFunc(writeStallGrace, func() {
+			wmu.Lock()
+			defer wmu.Unlock()
+			if !finished {
+				c.close(fmt.Errorf("server %q stopped reading its input for %s past a deadline: %w",
+					c.name, writeStallGrace, context.Cause(ctx)))
+			}
+		})
 	})
 	defer stop()
 	data = append(bytes.TrimRight(data, "\n"), '\n')
-	if _, err := c.w.Write(data); err != nil {
+	_, err := c.w.Write(data)
+	wmu.Lock()
+	finished = true
+	wmu.Unlock()
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -206,6 +227,11 @@ func (c *conn) write(ctx context.Context, data []byte) error {
 	}
 	return nil
 }
+
+// endedByServer reports whether the connection ended because the server
+// closed its output, as opposed to our side breaking it (a frame over the
+// limit, a stuck or failed write, a close).
+func (c *conn) endedByServer() bool { return c.eof.Load() }
 
 func (c *conn) isClosed() bool {
 	select {
@@ -273,6 +299,9 @@ func (c *conn) readLoop(r io.Reader) {
 		}
 	}
 	eof := errors.Is(readErr, io.EOF)
+	if eof && !c.isClosed() {
+		c.eof.Store(true)
+	}
 	var err error
 	switch {
 	case eof && c.onEOF != nil:
@@ -291,6 +320,10 @@ func (c *conn) readLoop(r io.Reader) {
 }
 
 var errFrameTooLarge = errors.New("message too large")
+
+// writeStallGrace is how long a write may stay blocked after its deadline
+// before the connection is declared stuck and closed.
+const writeStallGrace = time.Second
 
 // readFrame reads one newline-terminated line of any length up to max bytes.
 // The returned slice is the caller's to keep.

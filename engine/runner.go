@@ -571,13 +571,17 @@ func (s *server) watch(inst *procman.Instance, cn *conn) {
 		return
 	case <-cn.done:
 	}
-	select {
-	case <-inst.Done():
-		return
-	case <-time.After(grace):
-	}
 	if s.client.down() {
 		return // stopped or closed on purpose
+	}
+	if cn.endedByServer() {
+		// The output ended: usually the process is exiting and procman's
+		// policy takes over. One that lives on without output is stuck.
+		select {
+		case <-inst.Done():
+			return
+		case <-time.After(grace):
+		}
 	}
 	s.restart(inst, cn.closedErr())
 }

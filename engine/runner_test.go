@@ -590,3 +590,23 @@ func TestStartAllKeepsGoodServers(t *testing.T) {
 		t.Error("Client returned different clients for the same server")
 	}
 }
+
+// A request whose context is already over, or ends right after it was sent,
+// must not break the connection that other requests share.
+func TestCancelledCallsKeepTheConnection(t *testing.T) {
+	_, c := startOne(t, "normal", "", nil)
+	pid := call(t, c, "pid", nil)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.CallTool(done, "echo", map[string]any{"text": "x"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+	for i := range 50 {
+		short, cancel := context.WithTimeout(context.Background(), time.Duration(i)*20*time.Microsecond)
+		_, _ = c.CallTool(short, "echo", map[string]any{"text": "y"})
+		cancel()
+	}
+	if got := call(t, c, "pid", nil); got != pid {
+		t.Fatalf("the server was restarted (pid %s -> %s)", pid, got)
+	}
+}
