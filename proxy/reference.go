@@ -1,0 +1,107 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/mcpscript/mcpscript/engine"
+)
+
+// The reference extras: what the reference mcp-runner's web clients expect
+// of GET /sse and POST /sse/messages, on top of the legacy SSE transport.
+//
+//   - A POST to the message path without ?sessionId= is accepted when the
+//     caller (its token; everyone when auth is off) has exactly one open
+//     stream on this transport: the message goes to that session. The
+//     reference's endpoint event carried no session id, so its clients POST
+//     to the bare path. With no stream or several, the POST gets 400 and a
+//     message saying to use the URL of the endpoint event.
+//   - "server-status" events when a server changes state: data
+//     {"type":"server-status","server_name":…,"server_id":…,"status":…},
+//     status being the engine's state name ("starting", "running",
+//     "restarting", "stopping", "stopped", "failed"). A token limited to
+//     some servers hears only of those. They go to the sessions whose client
+//     has not sent an MCP initialize (the reference's clients do not), or
+//     that asked for them with GET /sse?serverStatus=1: standard MCP
+//     clients expect only message events, and the go-sdk's SSE client takes
+//     any event for a JSON-RPC message, so a status event would break it.
+//   - The reference's tools/call params {server, tool or name, arguments}
+//     are understood by the gateway itself, on every transport.
+//
+// Everything else (every MCP method, endpoint and message events) is the
+// plain legacy transport.
+
+// withReference turns the reference extras on and returns l. statusEvents,
+// if not nil, are the server state changes to announce (e.g. from
+// Runner.Subscribe, filtered to the servers the proxy exposes); l reads
+// them until it is closed or the channel is.
+func (l *legacySSE) withReference(statusEvents <-chan engine.Event) *legacySSE {
+	l.reference = true
+	l.transport = transportReferenceSSE
+	if statusEvents != nil {
+		go l.forwardStatus(statusEvents)
+	}
+	return l
+}
+
+// serverStatus is the data of a server-status event.
+type serverStatus struct {
+	Type       string `json:"type"`
+	ServerName string `json:"server_name"`
+	ServerID   string `json:"server_id"`
+	Status     string `json:"status"`
+}
+
+// forwardStatus announces state changes until Close or the channel closes.
+func (l *legacySSE) forwardStatus(events <-chan engine.Event) {
+	for {
+		select {
+		case <-l.done:
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			l.announce(ev)
+		}
+	}
+}
+
+// announce sends a server-status event to every session allowed to see the server.
+func (l *legacySSE) announce(ev engine.Event) {
+	data, _ := json.Marshal(serverStatus{Type: "server-status", ServerName: ev.Server, ServerID: string(ev.ID), Status: string(ev.State)})
+	l.mu.Lock()
+	sessions := make([]*sseSession, 0, len(l.sessions))
+	for _, s := range l.sessions {
+		if (s.statusAlways || !s.initialized.Load()) && (s.ident.Servers == nil || slices.Contains(s.ident.Servers, ev.Server)) {
+			sessions = append(sessions, s)
+		}
+	}
+	l.mu.Unlock()
+	for _, s := range sessions {
+		s.st.push("server-status", data, false)
+	}
+}
+
+// soleSession returns the one open session of token, for a POST without a
+// session id.
+func (l *legacySSE) soleSession(token string) (*sseSession, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var found *sseSession
+	n := 0
+	for _, s := range l.sessions {
+		if sameToken(s.ident.Token, token) {
+			found = s
+			n++
+		}
+	}
+	switch n {
+	case 1:
+		return found, nil
+	case 0:
+		return nil, fmt.Errorf("missing sessionId, and this caller has no open SSE stream: open one with GET, then POST to the URL its endpoint event gives (%s?sessionId=…)", l.postPath)
+	}
+	return nil, fmt.Errorf("missing sessionId, and this caller has %d open SSE streams: POST to the URL the endpoint event of your stream gives (%s?sessionId=…)", n, l.postPath)
+}

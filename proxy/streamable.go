@@ -1,0 +1,514 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/mcpscript/mcpscript/engine"
+)
+
+// HTTP headers of the Streamable HTTP transport.
+const (
+	headerSessionID       = "Mcp-Session-Id"
+	headerProtocolVersion = "MCP-Protocol-Version"
+	headerLastEventID     = "Last-Event-ID"
+)
+
+// primingRetry is the reconnection delay (ms) announced in priming events.
+const primingRetry = 1000
+
+// streamable serves the Streamable HTTP transport (MCP 2025-03-26 to
+// 2025-11-25, stateful) for one view of the gateway, on one URL:
+//
+//   - POST takes one JSON-RPC message. initialize without an Mcp-Session-Id
+//     header opens a session, whose id (128 random bits, hex) comes back in
+//     that header; every later request must carry it (400 without it, 404
+//     for an unknown or closed session, or one opened with another token).
+//     A notification or response gets 202 with no body. A request gets an
+//     SSE stream when its Accept header lists text/event-stream: a priming
+//     event (an id and empty data), the messages related to the request
+//     (progress, the server's sampling/elicitation/roots requests) and then
+//     the response, after which the stream ends. Otherwise (Accept with
+//     application/json only, */*, or none at all) the answer is one JSON
+//     response, and the related messages go to the session's GET stream.
+//     Batches (JSON arrays) are refused with 400: MCP removed them in
+//     2025-06-18.
+//   - GET (Accept: text/event-stream) opens the session's standalone stream,
+//     which carries the messages not related to a request in flight
+//     (list_changed, resources/updated, log messages, ...). A session has
+//     one: a second GET gets 409. Messages for it wait in a bounded queue
+//     while no GET is open; past the bound the oldest is dropped, logged.
+//   - GET with Last-Event-ID resumes a stream (a request's or the
+//     standalone one) after that event: kept events are replayed (the last
+//     transportOptions.Replay written ones, and all unwritten ones), then the
+//     stream goes on live. A resume takes the stream over from a connection
+//     that still looks open. A request's stream that completed (its response
+//     was written) cannot be resumed: 400.
+//   - DELETE closes the session (204); its requests in flight are cancelled.
+//
+// Every SSE event has an id "<stream>-<seq>", unique in the session; stream
+// 0 is the standalone stream. A client that disconnects does not cancel its
+// request (MCP 2025-11-25): the request runs on and its stream keeps the
+// rest for a resume. A session with no request in flight and no open stream
+// for transportOptions.IdleTimeout is closed. A header MCP-Protocol-Version
+// naming a version the gateway does not speak gets 400.
+type streamable struct {
+	gw   *engine.Gateway
+	view string
+	opts transportOptions
+
+	mu       sync.Mutex
+	sessions map[string]*smSession
+	closed   bool
+	stop     chan struct{} // stops the janitor
+}
+
+// smSession is one Streamable HTTP session.
+type smSession struct {
+	t          *streamable
+	id         string
+	token      string
+	gs         *engine.GatewaySession
+	ctx        context.Context // ends when the session closes; bounds its requests
+	cancel     context.CancelFunc
+	standalone *eventStream // stream 0, for the GET
+
+	mu         sync.Mutex
+	closed     bool
+	streams    map[int64]*eventStream  // requests' streams not yet complete
+	inflight   map[string]*eventStream // requests being served by id key; nil: answered as JSON
+	nextStream int64
+	busy       int       // requests in flight + open streams
+	lastUsed   time.Time // when busy last changed or a message came
+}
+
+// newStreamable returns the Streamable HTTP transport of view ("" for the
+// aggregate). Mount Post, Get and Delete on one path; call Close at
+// shutdown.
+func newStreamable(gw *engine.Gateway, view string, opts transportOptions) *streamable {
+	t := &streamable{gw: gw, view: view, opts: opts.withDefaults(), sessions: map[string]*smSession{}, stop: make(chan struct{})}
+	go t.janitor()
+	return t
+}
+
+// checkVersion answers 400 when the MCP-Protocol-Version header names a
+// version the gateway does not speak. A missing header is fine (MCP says to
+// assume 2025-03-26 then).
+func checkVersion(c *fiber.Ctx) *httpError {
+	v := c.Get(headerProtocolVersion)
+	if v == "" || supportedVersion(v) {
+		return nil
+	}
+	return &httpError{fiber.StatusBadRequest, codeInvalidRequest, fmt.Sprintf(
+		"unsupported %s %q (supported: %s)", headerProtocolVersion, v, strings.Join(engine.SupportedProtocolVersions(), ", "))}
+}
+
+// missingSession answers a request without a session id.
+func missingSession(c *fiber.Ctx) error {
+	return sendRPCError(c, fiber.StatusBadRequest, nil, codeInvalidRequest,
+		"missing "+headerSessionID+" header: send initialize first, then the session id it returned with every request")
+}
+
+// unknownSession answers a request for a session that does not exist here
+// (or not for this caller: the two are not told apart).
+func unknownSession(c *fiber.Ctx) error {
+	return sendRPCError(c, fiber.StatusNotFound, nil, codeSessionNotFound,
+		"session not found: it was closed or never existed; send initialize without "+headerSessionID+" to start a new one")
+}
+
+// Post is the POST handler.
+func (t *streamable) Post(c *fiber.Ctx) error {
+	if e := checkContentType(c); e != nil {
+		return e.send(c)
+	}
+	body := bytes.Clone(c.Body())
+	m, perr := parseMessage(body)
+	if perr != nil {
+		return sendRPCError(c, fiber.StatusBadRequest, nil, perr.code, perr.msg)
+	}
+	if e := checkVersion(c); e != nil {
+		return e.send(c)
+	}
+	acc := parseAccept(c.Get(fiber.HeaderAccept))
+	if m.isRequest() && !acc.json && !acc.sse {
+		return sendRPCError(c, fiber.StatusBadRequest, m.id, codeInvalidRequest,
+			"the Accept header must allow application/json or text/event-stream (MCP clients send both)")
+	}
+	ident := identityOf(c)
+	sid := c.Get(headerSessionID)
+	if sid == "" {
+		if m.isRequest() && m.method == "initialize" {
+			return t.initialize(c, ident, body, m, acc.sse)
+		}
+		return missingSession(c)
+	}
+	s := t.lookup(sid, ident.Token)
+	if s == nil {
+		return unknownSession(c)
+	}
+	if m.isRequest() {
+		return s.request(c, body, m, acc.sse)
+	}
+	if !s.begin() {
+		return unknownSession(c)
+	}
+	resp := s.gs.Handle(s.ctx, body)
+	s.end()
+	if resp != nil { // the gateway refused the message itself
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Status(fiber.StatusBadRequest).Send(resp)
+	}
+	c.Status(fiber.StatusAccepted)
+	return nil
+}
+
+// Get is the GET handler: the standalone stream, or the resumption of a
+// stream with Last-Event-ID.
+func (t *streamable) Get(c *fiber.Ctx) error {
+	if !parseAccept(c.Get(fiber.HeaderAccept)).sse {
+		return sendRPCError(c, fiber.StatusNotAcceptable, nil, codeInvalidRequest,
+			"GET opens an event stream: send Accept: text/event-stream")
+	}
+	if e := checkVersion(c); e != nil {
+		return e.send(c)
+	}
+	sid := c.Get(headerSessionID)
+	if sid == "" {
+		return missingSession(c)
+	}
+	s := t.lookup(sid, identityOf(c).Token)
+	if s == nil {
+		return unknownSession(c)
+	}
+	last := c.Get(headerLastEventID)
+	if last == "" {
+		return s.serveStream(c, s.standalone, 0, false, true)
+	}
+	streamID, seq, ok := parseEventID(last)
+	if !ok {
+		return sendRPCError(c, fiber.StatusBadRequest, nil, codeInvalidRequest,
+			fmt.Sprintf("malformed %s %q: expected an event id of this server (<stream>-<seq>)", headerLastEventID, last))
+	}
+	st := s.stream(streamID)
+	if st == nil {
+		return sendRPCError(c, fiber.StatusBadRequest, nil, codeInvalidRequest,
+			fmt.Sprintf("stream %d of this session is complete or unknown: nothing to resume", streamID))
+	}
+	return s.resume(c, st, seq)
+}
+
+// Delete is the DELETE handler: it closes the session.
+func (t *streamable) Delete(c *fiber.Ctx) error {
+	sid := c.Get(headerSessionID)
+	if sid == "" {
+		return missingSession(c)
+	}
+	s := t.lookup(sid, identityOf(c).Token)
+	if s == nil {
+		return unknownSession(c)
+	}
+	s.close("deleted by the client")
+	c.Status(fiber.StatusNoContent)
+	return nil
+}
+
+// Close closes every session and refuses new ones.
+func (t *streamable) Close() {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed = true
+	close(t.stop)
+	sessions := make([]*smSession, 0, len(t.sessions))
+	for _, s := range t.sessions {
+		sessions = append(sessions, s)
+	}
+	t.mu.Unlock()
+	for _, s := range sessions {
+		s.close("the proxy is shutting down")
+	}
+}
+
+// lookup returns the open session sid if it belongs to token.
+func (t *streamable) lookup(sid, token string) *smSession {
+	t.mu.Lock()
+	s := t.sessions[sid]
+	t.mu.Unlock()
+	if s == nil || !sameToken(s.token, token) {
+		return nil
+	}
+	return s
+}
+
+// initialize opens a session with the client's initialize request.
+func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, body []byte, m message, sse bool) error {
+	ident.Transport = transportStreamable
+	ident.Session = newSessionID()
+	s := &smSession{
+		t: t, id: ident.Session, token: ident.Token,
+		streams: map[int64]*eventStream{}, inflight: map[string]*eventStream{}, lastUsed: time.Now(),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.standalone = newEventStream(0, true, t.opts, s.overflowed)
+	s.standalone.dropOldest = true
+	gs, err := t.gw.Open(t.view, ident, s.deliver)
+	if err != nil {
+		s.cancel()
+		return openError(c, err)
+	}
+	s.gs = gs
+	resp := gs.Handle(s.ctx, body)
+	if resp == nil {
+		resp = noResponse(m.id)
+	}
+	if isError(resp) { // no session for a failed initialize
+		gs.Close()
+		s.cancel()
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(resp)
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		gs.Close()
+		s.cancel()
+		return errShuttingDown(c)
+	}
+	t.sessions[s.id] = s
+	t.mu.Unlock()
+	t.opts.sessionCount(+1)
+	t.opts.Logger.Debug("proxy: Streamable HTTP session opened", "session", s.id, "view", t.view, "token", ident.Token)
+	c.Set(headerSessionID, s.id)
+	if !sse {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(resp)
+	}
+	s.mu.Lock()
+	st := s.newStreamLocked()
+	s.mu.Unlock()
+	st.push("message", resp, true)
+	return s.serveStream(c, st, 0, false, true)
+}
+
+// isError reports whether a JSON-RPC response is an error.
+func isError(resp []byte) bool {
+	var r struct {
+		Error json.RawMessage `json:"error"`
+	}
+	return json.Unmarshal(resp, &r) == nil && len(r.Error) > 0 && string(r.Error) != "null"
+}
+
+// newStreamLocked adds a stream for a request; the caller holds s.mu.
+func (s *smSession) newStreamLocked() *eventStream {
+	s.nextStream++
+	st := newEventStream(s.nextStream, true, s.t.opts, s.overflowed)
+	s.streams[st.id] = st
+	return st
+}
+
+// overflowed closes a session one of whose streams overflowed.
+func (s *smSession) overflowed() {
+	s.close(fmt.Sprintf("the client fell more than %d messages behind on a stream", s.t.opts.QueueSize))
+}
+
+// stream returns the session's stream id, or nil if it completed or never was.
+func (s *smSession) stream(id int64) *eventStream {
+	if id == 0 {
+		return s.standalone
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streams[id]
+}
+
+// begin counts a message in flight; false if the session closed.
+func (s *smSession) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.busy++
+	s.lastUsed = time.Now()
+	return true
+}
+
+// end undoes begin.
+func (s *smSession) end() {
+	s.mu.Lock()
+	s.busy--
+	s.lastUsed = time.Now()
+	s.mu.Unlock()
+}
+
+// request serves a client request, as JSON or on its own SSE stream.
+func (s *smSession) request(c *fiber.Ctx, body []byte, m message, sse bool) error {
+	key := idKey(m.id)
+	var st *eventStream
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return unknownSession(c)
+	}
+	if _, dup := s.inflight[key]; dup {
+		s.mu.Unlock()
+		return sendRPCError(c, fiber.StatusBadRequest, m.id, codeInvalidRequest,
+			fmt.Sprintf("invalid request: a request with id %s is already in flight in this session", m.id))
+	}
+	if sse {
+		st = s.newStreamLocked()
+	}
+	s.inflight[key] = st
+	s.busy++
+	s.lastUsed = time.Now()
+	s.mu.Unlock()
+
+	run := func() []byte {
+		resp := s.gs.Handle(s.ctx, body)
+		if resp == nil {
+			resp = noResponse(m.id)
+		}
+		s.mu.Lock()
+		delete(s.inflight, key)
+		s.mu.Unlock()
+		s.end()
+		return resp
+	}
+	if !sse {
+		resp := run()
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(resp)
+	}
+	go func() { st.push("message", run(), true) }()
+	return s.serveStream(c, st, 0, false, true)
+}
+
+// deliver is the session's Outbound: a message related to a request whose
+// SSE stream is still open goes there, every other to the standalone stream.
+func (s *smSession) deliver(msg, related json.RawMessage) {
+	st := s.standalone
+	if related != nil {
+		s.mu.Lock()
+		if rs := s.inflight[idKey(related)]; rs != nil {
+			st = rs
+		}
+		s.mu.Unlock()
+	}
+	if !st.push("message", msg, false) && st != s.standalone && !st.overflowed() {
+		s.standalone.push("message", msg, false) // the request's stream just ended
+	}
+}
+
+// serveStream answers with stream st written from the start (a new
+// request's stream, or the standalone stream from where it is); prime sends
+// a priming event first. A stream that has a connection already: 409.
+func (s *smSession) serveStream(c *fiber.Ctx, st *eventStream, cursor int64, resume, prime bool) error {
+	a, err := st.attach(cursor, resume, resume)
+	switch {
+	case errors.Is(err, errStreamBusy):
+		return sendRPCError(c, fiber.StatusConflict, nil, codeInvalidRequest,
+			"this session's GET stream is already open; a session has one (resume it with Last-Event-ID to take it over)")
+	case err != nil:
+		return unknownSession(c)
+	}
+	s.mu.Lock()
+	s.busy++
+	s.mu.Unlock()
+	var prelude func(*bufio.Writer)
+	if prime {
+		primer := fmt.Sprintf("id: %s\nretry: %d\ndata: \n\n", st.eventID(a.cursor), primingRetry)
+		prelude = func(w *bufio.Writer) { w.WriteString(primer) }
+	}
+	setSSEHeaders(c)
+	done, hb := c.Context().Done(), s.t.opts.Heartbeat
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		reason := st.serve(w, a, hb, done, prelude)
+		s.mu.Lock()
+		if reason == endComplete && st != s.standalone {
+			delete(s.streams, st.id)
+		}
+		s.mu.Unlock()
+		s.end()
+	})
+	return nil
+}
+
+// resume answers a GET with Last-Event-ID: stream st from after event seq.
+func (s *smSession) resume(c *fiber.Ctx, st *eventStream, seq int64) error {
+	return s.serveStream(c, st, seq, true, false)
+}
+
+// idle reports whether the session has been idle for longer than d.
+func (s *smSession) idle(now time.Time, d time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed && s.busy == 0 && now.Sub(s.lastUsed) >= d
+}
+
+// close ends the session: its streams, its gateway session, and so its
+// requests in flight.
+func (s *smSession) close(why string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	streams := make([]*eventStream, 0, len(s.streams)+1)
+	streams = append(streams, s.standalone)
+	for _, st := range s.streams {
+		streams = append(streams, st)
+	}
+	s.mu.Unlock()
+	s.t.mu.Lock()
+	delete(s.t.sessions, s.id)
+	s.t.mu.Unlock()
+	s.cancel()
+	for _, st := range streams {
+		st.close()
+	}
+	s.gs.Close()
+	s.t.opts.sessionCount(-1)
+	level := slog.LevelDebug
+	if strings.HasPrefix(why, "the client fell") {
+		level = slog.LevelWarn
+	}
+	s.t.opts.Logger.Log(context.Background(), level, "proxy: Streamable HTTP session closed", "session", s.id, "view", s.t.view, "why", why)
+}
+
+// janitor closes idle sessions until Close.
+func (t *streamable) janitor() {
+	every := max(min(t.opts.IdleTimeout/4, time.Minute), 10*time.Millisecond)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case now := <-tick.C:
+			t.mu.Lock()
+			var idle []*smSession
+			for _, s := range t.sessions {
+				if s.idle(now, t.opts.IdleTimeout) {
+					idle = append(idle, s)
+				}
+			}
+			t.mu.Unlock()
+			for _, s := range idle {
+				s.close(fmt.Sprintf("idle for %s", t.opts.IdleTimeout))
+			}
+		}
+	}
+}
