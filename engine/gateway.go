@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpscript/mcpscript/internal/suggest"
 )
 
 // Identity says who calls through the gateway; policy hooks will read it later.
@@ -273,6 +275,8 @@ type GatewaySession struct {
 	ctx     context.Context // ends when the session closes
 	cancel  context.CancelFunc
 
+	outMu sync.Mutex // held while a message goes to out
+
 	mu          sync.Mutex
 	closed      bool
 	initialized bool
@@ -284,7 +288,15 @@ type GatewaySession struct {
 	subs        map[subKey]subState
 	nextOut     int64
 	pendingOut  map[string]chan json.RawMessage // server→client requests awaiting the client, by our id key
+	// lingering remembers, for a while, servers that requests cancelled by
+	// this session went to: the server may still be working on them and ask
+	// something on their behalf.
+	lingering map[string]time.Time // server → until
 }
+
+// cancelLinger is how long a cancelled request still counts as possibly
+// running on its server, for the attribution of the server's requests.
+const cancelLinger = 30 * time.Second
 
 type inflight struct {
 	id     json.RawMessage // the client's id, as sent
@@ -313,10 +325,7 @@ func (g *Gateway) Open(view string, id Identity, out Outbound) (*GatewaySession,
 	}
 	if view != "" {
 		if !slices.Contains(servers, view) {
-			if _, err := g.r.server(view); err != nil {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: server %q is not allowed here", ErrServerNotFound, view)
+			return nil, fmt.Errorf("%w: %s", ErrServerNotFound, unavailable(view, servers))
 		}
 		servers = []string{view}
 	}
@@ -365,6 +374,8 @@ func (s *GatewaySession) Close() {
 	}
 	s.subs = map[subKey]subState{}
 	s.mu.Unlock()
+	s.outMu.Lock() // wait for a delivery under way
+	s.outMu.Unlock()
 	s.cancel()
 	s.g.mu.Lock()
 	delete(s.g.sessions, s)
@@ -381,10 +392,14 @@ func (s *GatewaySession) Close() {
 }
 
 // send delivers a message to the session's client unless it is closed.
+// outMu makes Close wait for a delivery under way, so nothing reaches the
+// Outbound after Close returns (an Outbound must not call Close itself).
 func (s *GatewaySession) send(msg, related json.RawMessage) {
 	if s.out == nil {
 		return
 	}
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -597,6 +612,12 @@ func (s *GatewaySession) request(ctx context.Context, id json.RawMessage, method
 		if s.inflight[key] == fl {
 			delete(s.inflight, key)
 		}
+		if fl.server != "" && ctx.Err() != nil {
+			if s.lingering == nil {
+				s.lingering = map[string]time.Time{}
+			}
+			s.lingering[fl.server] = time.Now().Add(cancelLinger)
+		}
 		s.mu.Unlock()
 	}()
 	return s.dispatch(ctx, fl, method, params)
@@ -648,10 +669,18 @@ func (s *GatewaySession) checkServer(server string) *wireError {
 	if s.may[server] {
 		return nil
 	}
-	if _, err := s.g.r.server(server); err != nil {
-		return newWireError(codeInvalidParams, "%v", err)
+	return newWireError(codeInvalidParams, "%s", unavailable(server, s.servers))
+}
+
+// unavailable says a server cannot be used, the same way whether it does not
+// exist or the caller may not use it, so that a limited token learns nothing
+// of the servers it may not see. Suggestions come from the usable ones only.
+func unavailable(server string, usable []string) string {
+	msg := fmt.Sprintf("server %q is not available", server)
+	if near := suggest.Closest(server, usable); near != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", near)
 	}
-	return newWireError(codeInvalidParams, "server %q is not allowed for this session", server)
+	return msg
 }
 
 // progressToken returns params._meta.progressToken, or nil.
@@ -681,22 +710,22 @@ func (s *GatewaySession) forward(ctx context.Context, fl *inflight, server, meth
 	s.mu.Lock()
 	fl.server = server
 	s.mu.Unlock()
-	callCtx := ctx
+	// Every forwarded request carries the engine's own progress token (so a
+	// client's token, however spelt, never reaches the shared child, where it
+	// could name another session's request); progress goes back under the
+	// client's token, only if it asked.
 	var done atomic.Bool
-	if token := progressToken(params); token != nil {
-		callCtx = WithProgress(ctx, func(p *mcp.ProgressNotificationParams) {
-			if done.Load() {
-				return
-			}
-			q := *p
-			q.ProgressToken = token
-			raw, err := json.Marshal(&q)
-			if err != nil {
-				return
-			}
-			s.send(encodeNotification("notifications/progress", raw), fl.id)
-		})
-	}
+	token := progressToken(params)
+	callCtx := WithRawProgress(ctx, func(raw json.RawMessage) {
+		if token == nil || done.Load() {
+			return
+		}
+		out, err := setJSONField(raw, "progressToken", token)
+		if err != nil {
+			return
+		}
+		s.send(encodeNotification("notifications/progress", out), fl.id)
+	})
 	var p any
 	if len(params) > 0 {
 		p = params
@@ -737,17 +766,10 @@ func (s *GatewaySession) notification(ctx context.Context, method string, params
 	case "notifications/progress":
 		// Progress about a server→client request: servers do not ask for it.
 	default:
-		if s.view == "" {
-			s.g.logger.Debug("gateway: dropping a client notification the aggregate view does not route", "method", method)
-			return
-		}
-		var p any
-		if len(params) > 0 {
-			p = params
-		}
-		if err := s.g.servers[s.view].client.Notify(ctx, method, p); err != nil {
-			s.g.logger.Debug("gateway: could not forward a client notification", "server", s.view, "method", method, "err", err)
-		}
+		// The child is shared: a client's notification (roots changed, a
+		// stray initialize) would speak for every session, so none is
+		// forwarded.
+		s.g.logger.Debug("gateway: dropping a client notification", "method", method, "view", s.view)
 	}
 }
 
@@ -905,10 +927,19 @@ func (g *Gateway) onServerRequest(ctx context.Context, server, method string, pa
 		n       int
 	)
 	for _, s := range g.snapshot() {
-		if rel, ok := s.inflightTo(server); ok {
-			n++
-			target, related = s, rel
+		rel, live, maybe := s.inflightTo(server)
+		if !maybe {
+			continue
 		}
+		n++
+		target, related = s, rel
+		if !live {
+			target = nil // only a cancelled request could have caused it
+		}
+	}
+	if n == 1 && target == nil {
+		return nil, &RPCError{Server: server, Method: method, Code: codeInternalError,
+			Message: fmt.Sprintf("mcpscript cannot pass on %s from server %q: the client request that caused it was cancelled", method, server)}
 	}
 	if n != 1 {
 		why := "no client session has a request in flight to it"
@@ -922,13 +953,21 @@ func (g *Gateway) onServerRequest(ctx context.Context, server, method string, pa
 }
 
 // inflightTo reports whether the session has requests in flight to server
-// and returns the id of the one a server's request most likely belongs to:
-// its oldest tools/call, else its oldest request.
-func (s *GatewaySession) inflightTo(server string) (json.RawMessage, bool) {
+// (live) and returns the id of the one a server's request most likely
+// belongs to: its oldest tools/call, else its oldest request. maybe is also
+// true while a request it cancelled may still run there.
+func (s *GatewaySession) inflightTo(server string) (related json.RawMessage, live, maybe bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, false
+		return nil, false, false
+	}
+	if until, ok := s.lingering[server]; ok {
+		if time.Now().Before(until) {
+			maybe = true
+		} else {
+			delete(s.lingering, server)
+		}
 	}
 	var best *inflight
 	for _, fl := range s.inflight {
@@ -947,9 +986,9 @@ func (s *GatewaySession) inflightTo(server string) (json.RawMessage, bool) {
 		}
 	}
 	if best == nil {
-		return nil, false
+		return nil, false, maybe
 	}
-	return best.id, true
+	return best.id, true, true
 }
 
 // capabilityFor names the client capability a server→client request needs.
@@ -1236,3 +1275,13 @@ func (m ctxMutex) lock(ctx context.Context) error {
 }
 
 func (m ctxMutex) unlock() { <-m }
+
+// setJSONField sets one member of a JSON object, keeping the others as sent.
+func setJSONField(obj json.RawMessage, key string, value json.RawMessage) (json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(obj, &m); err != nil {
+		return nil, err
+	}
+	m[key] = value
+	return json.Marshal(m)
+}

@@ -316,8 +316,8 @@ func (s *GatewaySession) resolve(ctx context.Context, kind listKind, full string
 		}
 	}
 	if server != "" {
-		if !s.may[server] {
-			return "", "", newWireError(codeInvalidParams, "%s %q belongs to server %q, which this session may not use", noun, full, server)
+		if !s.may[server] { // say nothing of servers this session may not see
+			return "", "", newWireError(codeInvalidParams, "unknown %s %q", noun, full)
 		}
 		for _, maxAge := range []time.Duration{0, time.Second} {
 			l, err := s.g.list(ctx, server, kind, maxAge)
@@ -582,6 +582,10 @@ func (s *GatewaySession) subscription(ctx context.Context, fl *inflight, method 
 		return json.RawMessage("{}"), nil
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, toWireError(errSessionClosed)
+	}
 	if s.subs[k] != 0 {
 		s.mu.Unlock()
 		return json.RawMessage("{}"), nil
@@ -597,7 +601,7 @@ func (s *GatewaySession) subscription(ctx context.Context, fl *inflight, method 
 		s.mu.Unlock()
 		return nil, toWireError(err)
 	}
-	if s.subs[k] != subPending { // unsubscribed or closed meanwhile
+	if s.closed || s.subs[k] != subPending { // unsubscribed or closed meanwhile
 		s.mu.Unlock()
 		s.g.subDown(ctx, k)
 		return json.RawMessage("{}"), nil

@@ -548,13 +548,19 @@ func TestGatewayAllowedServers(t *testing.T) {
 					t.Errorf("listed %q from a disallowed server", tool.Name)
 				}
 			}
-			for _, params := range []map[string]any{
-				{"name": "b__echo", "arguments": map[string]any{"text": "x"}},
-				{"server": "b", "tool": "echo", "arguments": map[string]any{"text": "x"}},
+			// Refused the same way as unknown names: a limited caller
+			// learns nothing of the servers it may not use.
+			for _, c := range []struct {
+				params map[string]any
+				want   string
+			}{
+				{map[string]any{"name": "b__echo", "arguments": map[string]any{"text": "x"}}, `unknown tool "b__echo"`},
+				{map[string]any{"server": "b", "tool": "echo", "arguments": map[string]any{"text": "x"}}, `server "b" is not available`},
+				{map[string]any{"server": "zzz", "tool": "echo"}, `server "zzz" is not available`},
 			} {
-				e := p.fail("tools/call", params)
-				if e.Code != -32602 || !strings.Contains(e.Message, `server "b"`) {
-					t.Errorf("call %v: %d %q, want -32602 naming server \"b\"", params, e.Code, e.Message)
+				e := p.fail("tools/call", c.params)
+				if e.Code != -32602 || !strings.Contains(e.Message, c.want) || strings.Contains(e.Message, "configured") {
+					t.Errorf("call %v: %d %q, want -32602 with %q", c.params, e.Code, e.Message, c.want)
 				}
 			}
 			if got := p.call("a__echo", map[string]any{"text": "ok"}); got != "ok" {
@@ -818,10 +824,19 @@ func TestGatewaySampling(t *testing.T) {
 	other.notify("notifications/cancelled", map[string]any{"requestId": 5})
 	<-hang
 
-	// A client that did not declare sampling is not asked.
+	// The cancelled call may still run on the server and ask on its own
+	// behalf: the asker must not receive what might be the other's request.
+	res = asker.result("tools/call", map[string]any{"name": "a__sample", "arguments": map[string]any{"prompt": "whose?"}})
+	if !strings.Contains(string(res), "cannot tell which client") {
+		t.Errorf("sampling while another session's cancelled call may run: %s", res)
+	}
+}
+
+func TestGatewaySamplingNeedsTheCapability(t *testing.T) {
+	g := startGateway(t, []string{"a"}, nil)
 	plain := openPeer(t, g, "a", engine.Identity{})
 	plain.initialize(engine.LatestProtocolVersion, nil)
-	res = plain.result("tools/call", map[string]any{"name": "sample", "arguments": map[string]any{"prompt": "x"}})
+	res := plain.result("tools/call", map[string]any{"name": "sample", "arguments": map[string]any{"prompt": "x"}})
 	if !strings.Contains(string(res), "did not declare the sampling capability") {
 		t.Errorf("sampling a client without the capability: %s", res)
 	}
