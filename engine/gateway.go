@@ -275,7 +275,8 @@ type GatewaySession struct {
 	ctx     context.Context // ends when the session closes
 	cancel  context.CancelFunc
 
-	outMu sync.Mutex // held while a message goes to out
+	outMu     sync.Mutex // held while a message goes to out
+	outClosed bool       // under outMu: Close has run, out gets nothing more
 
 	mu          sync.Mutex
 	closed      bool
@@ -374,7 +375,8 @@ func (s *GatewaySession) Close() {
 	}
 	s.subs = map[subKey]subState{}
 	s.mu.Unlock()
-	s.outMu.Lock() // wait for a delivery under way
+	s.outMu.Lock() // waits for a delivery under way
+	s.outClosed = true
 	s.outMu.Unlock()
 	s.cancel()
 	s.g.mu.Lock()
@@ -400,10 +402,7 @@ func (s *GatewaySession) send(msg, related json.RawMessage) {
 	}
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if !closed {
+	if !s.outClosed {
 		s.out(msg, related)
 	}
 }

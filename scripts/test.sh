@@ -15,3 +15,7 @@ go build -o bin/mcpscript ./cmd/mcpscript
 PATH="$PWD/bin:$PATH" go run ./examples/simple_client
 PATH="$PWD/bin:$PATH" bin/mcpscript tools --config examples/demo.json
 PATH="$PWD/bin:$PATH" go run ./examples/quickstart
+PATH="$PWD/bin:$PATH" go run ./examples/sse_proxy -listen 127.0.0.1:0 -for 2s
+
+echo "== MCP conformance through the proxy"
+scripts/conformance.sh

@@ -86,6 +86,7 @@ func (a *app) rootCommand() *cobra.Command {
 		"log level: debug, info, warn, error (default $MCPSCRIPT_LOG, then warn)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
+		a.serveCommand(),
 		a.serversCommand(),
 		a.toolsCommand(),
 		a.callCommand(),

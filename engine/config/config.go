@@ -28,7 +28,16 @@
 //	    "port": 3000,
 //	    "workers": 4,
 //	    "allowedServers": ["fetch"],
-//	    "authenticate": {"bearer": {"token": "${PROXY_TOKEN}"}}
+//	    "authenticate": {
+//	      "bearer": {
+//	        "token": "${PROXY_TOKEN}",
+//	        "tokens": [{"name": "ci", "token": "${CI_TOKEN}", "servers": ["fetch"]}]
+//	      },
+//	      "queryTokens": false
+//	    },
+//	    "cors": {"allowedOrigins": ["http://localhost:5173"], "allowCredentials": false},
+//	    "allowedHosts": ["mcp.example.com"],
+//	    "maxBodyBytes": 4194304
 //	  }
 //	}
 //
@@ -37,7 +46,7 @@
 // are errors, except Claude Desktop's top-level "globalShortcut" and
 // "preferences" and "$schema", which are ignored. References to environment
 // variables are expanded in command, args, env values, cwd and the bearer
-// token (see [Expand]); in disabled servers values are kept as written.
+// tokens (see [Expand]); in disabled servers values are kept as written.
 //
 // To add a top-level section, add a field to [Config], a case to
 // topLevelKeys in decode.go, and its rules to validate.go.
@@ -65,6 +74,11 @@ const (
 	DefaultAddress        = "127.0.0.1"
 	DefaultPort           = 3000
 	DefaultWorkers        = 4
+	DefaultMaxBodyBytes   = 4 << 20
+
+	// DefaultTokenName is the name of the single bearer token
+	// (Bearer.Token), as the proxy reports it in an identity.
+	DefaultTokenName = "default"
 
 	DefaultRestartPolicy = RestartOnFailure
 	DefaultMaxRetries    = 5
@@ -74,6 +88,8 @@ const (
 
 	// MinMaxFrameBytes is the smallest accepted Server.MaxFrameBytes.
 	MinMaxFrameBytes = 1024
+	// MinMaxBodyBytes is the smallest accepted Proxy.MaxBodyBytes.
+	MinMaxBodyBytes = 1024
 )
 
 // Restart policies, the values of Restart.Policy.
@@ -197,6 +213,20 @@ type Proxy struct {
 	AllowedServers []string `json:"allowedServers,omitempty"`
 	// Authenticate, when not nil, makes clients authenticate.
 	Authenticate *Authenticate `json:"authenticate,omitempty"`
+	// CORS, when not nil, lets web pages of the listed origins call the
+	// proxy from a browser. Without it no CORS headers are sent.
+	CORS *CORS `json:"cors,omitempty"`
+	// AllowedHosts lists further values the HTTP Host header may have, each
+	// a host name or IP address, optionally with ":port" (without a port,
+	// any port matches), or "*" for any host (only behind a reverse proxy
+	// that checks Host itself). The proxy always accepts its listen address
+	// and, when it listens on loopback, localhost, 127.0.0.1 and [::1] with
+	// its port. The check protects local servers from DNS rebinding.
+	AllowedHosts []string `json:"allowedHosts,omitempty"`
+	// MaxBodyBytes bounds the size of a request body (DefaultMaxBodyBytes
+	// when zero; at least MinMaxBodyBytes otherwise). Larger requests get
+	// HTTP 413.
+	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
 
 	anyPort bool // the file said "port": 0
 }
@@ -218,12 +248,60 @@ func (p Proxy) MarshalJSON() ([]byte, error) {
 type Authenticate struct {
 	// Bearer requires an "Authorization: Bearer <token>" header.
 	Bearer *Bearer `json:"bearer,omitempty"`
+	// QueryTokens lets clients that cannot send headers (a browser's
+	// EventSource) authenticate with a short-lived token in the query
+	// string, obtained with a bearer token from POST /auth/token.
+	QueryTokens bool `json:"queryTokens,omitempty"`
 }
 
-// Bearer is bearer-token authentication.
+// Bearer is bearer-token authentication: a client presents one of the
+// configured tokens. At least one of Token and Tokens must be set.
 type Bearer struct {
-	// Token is the secret clients must present; it must not be empty.
+	// Token is a secret with access to every server, named
+	// DefaultTokenName. When set, it must not be empty.
+	Token string `json:"token,omitempty"`
+	// Tokens are further secrets, each with a name (reported in logs and to
+	// the engine) and optionally limited to some servers.
+	Tokens []Token `json:"tokens,omitempty"`
+}
+
+// Token is one named bearer token.
+type Token struct {
+	// Name identifies the token: 1-64 letters, digits, '_', '.' or '-',
+	// unique among the tokens ("default" is taken when Bearer.Token is set).
+	Name string `json:"name"`
+	// Token is the secret; it must not be empty.
 	Token string `json:"token"`
+	// Servers, when not nil, are the only servers the token may use.
+	Servers []string `json:"servers,omitempty"`
+}
+
+// All returns every token clients may present: Token, if set, as a Token
+// named DefaultTokenName without a server limit, then Tokens. It returns
+// nil for a nil Bearer.
+func (b *Bearer) All() []Token {
+	if b == nil {
+		return nil
+	}
+	var out []Token
+	if b.Token != "" {
+		out = append(out, Token{Name: DefaultTokenName, Token: b.Token})
+	}
+	for _, t := range b.Tokens {
+		t.Servers = slices.Clone(t.Servers)
+		out = append(out, t)
+	}
+	return out
+}
+
+// CORS configures the Cross-Origin Resource Sharing headers of the proxy.
+type CORS struct {
+	// AllowedOrigins are the origins ("http://localhost:5173", scheme, host
+	// and port, no path) whose pages may call the proxy, or "*" for any.
+	AllowedOrigins []string `json:"allowedOrigins"`
+	// AllowCredentials sends Access-Control-Allow-Credentials: true, so that
+	// browsers include cookies and the like. Not allowed with "*".
+	AllowCredentials bool `json:"allowCredentials,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string
@@ -329,7 +407,8 @@ func (c *Config) Validate() error {
 
 // WithDefaults returns a deep copy of c with every default filled in:
 // restart policy, retries and backoffs, timeouts, MaxFrameBytes, and the
-// proxy's address, port and workers. It returns nil for a nil Config.
+// proxy's address, port, workers and body limit. It returns nil for a nil
+// Config.
 func (c *Config) WithDefaults() *Config {
 	if c == nil {
 		return nil
@@ -344,12 +423,26 @@ func (c *Config) WithDefaults() *Config {
 	if c.Proxy != nil {
 		p := *c.Proxy
 		p.AllowedServers = slices.Clone(p.AllowedServers)
+		p.AllowedHosts = slices.Clone(p.AllowedHosts)
 		if a := p.Authenticate; a != nil {
-			p.Authenticate = &Authenticate{}
+			p.Authenticate = &Authenticate{QueryTokens: a.QueryTokens}
 			if a.Bearer != nil {
 				b := *a.Bearer
+				b.Tokens = nil
+				for _, t := range a.Bearer.Tokens {
+					t.Servers = slices.Clone(t.Servers)
+					b.Tokens = append(b.Tokens, t)
+				}
 				p.Authenticate.Bearer = &b
 			}
+		}
+		if p.CORS != nil {
+			c := *p.CORS
+			c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
+			p.CORS = &c
+		}
+		if p.MaxBodyBytes == 0 {
+			p.MaxBodyBytes = DefaultMaxBodyBytes
 		}
 		if p.Address == "" {
 			p.Address = DefaultAddress

@@ -91,6 +91,7 @@ func TestRunnerReadmeConfig(t *testing.T) {
 			Workers:        4,
 			AllowedServers: []string{"fetch", "filesystem"},
 			Authenticate:   &Authenticate{Bearer: &Bearer{Token: "your-secure-token"}},
+			MaxBodyBytes:   DefaultMaxBodyBytes,
 		},
 		Source: "test.json",
 	}
@@ -151,13 +152,13 @@ func TestRunnerReadmeProxySnippet(t *testing.T) {
 		`{"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}, "filesystem": {"command": "npx"}}`, 1)
 	c := parse(t, clean)
 	wantProxy := &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch", "filesystem"},
-		Authenticate: &Authenticate{Bearer: &Bearer{Token: "your-secure-token-here"}}}
+		Authenticate: &Authenticate{Bearer: &Bearer{Token: "your-secure-token-here"}}, MaxBodyBytes: DefaultMaxBodyBytes}
 	if !reflect.DeepEqual(c.Proxy, wantProxy) {
 		t.Errorf("got %+v, want %+v", c.Proxy, wantProxy)
 	}
 	// Every proxy key is optional.
 	c = parse(t, `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {}}`)
-	if want := (&Proxy{Address: DefaultAddress, Port: DefaultPort, Workers: DefaultWorkers}); !reflect.DeepEqual(c.Proxy, want) {
+	if want := (&Proxy{Address: DefaultAddress, Port: DefaultPort, Workers: DefaultWorkers, MaxBodyBytes: DefaultMaxBodyBytes}); !reflect.DeepEqual(c.Proxy, want) {
 		t.Errorf("got %+v, want %+v", c.Proxy, want)
 	}
 }
@@ -214,7 +215,13 @@ func TestEveryKey(t *testing.T) {
     "port": 8080,
     "workers": 1,
     "allowedServers": ["fs"],
-    "authenticate": {"bearer": {"token": "t"}}
+    "authenticate": {
+      "bearer": {"token": "t", "tokens": [{"name": "ci", "token": "${FETCH_TOKEN}", "servers": ["fs"]}, {"name": "web", "token": "w"}]},
+      "queryTokens": true
+    },
+    "cors": {"allowedOrigins": ["http://localhost:5173", "*"], "allowCredentials": false},
+    "allowedHosts": ["mcp.example.com", "[::1]:8080"],
+    "maxBodyBytes": 1024
   }
 }`)
 	want := &Config{
@@ -231,7 +238,17 @@ func TestEveryKey(t *testing.T) {
 			Roots:          []Root{{URI: "file:///tmp/x"}, {URI: "file:///y", Name: "y"}},
 		}},
 		Proxy: &Proxy{Address: "localhost", Port: 8080, Workers: 1, AllowedServers: []string{"fs"},
-			Authenticate: &Authenticate{Bearer: &Bearer{Token: "t"}}},
+			Authenticate: &Authenticate{
+				Bearer: &Bearer{Token: "t", Tokens: []Token{
+					{Name: "ci", Token: "s3cret", Servers: []string{"fs"}},
+					{Name: "web", Token: "w"},
+				}},
+				QueryTokens: true,
+			},
+			CORS:         &CORS{AllowedOrigins: []string{"http://localhost:5173", "*"}},
+			AllowedHosts: []string{"mcp.example.com", "[::1]:8080"},
+			MaxBodyBytes: 1024,
+		},
 		Source: "test.json",
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -360,7 +377,7 @@ func TestGoValues(t *testing.T) {
 	fs.Restart.Policy, fs.Restart.MaxRetries, fs.StartTimeout = "always", intp(0), d(time.Minute)
 	want := &Config{
 		Servers: map[string]*Server{"fetch": defaultedServer("uvx", "mcp-server-fetch"), "fs": fs},
-		Proxy:   &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch"}},
+		Proxy:   &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch"}, MaxBodyBytes: 4 << 20},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", dump(got), dump(want))
@@ -443,6 +460,9 @@ func TestJSONRoundTrip(t *testing.T) {
 		  "restart": {"policy": "never", "maxRetries": 0, "minUptime": "1m30s"}, "startTimeout": "1ms", "requestTimeout": "2h",
 		  "stopTimeout": "1s", "maxFrameBytes": 2048, "roots": ["file:///a", {"uri": "file:///b", "name": "b"}]}},
 		  "sseProxy": {"address": "::1", "port": 0, "workers": 9, "allowedServers": ["a"]}}`,
+		`{"mcpServers": {"a": {"command": "x"}}, "sseProxy": {"authenticate": {"bearer": {"tokens": [{"name": "n", "token": "s", "servers": ["a"]}]},
+		  "queryTokens": true}, "cors": {"allowedOrigins": ["https://app.example.com:8443"], "allowCredentials": true},
+		  "allowedHosts": ["*"], "maxBodyBytes": 65536}}`,
 	} {
 		c := parse(t, in)
 		data, err := json.MarshalIndent(c, "", "  ")
@@ -600,5 +620,91 @@ func TestPosition(t *testing.T) {
 	}
 	if l, col := position(data, 9); l != 2 || col != 7 { // the '[' after "é":
 		t.Errorf("got %d:%d, want 2:7", l, col)
+	}
+}
+
+func TestBearerAll(t *testing.T) {
+	if (*Bearer)(nil).All() != nil {
+		t.Errorf("nil Bearer has tokens")
+	}
+	b := &Bearer{Token: "s", Tokens: []Token{{Name: "ci", Token: "c", Servers: []string{"a"}}}}
+	got := b.All()
+	want := []Token{{Name: DefaultTokenName, Token: "s"}, {Name: "ci", Token: "c", Servers: []string{"a"}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	got[1].Servers[0] = "changed"
+	if b.Tokens[0].Servers[0] != "a" {
+		t.Errorf("All shares the servers slice")
+	}
+	if got := (&Bearer{Tokens: []Token{{Name: "only", Token: "x"}}}).All(); len(got) != 1 || got[0].Name != "only" {
+		t.Errorf("tokens only: %+v", got)
+	}
+}
+
+// WithDefaults copies the proxy's security settings deeply.
+func TestProxyDeepCopy(t *testing.T) {
+	c := parse(t, `{"mcpServers": {"a": {"command": "x"}}, "sseProxy": {"authenticate": {"bearer": {"tokens": [{"name": "n", "token": "s", "servers": ["a"]}]}},
+	  "cors": {"allowedOrigins": ["http://localhost:1"]}, "allowedHosts": ["h"]}}`)
+	got := c.WithDefaults()
+	got.Proxy.Authenticate.Bearer.Tokens[0].Servers[0] = "changed"
+	got.Proxy.Authenticate.Bearer.Tokens[0].Name = "changed"
+	got.Proxy.CORS.AllowedOrigins[0] = "changed"
+	got.Proxy.AllowedHosts[0] = "changed"
+	p := c.Proxy
+	if p.Authenticate.Bearer.Tokens[0].Servers[0] != "a" || p.Authenticate.Bearer.Tokens[0].Name != "n" ||
+		p.CORS.AllowedOrigins[0] != "http://localhost:1" || p.AllowedHosts[0] != "h" {
+		t.Errorf("WithDefaults did not copy deeply: %s", dump(p))
+	}
+	if p.MaxBodyBytes != DefaultMaxBodyBytes {
+		t.Errorf("maxBodyBytes = %d", p.MaxBodyBytes)
+	}
+}
+
+func TestProxySecurityInvalidGoValues(t *testing.T) {
+	c := &Config{
+		Source:  "built-in",
+		Servers: map[string]*Server{"a": {Command: "x"}, "b": {Command: "x"}},
+		Proxy: &Proxy{
+			AllowedServers: []string{"a"},
+			Authenticate: &Authenticate{Bearer: &Bearer{Token: "s", Tokens: []Token{
+				{Name: "default", Token: "t1"},
+				{Name: "ci", Token: "s", Servers: []string{"b", "c"}},
+				{Name: "ci", Token: "t1", Servers: []string{}},
+				{Name: "", Token: " "},
+				{Name: "bad name", Token: "t4"},
+			}}},
+			CORS:         &CORS{AllowedOrigins: []string{"*", "localhost:5173", "http://a.example/x", "*"}, AllowCredentials: true},
+			AllowedHosts: []string{"ok.example", "http://x.example", "h:99999"},
+			MaxBodyBytes: 10,
+		},
+	}
+	want := `built-in: sseProxy.authenticate.bearer.tokens[0].name: the name "default" is taken by "token" (choose another name)
+built-in: sseProxy.authenticate.bearer.tokens[1].token: has the same secret as "token" (every token needs its own secret)
+built-in: sseProxy.authenticate.bearer.tokens[1].servers[0]: server "b" is not in sseProxy.allowedServers, so the token could never reach it (add it to allowedServers or remove it here)
+built-in: sseProxy.authenticate.bearer.tokens[1].servers[1]: unknown server "c" (configured servers: a, b)
+built-in: sseProxy.authenticate.bearer.tokens[2].name: the name "ci" is used twice (token names must be unique)
+built-in: sseProxy.authenticate.bearer.tokens[2].token: has the same secret as tokens[0] (every token needs its own secret)
+built-in: sseProxy.authenticate.bearer.tokens[2].servers: is empty, so the token could reach no server (list the servers the token may use, or leave "servers" out for all)
+built-in: sseProxy.authenticate.bearer.tokens[3].name: must not be empty (e.g. "name": "ci")
+built-in: sseProxy.authenticate.bearer.tokens[3].token: must not be empty (set a secret, e.g. "token": "${CI_TOKEN}")
+built-in: sseProxy.authenticate.bearer.tokens[4].name: invalid token name "bad name": use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit
+built-in: sseProxy.cors.allowCredentials: cannot be true with the origin "*" (browsers refuse credentials with a wildcard origin; list the origins instead)
+built-in: sseProxy.cors.allowedOrigins[1]: invalid origin "localhost:5173": expected scheme://host[:port] (did you mean "http://localhost:5173"?)
+built-in: sseProxy.cors.allowedOrigins[2]: invalid origin "http://a.example/x": an origin has no path (did you mean "http://a.example"?)
+built-in: sseProxy.cors.allowedOrigins[3]: "*" is listed twice
+built-in: sseProxy.allowedHosts[1]: invalid host "http://x.example": expected a host name or IP address, optionally with :port (give the host only, e.g. "x.example")
+built-in: sseProxy.allowedHosts[2]: invalid host "h:99999": bad port "99999"
+built-in: sseProxy.maxBodyBytes: must be at least 1024, found 10 (leave the key out for the default, 4194304 = 4 MiB)`
+	if err := c.Validate(); err == nil || err.Error() != want {
+		t.Errorf("got:\n%v\nwant:\n%s", err, want)
+	}
+	c = &Config{Servers: map[string]*Server{"a": {Command: "x"}}, Proxy: &Proxy{Authenticate: &Authenticate{Bearer: &Bearer{}}}}
+	if err := c.Validate(); err == nil || err.Error() != `sseProxy.authenticate.bearer.token: must not be empty (set a secret, e.g. "token": "${PROXY_TOKEN}")` {
+		t.Errorf("empty bearer: %v", err)
+	}
+	c.Proxy.Authenticate.Bearer.Tokens = []Token{{Name: "n", Token: "s"}}
+	if err := c.Validate(); err != nil {
+		t.Errorf("tokens without token: %v", err)
 	}
 }

@@ -491,6 +491,22 @@ func (d *decoder) proxy(n *node, path string) *Proxy {
 			}
 		}},
 		{key: "authenticate", decode: func(v *node, at string) { p.Authenticate = d.authenticate(v, at) }},
+		{key: "cors", decode: func(v *node, at string) { p.CORS = d.cors(v, at) }},
+		{key: "allowedHosts", decode: func(v *node, at string) {
+			p.AllowedHosts = d.strings(v, at)
+			if p.AllowedHosts == nil && v.kind == kindArray {
+				p.AllowedHosts = []string{}
+			}
+		}},
+		{key: "maxBodyBytes", decode: func(v *node, at string) {
+			if n, ok := d.integer(v, at); ok {
+				p.MaxBodyBytes = n
+				if n == 0 {
+					d.addAt(v.off, at, fmt.Sprintf("must be at least %d", MinMaxBodyBytes),
+						fmt.Sprintf("leave the key out for the default, %d = 4 MiB", DefaultMaxBodyBytes))
+				}
+			}
+		}},
 	}}) {
 		return nil
 	}
@@ -500,19 +516,83 @@ func (d *decoder) proxy(n *node, path string) *Proxy {
 func (d *decoder) authenticate(n *node, path string) *Authenticate {
 	a := &Authenticate{}
 	d.object(n, path, objectSpec{fields: []field{
-		{key: "bearer", decode: func(v *node, p string) {
-			b := &Bearer{}
-			d.object(v, p, objectSpec{
-				fields: []field{{key: "token", required: true, decode: func(v *node, p string) {
-					if s, ok := d.str(v, p); ok {
-						b.Token = s
-						d.expand(&b.Token, p)
-					}
-				}}},
-				missingHint: map[string]string{"token": `e.g. {"token": "${PROXY_TOKEN}"}`},
-			})
-			a.Bearer = b
-		}},
+		{key: "bearer", decode: func(v *node, p string) { a.Bearer = d.bearer(v, p) }},
+		{key: "queryTokens", decode: func(v *node, p string) { a.QueryTokens = d.boolean(v, p) }},
 	}})
 	return a
+}
+
+func (d *decoder) bearer(n *node, path string) *Bearer {
+	b := &Bearer{}
+	secret := func(dst *string) func(*node, string) {
+		return func(v *node, p string) {
+			if s, ok := d.str(v, p); ok {
+				*dst = s
+				if s == "" {
+					d.addAt(v.off, p, "must not be empty", `set a secret, e.g. "token": "${PROXY_TOKEN}"`)
+					return
+				}
+				d.expand(dst, p)
+			}
+		}
+	}
+	if !d.object(n, path, objectSpec{fields: []field{
+		{key: "token", decode: secret(&b.Token)},
+		{key: "tokens", decode: func(v *node, p string) {
+			if v.kind != kindArray {
+				d.typeError(v, p, "an array of tokens", `e.g. [{"name": "ci", "token": "${CI_TOKEN}", "servers": ["fetch"]}]`)
+				return
+			}
+			b.Tokens = []Token{}
+			for i, e := range v.elems {
+				at := index(p, i)
+				d.valuePos[at] = e.off
+				var t Token
+				d.object(e, at, objectSpec{
+					fields: []field{
+						{key: "name", required: true, decode: func(v *node, p string) { t.Name, _ = d.str(v, p) }},
+						{key: "token", required: true, decode: secret(&t.Token)},
+						{key: "servers", decode: func(v *node, p string) {
+							t.Servers = d.strings(v, p)
+							if t.Servers == nil && v.kind == kindArray {
+								t.Servers = []string{}
+							}
+						}},
+					},
+					missingHint: map[string]string{
+						"name":  `a name for logs and the engine, e.g. "name": "ci"`,
+						"token": `the secret, e.g. "token": "${CI_TOKEN}"`,
+					},
+				})
+				b.Tokens = append(b.Tokens, t)
+			}
+		}},
+	}}) {
+		return b
+	}
+	if !slices.ContainsFunc(n.members, func(m member) bool {
+		return (m.key == "token" || m.key == "tokens") && m.value.kind != kindNull
+	}) {
+		d.addAt(n.off, path, `missing "token" or "tokens"`,
+			`e.g. {"token": "${PROXY_TOKEN}"} or {"tokens": [{"name": "ci", "token": "${CI_TOKEN}"}]}`)
+	}
+	return b
+}
+
+// cors decodes the CORS settings.
+func (d *decoder) cors(n *node, path string) *CORS {
+	c := &CORS{}
+	d.object(n, path, objectSpec{
+		fields: []field{
+			{key: "allowedOrigins", required: true, decode: func(v *node, p string) {
+				c.AllowedOrigins = d.strings(v, p)
+				if c.AllowedOrigins == nil && v.kind == kindArray {
+					c.AllowedOrigins = []string{}
+				}
+			}},
+			{key: "allowCredentials", decode: func(v *node, p string) { c.AllowCredentials = d.boolean(v, p) }},
+		},
+		missingHint: map[string]string{"allowedOrigins": `the web origins allowed to call the proxy, e.g. "allowedOrigins": ["http://localhost:5173"]`},
+	})
+	return c
 }

@@ -406,7 +406,56 @@ mcpscript.json:3:57: sseProxy.allowedServers[2]: unknown server "git" (configure
 		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"authenticate": {"basic": {}}}}`,
 		kind: ErrInvalid,
 		want: `mcpscript.json:1:76: sseProxy.authenticate: missing "bearer" (e.g. "authenticate": {"bearer": {"token": "${PROXY_TOKEN}"}}, or leave "authenticate" out)
-mcpscript.json:1:77: sseProxy.authenticate.basic: unknown key "basic" (expected one of: bearer)`,
+mcpscript.json:1:77: sseProxy.authenticate.basic: unknown key "basic" (expected one of: bearer, queryTokens)`,
+	},
+	{
+		name: "bearer without token or tokens",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"authenticate": {"bearer": {"tokens": null}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:87: sseProxy.authenticate.bearer: missing "token" or "tokens" (e.g. {"token": "${PROXY_TOKEN}"} or {"tokens": [{"name": "ci", "token": "${CI_TOKEN}"}]})`,
+	},
+	{
+		name: "named tokens",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}, "memory": {"command": "npx"}},
+  "sseProxy": {"authenticate": {"bearer": {"tokens": [
+    {"name": "ci", "token": "${CI_TOKEN}", "servers": ["memroy"]},
+    {"name": "ci", "token": ""},
+    {"token": "x", "servers": "fetch"},
+    {"name": "web", "token": "y", "scope": "all"}
+  ]}, "queryTokens": "yes"}}
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:4:30: sseProxy.authenticate.bearer.tokens[0].token: ${CI_TOKEN} is not set; set it or write ${CI_TOKEN:-default}
+mcpscript.json:4:56: sseProxy.authenticate.bearer.tokens[0].servers[0]: unknown server "memroy" (did you mean "memory"?)
+mcpscript.json:5:14: sseProxy.authenticate.bearer.tokens[1].name: the name "ci" is used twice (token names must be unique)
+mcpscript.json:5:29: sseProxy.authenticate.bearer.tokens[1].token: must not be empty (set a secret, e.g. "token": "${PROXY_TOKEN}")
+mcpscript.json:6:5: sseProxy.authenticate.bearer.tokens[2]: missing required key "name" (a name for logs and the engine, e.g. "name": "ci")
+mcpscript.json:6:31: sseProxy.authenticate.bearer.tokens[2].servers: expected an array of strings, found a string
+mcpscript.json:7:35: sseProxy.authenticate.bearer.tokens[3].scope: unknown key "scope" (expected one of: name, token, servers)
+mcpscript.json:8:22: sseProxy.authenticate.queryTokens: expected true or false, found a string`,
+	},
+	{
+		name: "cors, hosts and body limit",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "sseProxy": {
+    "cors": {"allowedOrigins": ["http://localhost:5173/"], "allowCredential": true},
+    "allowedHosts": [],
+    "maxBodyBytes": 0
+  }
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:4:33: sseProxy.cors.allowedOrigins[0]: invalid origin "http://localhost:5173/": an origin has no path (did you mean "http://localhost:5173"?)
+mcpscript.json:4:60: sseProxy.cors.allowCredential: unknown key "allowCredential" (did you mean "allowCredentials"?)
+mcpscript.json:5:21: sseProxy.allowedHosts: is empty (list host names such as "mcp.example.com", or leave "allowedHosts" out)
+mcpscript.json:6:21: sseProxy.maxBodyBytes: must be at least 1024 (leave the key out for the default, 4194304 = 4 MiB)`,
+	},
+	{
+		name: "cors without origins",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"cors": {}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:68: sseProxy.cors: missing required key "allowedOrigins" (the web origins allowed to call the proxy, e.g. "allowedOrigins": ["http://localhost:5173"])`,
 	},
 	{
 		name: "several problems at once",

@@ -132,15 +132,163 @@ func validateProxy(p *Proxy, servers []string, r *collector) {
 		}
 	}
 	if a := p.Authenticate; a != nil {
-		switch {
-		case a.Bearer == nil:
+		if a.Bearer == nil {
 			r.add("sseProxy.authenticate", `missing "bearer"`,
 				`e.g. "authenticate": {"bearer": {"token": "${PROXY_TOKEN}"}}, or leave "authenticate" out`)
-		case strings.TrimSpace(a.Bearer.Token) == "":
-			r.add("sseProxy.authenticate.bearer.token", "must not be empty",
-				`set a secret, e.g. "token": "${PROXY_TOKEN}"`)
+		} else {
+			validateBearer(a.Bearer, p.AllowedServers, servers, r)
 		}
 	}
+	if c := p.CORS; c != nil {
+		validateCORS(c, r)
+	}
+	if p.AllowedHosts != nil && len(p.AllowedHosts) == 0 {
+		r.add("sseProxy.allowedHosts", "is empty",
+			`list host names such as "mcp.example.com", or leave "allowedHosts" out`)
+	}
+	for i, h := range p.AllowedHosts {
+		at := index("sseProxy.allowedHosts", i)
+		if slices.Index(p.AllowedHosts, h) < i {
+			r.add(at, fmt.Sprintf("%q is listed twice", h), "")
+		} else if msg, hint := checkAllowedHost(h); msg != "" {
+			r.add(at, msg, hint)
+		}
+	}
+	if p.MaxBodyBytes != 0 && p.MaxBodyBytes < MinMaxBodyBytes {
+		r.add("sseProxy.maxBodyBytes", fmt.Sprintf("must be at least %d, found %d", MinMaxBodyBytes, p.MaxBodyBytes),
+			fmt.Sprintf("leave the key out for the default, %d = 4 MiB", DefaultMaxBodyBytes))
+	}
+}
+
+// validateBearer checks the bearer tokens: secrets set and distinct, names
+// valid and unique, server limits naming servers the proxy exposes.
+func validateBearer(b *Bearer, allowed, servers []string, r *collector) {
+	const at = "sseProxy.authenticate.bearer"
+	if strings.TrimSpace(b.Token) == "" && (b.Token != "" || len(b.Tokens) == 0) {
+		r.add(at+".token", "must not be empty", `set a secret, e.g. "token": "${PROXY_TOKEN}"`)
+	}
+	if b.Tokens != nil && len(b.Tokens) == 0 {
+		r.add(at+".tokens", "is empty",
+			`add tokens such as {"name": "ci", "token": "${CI_TOKEN}"}, or leave "tokens" out`)
+	}
+	for i, t := range b.Tokens {
+		tp := index(at+".tokens", i)
+		switch {
+		case t.Name == "":
+			r.add(child(tp, "name"), "must not be empty", `e.g. "name": "ci"`)
+		case !validServerName(t.Name):
+			r.add(child(tp, "name"), fmt.Sprintf("invalid token name %q: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit", t.Name), "")
+		case t.Name == DefaultTokenName && b.Token != "":
+			r.add(child(tp, "name"), fmt.Sprintf("the name %q is taken by \"token\"", t.Name), "choose another name")
+		case slices.IndexFunc(b.Tokens, func(o Token) bool { return o.Name == t.Name }) < i:
+			r.add(child(tp, "name"), fmt.Sprintf("the name %q is used twice", t.Name), "token names must be unique")
+		}
+		switch {
+		case strings.TrimSpace(t.Token) == "":
+			r.add(child(tp, "token"), "must not be empty", `set a secret, e.g. "token": "${CI_TOKEN}"`)
+		case t.Token == b.Token:
+			r.add(child(tp, "token"), `has the same secret as "token"`, "every token needs its own secret")
+		default:
+			if j := slices.IndexFunc(b.Tokens, func(o Token) bool { return o.Token == t.Token }); j < i {
+				r.add(child(tp, "token"), fmt.Sprintf("has the same secret as tokens[%d]", j), "every token needs its own secret")
+			}
+		}
+		sp := child(tp, "servers")
+		if t.Servers != nil && len(t.Servers) == 0 {
+			r.add(sp, "is empty, so the token could reach no server",
+				`list the servers the token may use, or leave "servers" out for all`)
+		}
+		for k, name := range t.Servers {
+			switch {
+			case slices.Index(t.Servers, name) < k:
+				r.add(index(sp, k), fmt.Sprintf("%q is listed twice", name), "")
+			case !slices.Contains(servers, name):
+				hint := didYouMean(name, servers)
+				if hint == "" && len(servers) > 0 {
+					hint = "configured servers: " + strings.Join(servers, ", ")
+				}
+				r.add(index(sp, k), fmt.Sprintf("unknown server %q", name), hint)
+			case allowed != nil && !slices.Contains(allowed, name):
+				r.add(index(sp, k), fmt.Sprintf("server %q is not in sseProxy.allowedServers, so the token could never reach it", name),
+					"add it to allowedServers or remove it here")
+			}
+		}
+	}
+}
+
+// validateCORS checks the CORS settings.
+func validateCORS(c *CORS, r *collector) {
+	const at = "sseProxy.cors.allowedOrigins"
+	if len(c.AllowedOrigins) == 0 {
+		r.add(at, "is empty", `list the origins of the web pages that may call the proxy, e.g. ["http://localhost:5173"], or leave "cors" out`)
+	}
+	for i, o := range c.AllowedOrigins {
+		switch {
+		case slices.Index(c.AllowedOrigins, o) < i:
+			r.add(index(at, i), fmt.Sprintf("%q is listed twice", o), "")
+		case o == "*":
+			if c.AllowCredentials {
+				r.add("sseProxy.cors.allowCredentials", `cannot be true with the origin "*"`,
+					"browsers refuse credentials with a wildcard origin; list the origins instead")
+			}
+		default:
+			if msg, hint := checkOrigin(o); msg != "" {
+				r.add(index(at, i), msg, hint)
+			}
+		}
+	}
+}
+
+// checkOrigin returns a message and hint when o is not a web origin
+// (scheme://host[:port]).
+func checkOrigin(o string) (msg, hint string) {
+	u, err := url.Parse(o)
+	switch {
+	case err != nil || u.Opaque != "" || u.Scheme == "" || u.Host == "":
+		if !strings.Contains(o, "://") {
+			return fmt.Sprintf("invalid origin %q: expected scheme://host[:port]", o), fmt.Sprintf("did you mean %q?", "http://"+o)
+		}
+		return fmt.Sprintf("invalid origin %q: expected scheme://host[:port]", o), `e.g. "http://localhost:5173"`
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return fmt.Sprintf("invalid origin %q: an origin has no user, query or fragment", o), fmt.Sprintf("did you mean %q?", u.Scheme+"://"+u.Host)
+	case u.Path != "":
+		return fmt.Sprintf("invalid origin %q: an origin has no path", o), fmt.Sprintf("did you mean %q?", u.Scheme+"://"+u.Host)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("invalid origin %q: bad port %q", o, port), ""
+		}
+	}
+	if h := u.Hostname(); net.ParseIP(h) == nil && !validHostName(h) {
+		return fmt.Sprintf("invalid origin %q: bad host %q", o, h), ""
+	}
+	return "", ""
+}
+
+// checkAllowedHost returns a message and hint when h is neither "*" nor a
+// host name or IP address with an optional port.
+func checkAllowedHost(h string) (msg, hint string) {
+	if h == "*" {
+		return "", ""
+	}
+	if u, err := url.Parse(h); err == nil && u.Scheme != "" && u.Host != "" {
+		return fmt.Sprintf("invalid host %q: expected a host name or IP address, optionally with :port", h),
+			fmt.Sprintf("give the host only, e.g. %q", u.Host)
+	}
+	host, port := h, ""
+	if strings.HasPrefix(h, "[") || strings.Count(h, ":") == 1 {
+		var err error
+		if host, port, err = net.SplitHostPort(h); err != nil {
+			return fmt.Sprintf("invalid host %q: expected a host name or IP address, optionally with :port", h), ""
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("invalid host %q: bad port %q", h, port), ""
+		}
+	}
+	if net.ParseIP(host) != nil || validHostName(host) {
+		return "", ""
+	}
+	return fmt.Sprintf("invalid host %q: expected a host name or IP address, optionally with :port", h), ""
 }
 
 // checkServerName returns a message and hint when name is not a valid

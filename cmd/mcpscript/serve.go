@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpscript/mcpscript/proxy"
+)
+
+// proxyShutdownGrace bounds how long serve waits for HTTP connections to
+// finish once the sessions are closed.
+const proxyShutdownGrace = 10 * time.Second
+
+// serveCommand is `mcpscript serve`: every server over HTTP until a signal.
+func (a *app) serveCommand() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Start every server and serve them over HTTP (MCP Streamable HTTP and SSE)",
+		Long: `Starts every enabled server and the HTTP proxy, configured by "sseProxy"
+(default 127.0.0.1:3000; --listen overrides the address), and prints its URLs:
+
+  /mcp                  all servers, MCP Streamable HTTP (tool and prompt names prefixed)
+  /sse                  all servers, legacy HTTP+SSE, with the reference's extras
+  /servers/NAME/mcp     one server, MCP Streamable HTTP
+  /servers/NAME/sse     one server, legacy HTTP+SSE
+  /healthz /readyz /metrics /api/servers
+
+A server that fails to start is logged and served once it runs. On SIGINT or
+SIGTERM the sessions are closed, the servers stopped, and serve exits 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.serve(cmd.Context(), listen)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "",
+		`address to listen on, HOST:PORT (default: sseProxy's address and port, else 127.0.0.1:3000; port 0 picks a free one)`)
+	return cmd
+}
+
+// serve runs the proxy until ctx ends.
+func (a *app) serve(ctx context.Context, listen string) error {
+	r, err := a.newRunner()
+	if err != nil {
+		return err
+	}
+	srv, err := proxy.New(r, &proxy.Options{Listen: listen, Logger: a.logger})
+	if err != nil {
+		return usageError{err}
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), stopGrace)
+		defer cancel()
+		if err := r.StopAll(stopCtx); err != nil {
+			a.logger.Warn("stopping servers", "err", err)
+		}
+	}()
+	defer func() { // before the servers stop: sessions first
+		shCtx, cancel := context.WithTimeout(context.Background(), proxyShutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(shCtx); err != nil {
+			a.logger.Warn("stopping the proxy", "err", err)
+		}
+	}()
+	if err := r.StartAll(ctx); err != nil {
+		a.logger.Error("some servers did not start; the proxy serves them once they run", "err", err)
+	}
+	if ctx.Err() != nil {
+		return nil // interrupted while starting
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+
+	cfg := r.Config().Proxy
+	auth := ""
+	if cfg != nil && cfg.Authenticate != nil {
+		auth = " (send Authorization: Bearer <token>)"
+	}
+	fmt.Fprintf(a.stdout, "mcpscript: serving on %s%s\n", srv.BaseURL(), auth)
+	for _, u := range srv.URLs() {
+		fmt.Fprintln(a.stdout, "  "+u)
+	}
+	<-ctx.Done()
+	fmt.Fprintln(a.stderr, "mcpscript: shutting down")
+	return nil
+}

