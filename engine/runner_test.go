@@ -34,14 +34,7 @@ func TestMain(m *testing.M) {
 // is spliced into its object (e.g. `"requestTimeout": "1s"`).
 func serverJSON(t testing.TB, mode, extra string) string {
 	t.Helper()
-	env := map[string]string{}
-	for _, kv := range testserver.Env(mode) {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	envJSON, _ := json.Marshal(env)
-	cmd, _ := json.Marshal(os.Args[0])
-	s := fmt.Sprintf(`{"command": %s, "env": %s, "restart": {"policy": "on-failure", "backoff": "10ms"}`, cmd, envJSON)
+	s := `{` + testserver.ConfigJSON(mode, nil) + `, "restart": {"policy": "on-failure", "backoff": "10ms"}`
 	if extra != "" {
 		s += ", " + extra
 	}
@@ -531,13 +524,8 @@ func TestSamplingWithoutHandlerIsRefused(t *testing.T) {
 func TestEnvAndCwd(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("MCPSCRIPT_TEST_OUTER", "outer")
-	env := map[string]string{"INNER": "${MCPSCRIPT_TEST_OUTER}-x"}
-	for _, kv := range testserver.Env("normal") {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	envJSON, _ := json.Marshal(env)
-	r := newRunner(t, map[string]string{"ts": fmt.Sprintf(`{"command": %q, "cwd": %q, "env": %s}`, os.Args[0], dir, envJSON)}, nil)
+	js := fmt.Sprintf(`{%s, "cwd": %q}`, testserver.ConfigJSON("normal", map[string]string{"INNER": "${MCPSCRIPT_TEST_OUTER}-x"}), dir)
+	r := newRunner(t, map[string]string{"ts": js}, nil)
 	if err := r.StartServer(ctx(t), "ts"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -36,14 +35,7 @@ const (
 // "authenticate", and the members in extra.
 func proxyConfig(t testing.TB, extra string) *config.Config {
 	t.Helper()
-	env := map[string]string{}
-	for _, kv := range testserver.Env(testserver.ModeNormal) {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	envJSON, _ := json.Marshal(env)
-	cmd, _ := json.Marshal(os.Args[0])
-	server := fmt.Sprintf(`{"command": %s, "env": %s, "restart": {"policy": "on-failure", "backoff": "10ms"}}`, cmd, envJSON)
+	server := `{` + testserver.ConfigJSON(testserver.ModeNormal, nil) + `, "restart": {"policy": "on-failure", "backoff": "10ms"}}`
 	proxy := `"port": 0, "allowedServers": ["a", "b"], "cors": {"allowedOrigins": ["http://app.example"]}`
 	if !strings.Contains(extra, `"authenticate"`) {
 		proxy += `, "authenticate": {"bearer": {"token": "` + tokAll + `", "tokens": [{"name": "ci", "token": "` + tokB + `", "servers": ["b"]}]}}`

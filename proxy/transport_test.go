@@ -64,14 +64,7 @@ func newEnv(t testing.TB, opts transportOptions, servers ...string) *testEnv {
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var parts []string
 	for _, name := range servers {
-		env := map[string]string{}
-		for _, kv := range testserver.Env(testserver.ModeNormal) {
-			k, v, _ := strings.Cut(kv, "=")
-			env[k] = v
-		}
-		envJSON, _ := json.Marshal(env)
-		cmd, _ := json.Marshal(os.Args[0])
-		parts = append(parts, fmt.Sprintf(`%q: {"command": %s, "env": %s}`, name, cmd, envJSON))
+		parts = append(parts, fmt.Sprintf(`%q: {%s}`, name, testserver.ConfigJSON(testserver.ModeNormal, nil)))
 	}
 	cfg, err := config.Parse([]byte(`{"mcpServers": {`+strings.Join(parts, ",")+`}}`), "test.json")
 	if err != nil {

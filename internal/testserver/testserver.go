@@ -21,6 +21,7 @@ package testserver
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -93,6 +94,24 @@ func Requested() bool {
 // would otherwise slow every stop of a race-enabled test server.
 func Env(mode string) []string {
 	return []string{EnvVar + "=" + mode, "GORACE=atexit_sleep_ms=0"}
+}
+
+// ConfigJSON returns the mcpServers entry, as JSON members without braces,
+// that starts this test binary as the test server in the given mode:
+// `"command": "...", "env": {...}`. extraEnv adds variables (values may use
+// ${VAR} expansion); add further members after a comma.
+func ConfigJSON(mode string, extraEnv map[string]string) string {
+	env := map[string]string{}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	for _, kv := range Env(mode) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	envJSON, _ := json.Marshal(env)
+	cmd, _ := json.Marshal(os.Args[0])
+	return fmt.Sprintf(`"command": %s, "env": %s`, cmd, envJSON)
 }
 
 // Main runs the test server selected by the environment and exits the process. Call it from TestMain when Requested().
