@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Runs the whole test suite, as CI does: the npm fixture servers are installed
-# when missing, then go vet, go test -race, and the examples run as a user
-# would run them.
+# Runs the whole test suite, as CI does: the npm fixture servers (and, as
+# root, Debian's chromium) are installed when missing; then go vet, go test
+# -race, the examples run as a user would run them, the MCP conformance suite
+# through the proxy, and a web page in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/npm-fixtures.sh >/dev/null
+if [[ -z ${CHROMIUM:-} ]] && ! command -v chromium >/dev/null; then
+	if [[ $(id -u) == 0 ]]; then
+		echo "== installing Debian's chromium for the browser test" >&2
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	else
+		echo "scripts/test.sh: the browser test needs Debian's chromium: sudo apt-get install chromium (or set CHROMIUM)" >&2
+		exit 1
+	fi
+fi
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
 
@@ -19,3 +29,6 @@ PATH="$PWD/bin:$PATH" go run ./examples/sse_proxy -listen 127.0.0.1:0 -for 2s
 
 echo "== MCP conformance through the proxy"
 scripts/conformance.sh
+
+echo "== a web page in headless Chromium"
+scripts/browser-test.sh

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A web page in real headless Chromium uses mcpscript serve: it trades its
+# bearer token for a query token, opens EventSource /sse, POSTs a tool call
+# cross-origin (CORS) and reads the answer from the stream
+# (testdata/browser/page.html, driven by playwright-core).
+# Needs Debian's chromium (/usr/bin/chromium; CHROMIUM overrides).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+log() { echo "browser-test: $*" >&2; }
+
+if [[ ! -d testdata/browser/node_modules/playwright-core || testdata/browser/package-lock.json -nt testdata/browser/node_modules/.package-lock.json ]]; then
+	(cd testdata/browser && npm ci --no-audit --no-fund >&2)
+fi
+mkdir -p bin .cache/browser
+go build -o bin/mcpscript ./cmd/mcpscript
+
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+page_port=$(free_port)
+proxy_port=$(free_port)
+token=browser-test-secret
+cfg=$root/.cache/browser/config.json
+cat > "$cfg" <<JSON
+{
+  "mcpServers": {"demo": {"command": "mcpscript", "args": ["demo-server"]}},
+  "sseProxy": {
+    "authenticate": {"bearer": {"token": "$token"}, "queryTokens": true},
+    "cors": {"allowedOrigins": ["http://127.0.0.1:$page_port"]}
+  }
+}
+JSON
+
+PATH="$root/bin:$PATH" bin/mcpscript serve -c "$cfg" --listen "127.0.0.1:$proxy_port" >.cache/browser/serve.log 2>&1 &
+serve=$!
+trap 'kill -INT $serve 2>/dev/null; wait $serve 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+	curl -fs "http://127.0.0.1:$proxy_port/healthz" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+node testdata/browser/browser.mjs "$page_port" "http://127.0.0.1:$proxy_port" "$token" .cache/browser/page.png
