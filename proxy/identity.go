@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -83,6 +84,9 @@ type transportOptions struct {
 	// OnSession, if set, is called with +1 when a session opens and -1 when
 	// it closes (the metrics hook).
 	OnSession func(delta int)
+	// OnCall, if set, is called after the gateway answered a client request,
+	// with the message (to label it) and the time the answer took.
+	OnCall func(msg []byte, d time.Duration)
 	// IdleTimeout closes a Streamable HTTP session that has had no request
 	// in flight and no open stream for that long; default 30 minutes.
 	IdleTimeout time.Duration
@@ -315,4 +319,16 @@ func zeroQuality(params string) bool {
 // version the gateway speaks.
 func supportedVersion(v string) bool {
 	return slices.Contains(engine.SupportedProtocolVersions(), v)
+}
+
+// handle passes one client message to a gateway session and reports how long
+// the gateway took to answer a request: the latency a client sees, whether
+// the answer then goes out as JSON or on an event stream.
+func (o *transportOptions) handle(ctx context.Context, gs *engine.GatewaySession, body []byte) json.RawMessage {
+	start := time.Now()
+	resp := gs.Handle(ctx, body)
+	if resp != nil && o.OnCall != nil {
+		o.OnCall(body, time.Since(start))
+	}
+	return resp
 }

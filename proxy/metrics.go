@@ -39,7 +39,9 @@ import (
 // for a request answered with JSON, the whole call. Responses streamed as
 // SSE (a Streamable HTTP POST whose client accepts text/event-stream, GET
 // streams) are counted but not timed, since their handler returns when the
-// stream starts; legacy SSE POSTs are timed up to their 202.
+// stream starts; legacy SSE POSTs are timed up to their 202. The time each
+// MCP request took, however its answer travels, is
+// mcpscript_mcp_request_duration_seconds.
 
 // metrics holds the proxy's collectors, in a registry of its own so that
 // several proxies can live in one process.
@@ -47,6 +49,7 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	calls    *prometheus.HistogramVec
 	sessions *prometheus.GaugeVec
 	restarts *prometheus.CounterVec
 	servers  map[string]string // configured names, canonical strings
@@ -67,6 +70,11 @@ func newMetrics(r *engine.Runner, servers map[string]string) *metrics {
 			Help:    "Duration of HTTP requests to the proxy not answered as an event stream, by route, server and JSON-RPC method.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"route", "server", "method"}),
+		calls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mcpscript_mcp_request_duration_seconds",
+			Help:    "Time the proxy took to answer an MCP request, whatever the transport carried the answer in, by transport, server and JSON-RPC method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"transport", "server", "method"}),
 		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mcpscript_sessions",
 			Help: "Open MCP sessions, by transport and server (\"*\" for the aggregate).",
@@ -80,7 +88,7 @@ func newMetrics(r *engine.Runner, servers map[string]string) *metrics {
 	}
 	running := &runningCollector{r: r, desc: prometheus.NewDesc("mcpscript_server_running",
 		"1 when the server is running, else 0.", []string{"server"}, nil)}
-	m.reg.MustRegister(m.requests, m.duration, m.sessions, m.restarts, running,
+	m.reg.MustRegister(m.requests, m.duration, m.calls, m.sessions, m.restarts, running,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, st := range r.Statuses() {
 		m.restarts0[st.Name] = st.Restarts
@@ -98,6 +106,13 @@ func (m *metrics) onEvent(ev engine.Event) {
 	m.mu.Unlock()
 	if seen && ev.Restarts > last {
 		m.restarts.WithLabelValues(ev.Server).Add(float64(ev.Restarts - last))
+	}
+}
+
+// callHook returns the OnCall callback of one transport.
+func (m *metrics) callHook(transport, server string) func([]byte, time.Duration) {
+	return func(msg []byte, d time.Duration) {
+		m.calls.WithLabelValues(transport, server, methodLabel(msg)).Observe(d.Seconds())
 	}
 }
 

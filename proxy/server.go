@@ -172,7 +172,8 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 	}()
 
 	topts := func(transport, server string) transportOptions {
-		return transportOptions{Logger: o.Logger, OnSession: s.metrics.sessionHook(transport, server)}
+		return transportOptions{Logger: o.Logger, OnSession: s.metrics.sessionHook(transport, server),
+			OnCall: s.metrics.callHook(transport, server)}
 	}
 	s.reference = newLegacySSE(s.gw, "", "/sse/messages", topts(transportReferenceSSE, aggregateLabel)).withReference(status)
 	s.aggregate = newStreamable(s.gw, "", topts(transportStreamable, aggregateLabel))

@@ -498,7 +498,7 @@ func (l *legacySSE) Post(c *fiber.Ctx) error {
 	}
 	if m.isRequest() {
 		go func() {
-			resp := s.gs.Handle(s.ctx, body)
+			resp := s.l.opts.handle(s.ctx, s.gs, body)
 			if resp == nil {
 				resp = noResponse(m.id)
 			}

@@ -162,7 +162,7 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 	if !s.begin() {
 		return unknownSession(c)
 	}
-	resp := s.gs.Handle(s.ctx, body)
+	resp := s.t.opts.handle(s.ctx, s.gs, body)
 	s.end()
 	if resp != nil { // the gateway refused the message itself
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
@@ -269,7 +269,7 @@ func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, body []byte
 		return openError(c, err)
 	}
 	s.gs = gs
-	resp := gs.Handle(s.ctx, body)
+	resp := t.opts.handle(s.ctx, gs, body)
 	if resp == nil {
 		resp = noResponse(m.id)
 	}
@@ -376,7 +376,7 @@ func (s *smSession) request(c *fiber.Ctx, body []byte, m message, sse bool) erro
 	s.mu.Unlock()
 
 	run := func() []byte {
-		resp := s.gs.Handle(s.ctx, body)
+		resp := s.t.opts.handle(s.ctx, s.gs, body)
 		if resp == nil {
 			resp = noResponse(m.id)
 		}
