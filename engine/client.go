@@ -35,6 +35,10 @@ var supportedProtocolVersions = []string{"2025-11-25", "2025-06-18", "2025-03-26
 // accepts when a server negotiates down.
 func SupportedProtocolVersions() []string { return slices.Clone(supportedProtocolVersions) }
 
+// IsSupportedProtocolVersion reports whether v is one of
+// SupportedProtocolVersions, without copying the list.
+func IsSupportedProtocolVersion(v string) bool { return slices.Contains(supportedProtocolVersions, v) }
+
 // RequestHandler answers a request that a server sends to the client, such as
 // sampling/createMessage or elicitation/create. It returns the result (any
 // value that marshals to JSON) or an error; return an *RPCError to choose the

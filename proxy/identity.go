@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"mime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -318,7 +317,7 @@ func zeroQuality(params string) bool {
 // supportedVersion reports whether an MCP-Protocol-Version header names a
 // version the gateway speaks.
 func supportedVersion(v string) bool {
-	return slices.Contains(engine.SupportedProtocolVersions(), v)
+	return engine.IsSupportedProtocolVersion(v)
 }
 
 // handle passes one client message to a gateway session and reports how long
