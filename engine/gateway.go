@@ -75,7 +75,9 @@ var (
 // Gateway is the one logical MCP server that front-ends (the HTTP proxy, Go
 // programs) talk to: every allowed server of a Runner, seen through
 // downstream sessions that never see each other's traffic. Each server has
-// one child process and one [Client], shared by all sessions; the gateway
+// one child process and one [Client], shared by all sessions (except servers
+// with "childModel": "per-session", which have a private child per session:
+// see "Per-session servers" below and gateway_persession.go); the gateway
 // keeps per-session state (initialize, log level, subscriptions, progress
 // tokens, in-flight requests) so that nothing reaches a session that did not
 // ask for it.
@@ -148,6 +150,24 @@ var (
 //     JSON-RPC error (-32603) saying so.
 //   - Other notifications from servers are dropped: they cannot be
 //     attributed to a session.
+//
+// # Per-session servers
+//
+// A server with "childModel": "per-session" is not started by the Runner.
+// Each session that uses it gets a private child, started on the session's
+// first request that reaches the server (a single-server view: its first
+// request other than ping, initialize included; the aggregate view: its
+// first request other than ping starts one for every per-session server it
+// may use, leaving out, with a warning, those at their cap). Its progress,
+// requests (sampling, elicitation, roots: always to the owning session, never
+// ambiguous), list_changed, resources/updated and log messages go to that
+// session only, and its lists are cached for that session only. The child is
+// stopped when the session closes, or when the session has not used it for
+// sessionIdleTimeout (default 10m) and holds no subscription on it; the next
+// request starts a new one. At most maxSessions (default 16) private
+// children of a server run at once: a request that needs one more gets
+// JSON-RPC error -32603 "server "x" has reached its cap of N per-session
+// children (maxSessions)…".
 type Gateway struct {
 	r       *Runner
 	logger  *slog.Logger
@@ -157,6 +177,7 @@ type Gateway struct {
 
 	stopEvents func()
 	removes    []func()
+	privStops  sync.WaitGroup // stops of private children of closed sessions
 
 	mu       sync.Mutex
 	sessions map[*GatewaySession]struct{}
@@ -174,6 +195,12 @@ type gwServer struct {
 	logWant    int                   // lowest level asked by a session; -1 none (under logMu)
 	logApplied int                   // level set upstream (under logMu)
 	logInit    *mcp.InitializeResult // the connection logApplied was set on
+
+	perSession  bool          // "childModel": "per-session": client is unused, children are private
+	private     bool          // this is a session's private child
+	idle        time.Duration // sessionIdleTimeout (per-session)
+	maxSessions int64         // maxSessions (per-session)
+	privCount   int64         // private children running (under Gateway.mu)
 }
 
 // NewGateway returns a gateway over r's servers and installs itself with
@@ -211,6 +238,10 @@ func NewGateway(r *Runner, opts *GatewayOptions) *Gateway {
 		}
 		g.names = append(g.names, name)
 		g.servers[name] = srv
+		if sc := r.cfg.Servers[name]; sc.PerSession() {
+			srv.perSession, srv.idle, srv.maxSessions = true, sc.SessionIdleTimeout.Duration, sc.MaxSessions
+			continue
+		}
 		g.removes = append(g.removes, c.OnNotification("", g.onNotification))
 	}
 	events, stop := r.Subscribe(64)
@@ -227,7 +258,9 @@ func NewGateway(r *Runner, opts *GatewayOptions) *Gateway {
 }
 
 // Close closes every session and stops following the runner's servers. The
-// servers keep running; the runner's request handler is removed.
+// shared servers keep running; the sessions' private children of
+// per-session servers are stopped (Close waits for them); the runner's
+// request handler is removed.
 func (g *Gateway) Close() {
 	g.mu.Lock()
 	if g.closed {
@@ -240,6 +273,7 @@ func (g *Gateway) Close() {
 	for _, s := range sessions {
 		s.Close()
 	}
+	g.privStops.Wait()
 	g.stopEvents()
 	for _, rm := range g.removes {
 		rm()
@@ -274,6 +308,11 @@ type GatewaySession struct {
 	may     map[string]bool // the same as a set
 	ctx     context.Context // ends when the session closes
 	cancel  context.CancelFunc
+	privMu  ctxMutex // serializes starting private children
+
+	// priv holds the session's private children of per-session servers,
+	// by server (under mu); see gateway_persession.go.
+	priv map[string]*privChild
 
 	outMu     sync.Mutex // held while a message goes to out
 	outClosed bool       // under outMu: Close has run, out gets nothing more
@@ -333,7 +372,7 @@ func (g *Gateway) Open(view string, id Identity, out Outbound) (*GatewaySession,
 	s := &GatewaySession{
 		g: g, view: view, id: id, out: out, servers: servers, may: map[string]bool{},
 		logLevel: -1, inflight: map[string]*inflight{}, subs: map[subKey]subState{},
-		pendingOut: map[string]chan json.RawMessage{},
+		pendingOut: map[string]chan json.RawMessage{}, privMu: newCtxMutex(),
 	}
 	s.id.Servers = slices.Clone(id.Servers)
 	for _, name := range servers {
@@ -369,7 +408,7 @@ func (s *GatewaySession) Close() {
 	s.closed = true
 	var subs []subKey
 	for k, st := range s.subs {
-		if st == subActive {
+		if st == subActive && !s.g.servers[k.server].perSession {
 			subs = append(subs, k)
 		}
 	}
@@ -379,6 +418,7 @@ func (s *GatewaySession) Close() {
 	s.outClosed = true
 	s.outMu.Unlock()
 	s.cancel()
+	s.closePrivate()
 	s.g.mu.Lock()
 	delete(s.g.sessions, s)
 	s.g.mu.Unlock()
@@ -629,6 +669,14 @@ func (s *GatewaySession) dispatch(ctx context.Context, fl *inflight, method stri
 		s.listed = true
 		s.mu.Unlock()
 	}
+	if method != "ping" {
+		pctx, release, werr := s.withPrivate(ctx, s.servers, s.view == "")
+		if werr != nil {
+			return nil, werr
+		}
+		defer release()
+		ctx = pctx
+	}
 	switch method {
 	case "initialize":
 		return s.initialize(ctx, params)
@@ -705,7 +753,12 @@ func (s *GatewaySession) forward(ctx context.Context, fl *inflight, server, meth
 	if werr := s.checkServer(server); werr != nil {
 		return nil, werr
 	}
-	srv := s.g.servers[server]
+	srv := s.g.srv(ctx, server)
+	if srv.perSession {
+		if err := privateErr(ctx, server); err != nil {
+			return nil, toWireError(err)
+		}
+	}
 	s.mu.Lock()
 	fl.server = server
 	s.mu.Unlock()
@@ -783,9 +836,20 @@ func negotiate(v string) string {
 // initResult returns a server's handshake result, waiting a little for a
 // server that is (re)starting.
 func (g *Gateway) initResult(ctx context.Context, name string) (*mcp.InitializeResult, error) {
-	srv := g.servers[name]
+	srv := g.srv(ctx, name)
 	if ir := srv.client.InitializeResult(); ir != nil {
 		return ir, nil
+	}
+	if srv.perSession {
+		if err := privateErr(ctx, name); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: server %q has a child per session and this session's could not start", ErrNotRunning, name)
+	}
+	if srv.private {
+		ctx, cancel := context.WithTimeout(ctx, startWait)
+		defer cancel()
+		return srv.client.Initialize(ctx)
 	}
 	st, err := g.r.Status(name)
 	if err != nil {
@@ -1147,7 +1211,7 @@ func (g *Gateway) broadcastListChanged(server, method string, params json.RawMes
 // have listed something are told the lists may have changed.
 func (g *Gateway) serverUp(name string) {
 	srv := g.servers[name]
-	if srv == nil {
+	if srv == nil || srv.perSession {
 		return
 	}
 	for i := range srv.lists {
@@ -1222,7 +1286,7 @@ func (s *GatewaySession) setLevel(ctx context.Context, fl *inflight, params json
 		if err != nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil {
 			continue
 		}
-		if err := s.g.servers[name].applyLogLevel(ctx, lvl); err != nil {
+		if err := s.g.srv(ctx, name).applyLogLevel(ctx, lvl); err != nil {
 			if s.view != "" {
 				return nil, toWireError(err)
 			}

@@ -100,7 +100,7 @@ func (lc *listCache) fresh(l *serverList, ir *mcp.InitializeResult, listChanged 
 // is fresh (and, with maxAge > 0, younger than maxAge). It returns nil and
 // no error when the server does not offer that kind.
 func (g *Gateway) list(ctx context.Context, name string, kind listKind, maxAge time.Duration) (*serverList, error) {
-	srv := g.servers[name]
+	srv := g.srv(ctx, name)
 	ir, err := g.initResult(ctx, name)
 	if err != nil {
 		return nil, err
@@ -571,6 +571,9 @@ func (s *GatewaySession) subscription(ctx context.Context, fl *inflight, method 
 		}
 	}
 	k := subKey{server: server, uri: uri}
+	if srv := s.g.srv(ctx, server); srv.private {
+		return s.privateSubscription(ctx, srv, k, method)
+	}
 	if method == "resources/unsubscribe" {
 		s.mu.Lock()
 		st := s.subs[k]

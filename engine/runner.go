@@ -91,6 +91,7 @@ type Runner struct {
 	names   []string
 
 	requestHandler atomic.Pointer[RequestHandler] // shared by every server's client
+	opts           Options                        // as given to New, for private children
 
 	mu     sync.Mutex
 	subs   map[int]chan Event
@@ -144,7 +145,7 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	r := &Runner{cfg: cfg, logger: o.Logger, servers: map[string]*server{}, subs: map[int]chan Event{}}
+	r := &Runner{cfg: cfg, logger: o.Logger, servers: map[string]*server{}, subs: map[int]chan Event{}, opts: o}
 	r.SetRequestHandler(o.OnRequest)
 	for _, name := range cfg.ServerNames() {
 		s, err := r.newServer(name, cfg.Servers[name], &o)
@@ -210,9 +211,13 @@ func (r *Runner) Client(name string) (*Client, error) {
 // StartAll starts every enabled server that is not running, in parallel, and
 // waits until each is ready or has failed. Servers that start keep running
 // when others fail; the error joins one error per failed server.
+//
+// Servers with "childModel": "per-session" are not started: they have no
+// shared child (their status stays stopped); a Gateway starts a private
+// child of theirs for each downstream session that uses them.
 func (r *Runner) StartAll(ctx context.Context) error {
 	return r.parallel(func(s *server) error {
-		if s.cfg.Disabled || s.active() {
+		if s.cfg.Disabled || s.active() || s.cfg.PerSession() {
 			return nil
 		}
 		if err := s.start(ctx); !errors.Is(err, ErrAlreadyRunning) {
@@ -246,13 +251,52 @@ func (r *Runner) parallel(fn func(*server) error) error {
 }
 
 // StartServer starts one server and waits until it is ready (its MCP
-// handshake done) or has failed, within the server's startTimeout.
+// handshake done) or has failed, within the server's startTimeout. A
+// per-session server has no shared child: StartServer does nothing for it.
 func (r *Runner) StartServer(ctx context.Context, name string) error {
 	s, err := r.server(name)
 	if err != nil {
 		return err
 	}
+	if s.cfg.PerSession() {
+		return nil
+	}
 	return s.start(ctx)
+}
+
+// spawnPrivate starts a private instance of the named server's config: its
+// own process and Client, with the same restart policy, timeouts and stderr
+// handling, not registered with the runner (no events, no status). onRequest
+// answers the instance's own requests (sampling, elicitation, roots when the
+// config has none). stop stops the instance.
+func (r *Runner) spawnPrivate(ctx context.Context, name string, onRequest RequestHandler) (c *Client, stop func(context.Context) error, err error) {
+	reg, err := r.server(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := r.newServer(name, reg.cfg, &r.opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.private = true
+	s.client.shared = nil
+	s.client.opts.OnRequest = onRequest
+	if err := s.start(ctx); err != nil {
+		return nil, nil, err
+	}
+	return s.client, func(ctx context.Context) error {
+		if err := s.stop(ctx); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		return nil
+	}, nil
+}
+
+// publish announces a state change, unless the server is a private child.
+func (s *server) publish(e Event) {
+	if !s.private {
+		s.r.publish(e)
+	}
 }
 
 // StopServer stops one server: requests in flight fail at once, then the
@@ -364,6 +408,7 @@ type server struct {
 	pid      int
 	first    chan error // the first handshake's outcome, while start waits for it
 	stopping bool
+	private  bool // a per-session child: not in r.servers, publishes no events
 }
 
 func (r *Runner) newServer(name string, sc *config.Server, o *Options) (*server, error) {
@@ -597,7 +642,7 @@ func (s *server) restart(inst *procman.Instance, cause error) {
 	pub := s.transitionLocked(StateRestarting, inst.PID(), cause)
 	s.mu.Unlock()
 	for _, e := range pub {
-		s.r.publish(e)
+		s.publish(e)
 	}
 	s.logger.Warn("connection to server broke; restarting it", "server", s.name, "pid", inst.PID(), "err", cause)
 	_ = s.proc.Restart(context.Background(), cause)
@@ -627,7 +672,7 @@ func (s *server) onEvent(ev procman.Event) {
 	}
 	s.mu.Unlock()
 	for _, e := range pub {
-		s.r.publish(e)
+		s.publish(e)
 	}
 
 	switch {
@@ -668,7 +713,7 @@ func (s *server) setState(st State, pid int, err error) {
 	pub := s.transitionLocked(st, pid, err)
 	s.mu.Unlock()
 	for _, e := range pub {
-		s.r.publish(e)
+		s.publish(e)
 	}
 }
 

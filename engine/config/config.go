@@ -152,7 +152,34 @@ type Server struct {
 	MaxFrameBytes int64 `json:"maxFrameBytes,omitempty"`
 	// Roots are the file:// roots answered to the server's roots/list.
 	Roots []Root `json:"roots,omitempty"`
+	// ChildModel is ChildShared (one child for every gateway session; also
+	// what "" means) or ChildPerSession (a private child per gateway session).
+	ChildModel string `json:"childModel,omitempty"`
+	// SessionIdleTimeout stops a per-session child its session has not used
+	// for that long (DefaultSessionIdleTimeout when zero; per-session only).
+	SessionIdleTimeout Duration `json:"sessionIdleTimeout,omitzero"`
+	// MaxSessions caps the per-session children running at once
+	// (DefaultMaxSessions when zero; per-session only).
+	MaxSessions int64 `json:"maxSessions,omitempty"`
 }
+
+// Child models, the values of Server.ChildModel.
+const (
+	ChildShared     = "shared"
+	ChildPerSession = "per-session"
+)
+
+// childModels lists the accepted Server.ChildModel values.
+var childModels = []string{ChildShared, ChildPerSession}
+
+// Defaults of per-session servers.
+const (
+	DefaultSessionIdleTimeout = 10 * time.Minute
+	DefaultMaxSessions        = 16
+)
+
+// PerSession reports whether the server has a child per gateway session.
+func (s *Server) PerSession() bool { return s != nil && s.ChildModel == ChildPerSession }
 
 // Restart is a server's restart policy. In JSON it is either a policy
 // string ("on-failure") or an object with the fields below.
@@ -483,6 +510,12 @@ func (s *Server) withDefaults() *Server {
 	defaultDuration(&out.StopTimeout, DefaultStopTimeout)
 	if out.MaxFrameBytes == 0 {
 		out.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if out.ChildModel == ChildPerSession {
+		defaultDuration(&out.SessionIdleTimeout, DefaultSessionIdleTimeout)
+		if out.MaxSessions == 0 {
+			out.MaxSessions = DefaultMaxSessions
+		}
 	}
 	return &out
 }

@@ -708,3 +708,31 @@ built-in: sseProxy.maxBodyBytes: must be at least 1024, found 10 (leave the key 
 		t.Errorf("tokens without token: %v", err)
 	}
 }
+
+func TestChildModelDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(`{"mcpServers": {
+		"a": {"command": "x"},
+		"b": {"command": "x", "childModel": "per-session"},
+		"c": {"command": "x", "childModel": "per-session", "sessionIdleTimeout": "5s", "maxSessions": 3}}}`), "t.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.WithDefaults()
+	if a := d.Servers["a"]; a.PerSession() || a.MaxSessions != 0 || a.SessionIdleTimeout.Duration != 0 {
+		t.Errorf("a = %+v", a)
+	}
+	if b := d.Servers["b"]; !b.PerSession() || b.MaxSessions != DefaultMaxSessions || b.SessionIdleTimeout.Duration != DefaultSessionIdleTimeout {
+		t.Errorf("b = %+v", b)
+	}
+	if c := d.Servers["c"]; c.MaxSessions != 3 || c.SessionIdleTimeout.Duration != 5*time.Second {
+		t.Errorf("c = %+v", c)
+	}
+	if err := d.Validate(); err != nil {
+		t.Errorf("defaults do not validate: %v", err)
+	}
+	bad := &Config{Servers: map[string]*Server{"s": {Command: "x", ChildModel: "persession", MaxSessions: -1}}}
+	err = bad.Validate()
+	if err == nil || !strings.Contains(err.Error(), `did you mean "per-session"`) || !strings.Contains(err.Error(), "maxSessions: must be at least 1") {
+		t.Errorf("Validate = %v", err)
+	}
+}

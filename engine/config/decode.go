@@ -343,6 +343,24 @@ func (d *decoder) server(n *node, path string) *Server {
 				}
 			}},
 			{key: "roots", decode: func(v *node, p string) { s.Roots = d.roots(v, p) }},
+			{key: "childModel", decode: func(v *node, p string) {
+				if m, ok := d.str(v, p); ok {
+					s.ChildModel = m
+					if msg, hint := checkChildModel(m); msg != "" {
+						d.addAt(v.off, p, msg, hint)
+					}
+				}
+			}},
+			{key: "sessionIdleTimeout", decode: dur(&s.SessionIdleTimeout)},
+			{key: "maxSessions", decode: func(v *node, p string) {
+				if n, ok := d.integer(v, p); ok {
+					s.MaxSessions = n
+					if n < 1 {
+						d.addAt(v.off, p, fmt.Sprintf("must be at least 1, found %d", n),
+							fmt.Sprintf("leave the key out for the default, %d", DefaultMaxSessions))
+					}
+				}
+			}},
 		},
 		unknownHint: func(key string, _ *node) string {
 			if key == "url" || key == "serverUrl" || key == "headers" {

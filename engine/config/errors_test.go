@@ -303,6 +303,31 @@ mcpscript.json:1:91: mcpServers.fetch.restart.maxRetries: must not be negative, 
 		want: `mcpscript.json:1:62: mcpServers.fetch.maxFrameBytes: must be at least 1024, found 512 (leave the key out for the default, 16777216 = 16 MiB)`,
 	},
 	{
+		name: "bad childModel",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "childModel": "per_session"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:59: mcpServers.fetch.childModel: unknown child model "per_session": expected "shared" or "per-session" (did you mean "per-session"?)`,
+	},
+	{
+		name: "bad maxSessions",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "childModel": "per-session", "maxSessions": 0}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:89: mcpServers.fetch.maxSessions: must be at least 1, found 0 (leave the key out for the default, 16)`,
+	},
+	{
+		name: "per-session keys on a shared server",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "sessionIdleTimeout": "1m", "maxSessions": 2}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:67: mcpServers.fetch.sessionIdleTimeout: only applies to per-session servers (set "childModel": "per-session", or remove the key)
+mcpscript.json:1:88: mcpServers.fetch.maxSessions: only applies to per-session servers (set "childModel": "per-session", or remove the key)`,
+	},
+	{
+		name: "negative sessionIdleTimeout",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx", "childModel": "per-session", "sessionIdleTimeout": "-1s"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:96: mcpServers.fetch.sessionIdleTimeout: must not be negative, found "-1s"`,
+	},
+	{
 		name: "root not a file URI",
 		in:   `{"mcpServers": {"fs": {"command": "npx", "roots": ["/home/me/project", {"uri": "https://example.com"}, {"name": "x"}]}}}`,
 		kind: ErrInvalid,

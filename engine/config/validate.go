@@ -76,6 +76,7 @@ func validateServer(s *Server, path string, r *collector) {
 		{"startTimeout", s.StartTimeout},
 		{"requestTimeout", s.RequestTimeout},
 		{"stopTimeout", s.StopTimeout},
+		{"sessionIdleTimeout", s.SessionIdleTimeout},
 	} {
 		if d.d.Duration < 0 {
 			r.add(path+"."+d.key, fmt.Sprintf("must not be negative, found %q", d.d.String()), "")
@@ -94,6 +95,24 @@ func validateServer(s *Server, path string, r *collector) {
 	if s.MaxFrameBytes != 0 && s.MaxFrameBytes < MinMaxFrameBytes {
 		r.add(child(path, "maxFrameBytes"), fmt.Sprintf("must be at least %d, found %d", MinMaxFrameBytes, s.MaxFrameBytes),
 			fmt.Sprintf("leave the key out for the default, %d = 16 MiB", DefaultMaxFrameBytes))
+	}
+	if s.ChildModel != "" {
+		if msg, hint := checkChildModel(s.ChildModel); msg != "" {
+			r.add(child(path, "childModel"), msg, hint)
+		}
+	}
+	if s.MaxSessions < 0 {
+		r.add(child(path, "maxSessions"), fmt.Sprintf("must be at least 1, found %d", s.MaxSessions),
+			fmt.Sprintf("leave the key out for the default, %d", DefaultMaxSessions))
+	}
+	if !s.PerSession() {
+		hint := `set "childModel": "per-session", or remove the key`
+		if s.SessionIdleTimeout.Duration != 0 {
+			r.add(child(path, "sessionIdleTimeout"), "only applies to per-session servers", hint)
+		}
+		if s.MaxSessions != 0 {
+			r.add(child(path, "maxSessions"), "only applies to per-session servers", hint)
+		}
 	}
 	for i, root := range s.Roots {
 		if msg, hint := checkRootURI(root.URI); msg != "" {
@@ -341,6 +360,15 @@ func checkPolicy(p string) (msg, hint string) {
 	}
 	return fmt.Sprintf("unknown restart policy %q: expected %s", p, quoteList(restartPolicies)),
 		didYouMean(p, restartPolicies)
+}
+
+// checkChildModel returns a message and hint when m is not a child model.
+func checkChildModel(m string) (msg, hint string) {
+	if slices.Contains(childModels, m) {
+		return "", ""
+	}
+	return fmt.Sprintf("unknown child model %q: expected %s", m, quoteList(childModels)),
+		didYouMean(m, childModels)
 }
 
 // checkRootURI returns a message and hint when uri is not a usable
