@@ -177,7 +177,9 @@ type Gateway struct {
 
 	stopEvents func()
 	removes    []func()
-	privStops  sync.WaitGroup // stops of private children of closed sessions
+	stopsMu    sync.Mutex
+	stopsDone  *sync.Cond // signalled when stopsN drops to 0
+	stopsN     int        // private children being stopped; Close waits for 0
 
 	mu       sync.Mutex
 	sessions map[*GatewaySession]struct{}
@@ -224,6 +226,7 @@ func NewGateway(r *Runner, opts *GatewayOptions) *Gateway {
 		sessions: map[*GatewaySession]struct{}{},
 		subs:     map[subKey]*subEntry{},
 	}
+	g.stopsDone = sync.NewCond(&g.stopsMu)
 	for _, name := range all {
 		if o.AllowedServers != nil && !slices.Contains(o.AllowedServers, name) {
 			continue
@@ -273,7 +276,7 @@ func (g *Gateway) Close() {
 	for _, s := range sessions {
 		s.Close()
 	}
-	g.privStops.Wait()
+	g.waitStops()
 	g.stopEvents()
 	for _, rm := range g.removes {
 		rm()
@@ -308,7 +311,8 @@ type GatewaySession struct {
 	may     map[string]bool // the same as a set
 	ctx     context.Context // ends when the session closes
 	cancel  context.CancelFunc
-	privMu  ctxMutex // serializes starting private children
+	privMu  ctxMutex      // serializes starting private children
+	done    chan struct{} // closed when Close has finished
 
 	// priv holds the session's private children of per-session servers,
 	// by server (under mu); see gateway_persession.go.
@@ -372,7 +376,7 @@ func (g *Gateway) Open(view string, id Identity, out Outbound) (*GatewaySession,
 	s := &GatewaySession{
 		g: g, view: view, id: id, out: out, servers: servers, may: map[string]bool{},
 		logLevel: -1, inflight: map[string]*inflight{}, subs: map[subKey]subState{},
-		pendingOut: map[string]chan json.RawMessage{}, privMu: newCtxMutex(),
+		pendingOut: map[string]chan json.RawMessage{}, privMu: newCtxMutex(), done: make(chan struct{}),
 	}
 	s.id.Servers = slices.Clone(id.Servers)
 	for _, name := range servers {
@@ -398,13 +402,16 @@ func (s *GatewaySession) Identity() Identity {
 
 // Close ends the session: its in-flight requests are cancelled (upstream
 // too), its subscriptions released, and nothing more goes to its Outbound.
-// It does not wait for upstream unsubscriptions.
+// It does not wait for upstream unsubscriptions. A second Close waits for
+// the first to finish.
 func (s *GatewaySession) Close() {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		<-s.done
 		return
 	}
+	defer close(s.done)
 	s.closed = true
 	var subs []subKey
 	for k, st := range s.subs {
@@ -418,6 +425,11 @@ func (s *GatewaySession) Close() {
 	s.outClosed = true
 	s.outMu.Unlock()
 	s.cancel()
+	// A private child being started now sees the session closed and stops
+	// it; wait for that, so that Gateway.Close can wait for every stop.
+	if s.privMu.lock(context.Background()) == nil {
+		s.privMu.unlock()
+	}
 	s.closePrivate()
 	s.g.mu.Lock()
 	delete(s.g.sessions, s)

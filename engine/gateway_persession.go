@@ -203,8 +203,10 @@ func (s *GatewaySession) releasePrivate(name string, pc *privChild) {
 			return
 		}
 		delete(s.priv, name)
+		s.g.beginStop() // under s.mu: a closing session's Close sees it
 		s.mu.Unlock()
 		stopPrivate(pc)
+		s.g.endStop()
 	})
 }
 
@@ -230,8 +232,37 @@ func (s *GatewaySession) closePrivate() {
 		if pc.timer != nil {
 			pc.timer.Stop()
 		}
-		s.g.privStops.Go(func() { stopPrivate(pc) })
+		s.g.beginStop()
+		go func() {
+			stopPrivate(pc)
+			s.g.endStop()
+		}()
 	}
+}
+
+// beginStop and endStop bracket the stop of a private child, so that
+// Gateway.Close can wait for all of them (waitStops).
+func (g *Gateway) beginStop() {
+	g.stopsMu.Lock()
+	g.stopsN++
+	g.stopsMu.Unlock()
+}
+
+func (g *Gateway) endStop() {
+	g.stopsMu.Lock()
+	g.stopsN--
+	if g.stopsN == 0 {
+		g.stopsDone.Broadcast()
+	}
+	g.stopsMu.Unlock()
+}
+
+func (g *Gateway) waitStops() {
+	g.stopsMu.Lock()
+	for g.stopsN > 0 {
+		g.stopsDone.Wait()
+	}
+	g.stopsMu.Unlock()
 }
 
 func stopPrivate(pc *privChild) {
