@@ -509,17 +509,25 @@ func (s *server) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// The handshake's own deadline and ours are the same startTimeout:
+		// whichever fires first, say it the same way.
+		handshakeTimeout := func() error {
+			msg := fmt.Sprintf("server %q (pid %d) did not answer the MCP handshake (initialize) within startTimeout %s",
+				s.name, inst.PID(), s.cfg.StartTimeout.Duration)
+			if tail := inst.StderrTail(); tail != "" {
+				msg += "; stderr tail:\n" + indent(tail)
+			}
+			return fmt.Errorf("%w: %s", ErrTimeout, msg)
+		}
 		select {
 		case err := <-first:
+			if errors.Is(err, ErrTimeout) {
+				return handshakeTimeout()
+			}
 			return err
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				msg := fmt.Sprintf("server %q (pid %d) did not answer the MCP handshake (initialize) within startTimeout %s",
-					s.name, inst.PID(), s.cfg.StartTimeout.Duration)
-				if tail := inst.StderrTail(); tail != "" {
-					msg += "; stderr tail:\n" + indent(tail)
-				}
-				return fmt.Errorf("%w: %s", ErrTimeout, msg)
+				return handshakeTimeout()
 			}
 			return ctx.Err()
 		}
