@@ -363,14 +363,19 @@ func (s *Server) BaseURL() string {
 }
 
 // URLs returns the URLs to print: the aggregate Streamable HTTP (/mcp) and
-// SSE (/sse) endpoints, then each exposed server's /servers/NAME/mcp.
+// SSE (/sse) endpoints, then each exposed server's /servers/NAME/mcp
+// (disabled servers, which never run, are left out).
 func (s *Server) URLs() []string {
 	base := s.BaseURL()
 	if base == "" {
 		return nil
 	}
 	out := []string{base + "/mcp", base + "/sse"}
+	servers := s.r.Config().Servers
 	for _, name := range s.allowed {
+		if sc := servers[name]; sc != nil && sc.Disabled {
+			continue
+		}
 		out = append(out, base+"/servers/"+name+"/mcp")
 	}
 	return out
