@@ -553,19 +553,26 @@ func (st *eventStream) overflowed() bool {
 
 // Close closes every session of the transport and refuses new ones.
 func (l *legacySSE) Close() {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	closeAll(&l.mu, &l.closed, l.done, l.sessions)
+}
+
+// closeAll shuts a transport down once: it marks it closed under mu, closes
+// its done channel, and closes every session outside the lock (a session's
+// close takes the lock to remove itself).
+func closeAll[S interface{ close(reason string) }](mu *sync.Mutex, closed *bool, done chan struct{}, sessions map[string]S) {
+	mu.Lock()
+	if *closed {
+		mu.Unlock()
 		return
 	}
-	l.closed = true
-	close(l.done)
-	sessions := make([]*sseSession, 0, len(l.sessions))
-	for _, s := range l.sessions {
-		sessions = append(sessions, s)
-	}
-	l.mu.Unlock()
+	*closed = true
+	close(done)
+	list := make([]S, 0, len(sessions))
 	for _, s := range sessions {
+		list = append(list, s)
+	}
+	mu.Unlock()
+	for _, s := range list {
 		s.close("the proxy is shutting down")
 	}
 }

@@ -224,21 +224,7 @@ func (t *streamable) Delete(c *fiber.Ctx) error {
 
 // Close closes every session and refuses new ones.
 func (t *streamable) Close() {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return
-	}
-	t.closed = true
-	close(t.stop)
-	sessions := make([]*smSession, 0, len(t.sessions))
-	for _, s := range t.sessions {
-		sessions = append(sessions, s)
-	}
-	t.mu.Unlock()
-	for _, s := range sessions {
-		s.close("the proxy is shutting down")
-	}
+	closeAll(&t.mu, &t.closed, t.stop, t.sessions)
 }
 
 // lookup returns the open session sid if it belongs to token.

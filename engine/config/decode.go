@@ -56,15 +56,10 @@ func (d *decoder) object(n *node, path string, spec objectSpec) bool {
 	}
 	seen := map[string]bool{}
 	for _, m := range n.members {
-		p := child(path, m.key)
-		if seen[m.key] {
-			d.addAt(m.keyOff, p, fmt.Sprintf("duplicate key %q", m.key),
-				"each key may appear only once in an object; remove one of them")
+		p, ok := d.member(m, path, seen)
+		if !ok {
 			continue
 		}
-		seen[m.key] = true
-		d.valuePos[p] = m.value.off
-		d.keyPos[p] = m.keyOff
 		i := slices.IndexFunc(spec.fields, func(f field) bool { return f.key == m.key })
 		switch {
 		case i >= 0:
@@ -198,6 +193,21 @@ func (d *decoder) strings(n *node, path string) []string {
 	return out
 }
 
+// member records where an object member stands and returns its path; ok is
+// false (and a problem recorded) for a key the object already had.
+func (d *decoder) member(m member, path string, seen map[string]bool) (p string, ok bool) {
+	p = child(path, m.key)
+	if seen[m.key] {
+		d.addAt(m.keyOff, p, fmt.Sprintf("duplicate key %q", m.key),
+			"each key may appear only once in an object; remove one of them")
+		return p, false
+	}
+	seen[m.key] = true
+	d.valuePos[p] = m.value.off
+	d.keyPos[p] = m.keyOff
+	return p, true
+}
+
 // stringMap reads an object with string values; an empty object gives nil.
 func (d *decoder) stringMap(n *node, path string) map[string]string {
 	if n.kind != kindObject {
@@ -207,15 +217,10 @@ func (d *decoder) stringMap(n *node, path string) map[string]string {
 	var out map[string]string
 	seen := map[string]bool{}
 	for _, m := range n.members {
-		p := child(path, m.key)
-		if seen[m.key] {
-			d.addAt(m.keyOff, p, fmt.Sprintf("duplicate key %q", m.key),
-				"each key may appear only once in an object; remove one of them")
+		p, ok := d.member(m, path, seen)
+		if !ok {
 			continue
 		}
-		seen[m.key] = true
-		d.valuePos[p] = m.value.off
-		d.keyPos[p] = m.keyOff
 		var s string
 		switch v := m.value; v.kind {
 		case kindString:
