@@ -87,6 +87,8 @@ type Client struct {
 	// shared, when set, supplies the request handler instead of
 	// opts.OnRequest: a Runner's clients share one that can be set late.
 	shared *atomic.Pointer[RequestHandler]
+	// chain, when set, is the runner's middleware every Call passes.
+	chain *atomic.Pointer[Handler]
 
 	mu       sync.Mutex
 	sess     *session
@@ -336,11 +338,34 @@ func WithRawProgress(ctx context.Context, fn func(params json.RawMessage)) conte
 // Call sends any MCP request with raw or marshalable params and returns the
 // raw result. It applies the request timeout and WithProgress like the typed
 // methods do. Use it for methods this package has no typed helper for.
+//
+// A Runner's client sends every request through the runner's middleware
+// (hooks and filters), which may rewrite, route, refuse (ErrDenied) or
+// answer it; the caller is IdentityFrom(ctx).
 func (c *Client) Call(ctx context.Context, method string, params any) (json.RawMessage, error) {
 	raw, err := marshalParams(params)
 	if err != nil {
 		return nil, fmt.Errorf("server %q: %s: %w", c.name, method, err)
 	}
+	if c.chain != nil {
+		if h := c.chain.Load(); h != nil {
+			return (*h)(ctx, &Request{Server: c.name, Method: method, Params: raw, Caller: IdentityFrom(ctx), origin: c})
+		}
+	}
+	return c.send(ctx, method, raw)
+}
+
+// callRaw is Call without the middleware, for the engine's own housekeeping.
+func (c *Client) callRaw(ctx context.Context, method string, params any) (json.RawMessage, error) {
+	raw, err := marshalParams(params)
+	if err != nil {
+		return nil, fmt.Errorf("server %q: %s: %w", c.name, method, err)
+	}
+	return c.send(ctx, method, raw)
+}
+
+// send delivers a request to this client's server.
+func (c *Client) send(ctx context.Context, method string, raw json.RawMessage) (json.RawMessage, error) {
 	if c.opts.RequestTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.RequestTimeout)
@@ -386,6 +411,12 @@ func marshalParams(params any) (json.RawMessage, error) {
 	default:
 		return json.Marshal(p)
 	}
+}
+
+// callRawInto is callRaw for requests whose result is not needed.
+func (c *Client) callRawInto(ctx context.Context, method string, params any) error {
+	_, err := c.callRaw(ctx, method, params)
+	return err
 }
 
 // callInto is Call followed by decoding the result into out.

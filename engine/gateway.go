@@ -22,11 +22,12 @@ import (
 	"github.com/mcpscript/mcpscript/internal/suggest"
 )
 
-// Identity says who calls through the gateway; policy hooks will read it later.
+// Identity says who calls: the gateway's sessions carry the proxy's, and
+// middleware and hooks read it from Request.Caller.
 type Identity struct {
 	Token     string   // name of the bearer token used ("" when auth is off)
 	Session   string   // the transport's session id
-	Transport string   // "streamable-http", "sse", "reference-sse", "go"
+	Transport string   // "streamable-http", "sse", "reference-sse", "go", "cli", "workflow"
 	Servers   []string // if non-nil, the only servers this caller may use (the token's limit)
 }
 
@@ -473,7 +474,11 @@ func newWireError(code int64, format string, args ...any) *wireError {
 // toWireError maps an engine error to a JSON-RPC error.
 func toWireError(err error) *wireError {
 	var re *RPCError
+	var de *DeniedError
 	switch {
+	case errors.As(err, &de):
+		data, _ := json.Marshal(map[string]string{"by": de.By, "reason": de.Reason})
+		return &wireError{Code: CodeDenied, Message: de.Error(), Data: data}
 	case errors.As(err, &re):
 		return &wireError{Code: re.Code, Message: re.Message, Data: re.Data}
 	case errors.Is(err, errClientCancelled):
@@ -671,7 +676,7 @@ func (s *GatewaySession) request(ctx context.Context, id json.RawMessage, method
 		}
 		s.mu.Unlock()
 	}()
-	return s.dispatch(ctx, fl, method, params)
+	return s.dispatch(WithIdentity(ctx, s.id), fl, method, params)
 }
 
 func (s *GatewaySession) dispatch(ctx context.Context, fl *inflight, method string, params json.RawMessage) (json.RawMessage, *wireError) {
@@ -1328,7 +1333,7 @@ func (srv *gwServer) applyLogLevel(ctx context.Context, lvl int) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	if err := srv.client.SetLogLevel(ctx, mcp.LoggingLevel(logLevels[srv.logWant])); err != nil {
+	if err := srv.client.callRawInto(ctx, "logging/setLevel", &mcp.SetLoggingLevelParams{Level: mcp.LoggingLevel(logLevels[srv.logWant])}); err != nil {
 		return err
 	}
 	srv.logApplied, srv.logInit = srv.logWant, ir

@@ -152,7 +152,7 @@ func (g *Gateway) fetch(ctx context.Context, srv *gwServer, kind listKind) (*ser
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		raw, err := srv.client.Call(ctx, info.method, params)
+		raw, err := srv.client.callRaw(ctx, info.method, params)
 		if err != nil {
 			return nil, err
 		}
@@ -277,18 +277,22 @@ func (s *GatewaySession) aggregateList(ctx context.Context, kind listKind, param
 		if r.list == nil {
 			continue
 		}
+		items, err := s.hooked(ctx, r.server, kind, params, r.list)
+		if err != nil {
+			if firstErr == nil || errors.Is(err, ErrDenied) || errors.Is(err, ErrHook) {
+				firstErr = err
+			}
+			s.g.logger.Debug("gateway: hooks left a server out of an aggregate list", "server", r.server, "method", info.method, "err", err)
+			continue
+		}
 		ok = true
-		for _, it := range r.list.items {
-			item := it.out
+		for _, item := range items {
 			if !info.namespaced {
-				if seen[it.key] {
+				var key string
+				if json.Unmarshal(memberOf(item, info.key), &key) != nil || seen[key] {
 					continue // another server already offers this URI, and reads go there
 				}
-				seen[it.key] = true
-				item = it.raw
-			}
-			if it.dup || item == nil {
-				continue
+				seen[key] = true
 			}
 			if !first {
 				b.WriteByte(',')
@@ -302,6 +306,92 @@ func (s *GatewaySession) aggregateList(ctx context.Context, kind listKind, param
 	}
 	b.WriteString("]}")
 	return b.Bytes(), nil
+}
+
+// hooked returns one server's items of an aggregate list as this session
+// sees them: through the middleware (which sees the server's own names and
+// may filter, edit or rename items), then namespaced.
+func (s *GatewaySession) hooked(ctx context.Context, server string, kind listKind, params json.RawMessage, l *serverList) ([]json.RawMessage, error) {
+	info := kindInfo[kind]
+	if !s.g.r.hasMiddleware() {
+		out := make([]json.RawMessage, 0, len(l.items))
+		for _, it := range l.items {
+			item := it.out
+			if !info.namespaced {
+				item = it.raw
+			}
+			if !it.dup && item != nil {
+				out = append(out, item)
+			}
+		}
+		return out, nil
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"`)
+	b.WriteString(info.field)
+	b.WriteString(`":[`)
+	first := true
+	for _, it := range l.items {
+		if it.dup {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		b.Write(it.raw)
+	}
+	b.WriteString("]}")
+	page := b.Bytes()
+	if len(params) == 0 {
+		params = json.RawMessage("{}")
+	}
+	req := &Request{Server: server, Method: info.method, Params: params, Caller: IdentityFrom(ctx)}
+	res, err := s.g.r.through(ctx, req, func(context.Context, *Request) (json.RawMessage, error) { return page, nil })
+	if err != nil {
+		return nil, err
+	}
+	var p map[string]json.RawMessage
+	var items []json.RawMessage
+	if json.Unmarshal(res, &p) != nil || json.Unmarshal(p[info.field], &items) != nil {
+		return nil, fmt.Errorf("%w: server %q: %s: the hooks returned no %q array", ErrHook, server, info.method, info.field)
+	}
+	if !info.namespaced {
+		return items, nil
+	}
+	prefix := s.g.prefix[server]
+	out := items[:0]
+	for _, item := range items {
+		var key string
+		if json.Unmarshal(memberOf(item, info.key), &key) != nil {
+			continue
+		}
+		// A name the server has keeps its namespaced form; a new one (a
+		// hook renamed it) gets the prefix, and calls to it come back
+		// to the hooks under that name (see resolve).
+		full := prefix + nsSeparator + key
+		if i, ok := l.byKey[key]; ok && l.items[i].full != "" {
+			full = l.items[i].full
+		} else if len(full) > maxNameLen {
+			s.g.logger.Warn("gateway: a renamed item's aggregate name is too long; leaving it out", "server", server, "name", key, "limit", maxNameLen)
+			continue
+		}
+		edited, err := editObject(item, map[string]json.RawMessage{"name": jsonString(full)})
+		if err != nil {
+			continue
+		}
+		out = append(out, edited)
+	}
+	return out, nil
+}
+
+// memberOf returns the raw value of key in the JSON object obj, or nil.
+func memberOf(obj json.RawMessage, key string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(obj, &m) != nil {
+		return nil
+	}
+	return m[key]
 }
 
 // resolve finds the server and original name of a namespaced tool or prompt.
@@ -330,6 +420,11 @@ func (s *GatewaySession) resolve(ctx context.Context, kind listKind, full string
 			if i, ok := l.byFull[full]; ok {
 				return server, l.items[i].key, nil
 			}
+		}
+		if s.g.r.hasMiddleware() {
+			// Not a name the server has: a hook may have renamed it in
+			// the list, so the hooks get the call under that name.
+			return server, full[len(s.g.prefix[server])+len(nsSeparator):], nil
 		}
 	}
 	var known []string
@@ -398,6 +493,9 @@ func (s *GatewaySession) callTool(ctx context.Context, fl *inflight, params json
 // checkTool refuses a tool the server does not list; when the list cannot
 // be had, the server decides.
 func (s *GatewaySession) checkTool(ctx context.Context, server, tool string) *wireError {
+	if s.g.r.hasMiddleware() {
+		return nil // a hook may answer or rename tools the server does not list
+	}
 	var l *serverList
 	for _, maxAge := range []time.Duration{0, time.Second} {
 		var err error
@@ -651,7 +749,7 @@ func (g *Gateway) subUp(ctx context.Context, k subKey) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		if err := g.servers[k.server].client.Subscribe(ctx, k.uri); err != nil {
+		if err := g.servers[k.server].client.callRawInto(ctx, "resources/subscribe", &mcp.SubscribeParams{URI: k.uri}); err != nil {
 			return err
 		}
 	}
@@ -687,7 +785,7 @@ func (g *Gateway) subDown(ctx context.Context, k subKey) {
 	if !need {
 		return
 	}
-	if err := g.servers[k.server].client.Unsubscribe(ctx, k.uri); err != nil {
+	if err := g.servers[k.server].client.callRawInto(ctx, "resources/unsubscribe", &mcp.UnsubscribeParams{URI: k.uri}); err != nil {
 		g.logger.Debug("gateway: upstream unsubscribe failed", "server", k.server, "uri", k.uri, "err", err)
 	}
 	g.mu.Lock()
@@ -723,7 +821,7 @@ func (g *Gateway) resubscribe(ctx context.Context, server string) {
 			if !need {
 				return
 			}
-			if err := g.servers[server].client.Subscribe(ctx, h.k.uri); err != nil {
+			if err := g.servers[server].client.callRawInto(ctx, "resources/subscribe", &mcp.SubscribeParams{URI: h.k.uri}); err != nil {
 				g.logger.Warn("gateway: could not restore a subscription on a restarted server", "server", server, "uri", h.k.uri, "err", err)
 			}
 		}()

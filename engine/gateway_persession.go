@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // Per-session servers ("childModel": "per-session") have no shared child:
@@ -330,12 +332,12 @@ func (s *GatewaySession) privateSubscription(ctx context.Context, srv *gwServer,
 		s.mu.Lock()
 		delete(s.subs, k)
 		s.mu.Unlock()
-		if err := srv.client.Unsubscribe(ctx, k.uri); err != nil {
+		if err := srv.client.callRawInto(ctx, "resources/unsubscribe", &mcp.UnsubscribeParams{URI: k.uri}); err != nil {
 			return nil, toWireError(err)
 		}
 		return json.RawMessage("{}"), nil
 	}
-	if err := srv.client.Subscribe(ctx, k.uri); err != nil {
+	if err := srv.client.callRawInto(ctx, "resources/subscribe", &mcp.SubscribeParams{URI: k.uri}); err != nil {
 		return nil, toWireError(err)
 	}
 	s.mu.Lock()

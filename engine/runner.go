@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,6 +80,9 @@ type Options struct {
 	ClientInfo *mcp.Implementation
 	// OnRequest answers servers' sampling and elicitation requests; see ClientOptions.
 	OnRequest RequestHandler
+	// Middleware wraps every request the runner's clients send, the first
+	// outermost; see Middleware and Runner.Use.
+	Middleware []Middleware
 }
 
 // Runner runs the MCP servers of a config: it starts them, keeps them alive
@@ -92,6 +96,12 @@ type Runner struct {
 
 	requestHandler atomic.Pointer[RequestHandler] // shared by every server's client
 	opts           Options                        // as given to New, for private children
+
+	// chain is the composed middleware, nil when there is none, so that a
+	// runner without middleware pays nothing per request.
+	chain   atomic.Pointer[Handler]
+	mwMu    sync.Mutex
+	mwStack []Middleware
 
 	mu     sync.Mutex
 	subs   map[int]chan Event
@@ -147,6 +157,7 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 	}
 	r := &Runner{cfg: cfg, logger: o.Logger, servers: map[string]*server{}, subs: map[int]chan Event{}, opts: o}
 	r.SetRequestHandler(o.OnRequest)
+	r.Use(o.Middleware...)
 	for _, name := range cfg.ServerNames() {
 		s, err := r.newServer(name, cfg.Servers[name], &o)
 		if err != nil {
@@ -156,6 +167,58 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 		r.names = append(r.names, name)
 	}
 	return r, nil
+}
+
+// Use appends middleware to the chain every request of the runner's clients
+// passes (after any already there: requests meet them in the order added,
+// results in reverse). It is safe to call at any time; requests already in
+// flight keep the chain they started with.
+func (r *Runner) Use(mw ...Middleware) {
+	r.mwMu.Lock()
+	defer r.mwMu.Unlock()
+	for _, m := range mw {
+		if m != nil {
+			r.mwStack = append(r.mwStack, m)
+		}
+	}
+	if len(r.mwStack) == 0 {
+		return
+	}
+	h := chain(r.mwStack, r.deliver)
+	r.chain.Store(&h)
+}
+
+// hasMiddleware says whether any middleware is installed.
+func (r *Runner) hasMiddleware() bool { return r.chain.Load() != nil }
+
+// deliver ends the chain: it sends the request to the server it names now,
+// on the client it was made on when that is still the target (so that a
+// per-session child keeps its requests), else on the server's shared client.
+func (r *Runner) deliver(ctx context.Context, req *Request) (json.RawMessage, error) {
+	if req.final != nil {
+		return (*req.final)(ctx, req)
+	}
+	c := req.origin
+	if c == nil || c.name != req.Server {
+		s, err := r.server(req.Server)
+		if err != nil {
+			return nil, fmt.Errorf("routing %s: %w", req.Method, err)
+		}
+		c = s.client
+	}
+	return c.send(ctx, req.Method, req.Params)
+}
+
+// through runs one request through the chain with final answering in place
+// of the server, for results the engine already holds (the gateway's
+// cached lists): hooks see them as if the server had answered.
+func (r *Runner) through(ctx context.Context, req *Request, final Handler) (json.RawMessage, error) {
+	h := r.chain.Load()
+	if h == nil {
+		return final(ctx, req)
+	}
+	req.final = &final
+	return (*h)(ctx, req)
 }
 
 // Config returns the runner's config, with defaults filled in. Treat it as
@@ -429,6 +492,7 @@ func (r *Runner) newServer(name string, sc *config.Server, o *Options) (*server,
 		Logger:         o.Logger,
 	})
 	s.client.shared = &r.requestHandler
+	s.client.chain = &r.chain
 	command := sc.Command
 	if alias, ok := o.Commands[command]; ok {
 		command = alias

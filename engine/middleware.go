@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Request is one MCP request on its way to a server through the middleware
+// chain. Middleware may change Server (routing), Params (rewriting) and,
+// rarely, Method; the next handler sends what it finds.
+type Request struct {
+	Server string          // the server the request goes to
+	Method string          // e.g. "tools/call", "tools/list", "resources/read"
+	Params json.RawMessage // the params as they will be sent (may be empty)
+	Caller Identity        // who asked: token name, session, transport
+
+	origin *Client  // the client the request was made on (a private child keeps its own)
+	final  *Handler // answers in place of the server (the gateway's cached lists)
+}
+
+// Handler sends a request on and returns the raw result, or an error. For a
+// tools/call the result is the CallToolResult object; for a list method it
+// is one page ({"tools": [...], "nextCursor": ...}).
+type Handler func(ctx context.Context, req *Request) (json.RawMessage, error)
+
+// Middleware wraps the next handler of the chain. It can pass the request on
+// (changed or not), change the result on the way back, refuse the request
+// (return a *DeniedError), or answer it without calling next. Middleware runs
+// on the caller's goroutine and must be safe for concurrent use.
+type Middleware func(next Handler) Handler
+
+// Every request a Client sends passes the chain: the Go API, the proxy's
+// sessions and workflows alike. The engine's own housekeeping (the
+// handshake, list caching, subscriptions, log levels) does not.
+
+// CodeDenied is the JSON-RPC error code the gateway answers a denied
+// request with; the error's data is {"by": hook, "reason": reason}.
+const CodeDenied = -32003
+
+// ErrDenied means a middleware refused a request; see DeniedError.
+var ErrDenied = errors.New("denied")
+
+// ErrHook means a hook failed (threw, timed out, returned something
+// unreadable) and its fail mode refused the request; see HookError.
+var ErrHook = errors.New("hook failed")
+
+// DeniedError is a request refused by a middleware or hook, with the reason
+// it gave.
+type DeniedError struct {
+	By     string // the hook or middleware that refused, e.g. "policy.js"
+	Server string // the server the request was for
+	Method string // the request's method
+	Name   string // the tool or prompt name, or the resource URI, when there is one
+	Reason string // the reason given, shown to the caller
+}
+
+func (e *DeniedError) Error() string {
+	what := e.Method
+	if e.Name != "" {
+		what += fmt.Sprintf(" %q", e.Name)
+	}
+	msg := fmt.Sprintf("denied: %s on server %q", what, e.Server)
+	if e.By != "" {
+		msg += " by " + e.By
+	}
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrDenied) true.
+func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// HookError is a hook that failed while its fail mode is closed: the request
+// is refused rather than let through unchecked.
+type HookError struct {
+	Hook  string // the script or filter, e.g. "policy.js"
+	Phase string // the hook function, e.g. "toolCall"
+	Err   error  // what went wrong: a script exception (with its stack), a timeout, bad output
+}
+
+func (e *HookError) Error() string {
+	return fmt.Sprintf("hook %s: %s failed: %v", e.Hook, e.Phase, e.Err)
+}
+
+// Is makes errors.Is(err, ErrHook) true.
+func (e *HookError) Is(target error) bool { return target == ErrHook }
+
+// Unwrap returns the underlying failure (e.g. context.DeadlineExceeded).
+func (e *HookError) Unwrap() error { return e.Err }
+
+// Name returns params.name (tools/call, prompts/get) or params.uri
+// (resources/read and friends), or "" when there is none.
+func (r *Request) Name() string {
+	var p struct {
+		Name string `json:"name"`
+		URI  string `json:"uri"`
+	}
+	if json.Unmarshal(r.Params, &p) != nil {
+		return ""
+	}
+	if p.Name != "" {
+		return p.Name
+	}
+	return p.URI
+}
+
+type identityKey struct{}
+
+// WithIdentity returns a context whose requests carry id as their caller.
+// The proxy sets it per session; the CLI and workflows set their transport.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// IdentityFrom returns the caller set by WithIdentity, or {Transport: "go"}.
+func IdentityFrom(ctx context.Context) Identity {
+	if id, ok := ctx.Value(identityKey{}).(Identity); ok {
+		return id
+	}
+	return Identity{Transport: "go"}
+}
+
+// chain composes middleware around final, the first given outermost:
+// requests pass them first to last, results come back last to first.
+func chain(mw []Middleware, final Handler) Handler {
+	h := final
+	for i := len(mw) - 1; i >= 0; i-- {
+		if mw[i] != nil {
+			h = mw[i](h)
+		}
+	}
+	return h
+}
