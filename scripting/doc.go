@@ -1,4 +1,5 @@
-// Package scripting will hold the JavaScript (goja) hooks, the WebAssembly
-// (wazero) filters and the workflow runner behind `mcpscript run`. It is
-// empty until that work lands; see the project's issues.
+// Package scripting lets users change what flows through the engine: hooks
+// (JavaScript in goja, WebAssembly filters in wazero) that run at the points
+// named by Phase and answer with a Decision, adapted to engine.Middleware by
+// Middleware; and the workflow runner behind `mcpscript run`.
 package scripting

@@ -112,6 +112,12 @@ type Config struct {
 	Servers map[string]*Server `json:"mcpServers"`
 	// Proxy configures the SSE proxy; nil when there is none.
 	Proxy *Proxy `json:"sseProxy,omitempty"`
+	// Scripts configures JavaScript hooks and what scripts may reach; nil
+	// when there is none.
+	Scripts *Scripts `json:"scripts,omitempty"`
+	// Filters are WebAssembly filters, run after the hooks of Scripts in
+	// the order given.
+	Filters []*Filter `json:"filters,omitempty"`
 	// Source names where the configuration came from: its file path,
 	// "<string>", or whatever source was passed to Parse. Used in errors.
 	Source string `json:"-"`
@@ -545,4 +551,113 @@ func (s *Server) ResolvedCwd(dir string) string {
 		return filepath.Clean(s.Cwd)
 	}
 	return filepath.Join(dir, s.Cwd)
+}
+
+// Fail modes of hooks and filters (Scripts.OnError, Hook.OnError, Filter.OnError).
+const (
+	// FailClosed refuses a request when its hook throws, times out or
+	// returns something unreadable. The default.
+	FailClosed = "closed"
+	// FailOpen lets the request through unchanged, with a warning in the log.
+	FailOpen = "open"
+)
+
+// Defaults of the scripts and filters sections.
+const (
+	DefaultHookTimeout      = time.Second
+	DefaultMaxCallStackSize = 1024
+	DefaultFilterMemoryMiB  = 64
+	MinFilterMemoryMiB      = 1
+	MaxFilterMemoryMiB      = 4096
+	DefaultFilterTimeout    = time.Second
+)
+
+// Scripts is the "scripts" section: JavaScript hooks, and what every script
+// (hooks and `mcpscript run` workflows) may reach beyond its own code.
+//
+//	"scripts": {
+//	  "hooks": ["policy.ts", {"path": "audit.js", "timeout": "50ms", "onError": "open"}],
+//	  "timeout": "1s",
+//	  "onError": "closed",
+//	  "env": ["API_KEY"],
+//	  "readDir": "./data",
+//	  "pool": 4,
+//	  "maxCallStackSize": 1024
+//	}
+type Scripts struct {
+	// Hooks are the hook scripts, run in this order on requests (and in
+	// the reverse order on results). A string is short for {"path": ...}.
+	Hooks []*Hook `json:"hooks,omitempty"`
+	// Timeout bounds each call of a hook function; default 1s.
+	Timeout Duration `json:"timeout,omitempty"`
+	// OnError is the default fail mode: FailClosed (default) or FailOpen.
+	OnError string `json:"onError,omitempty"`
+	// Env names the environment variables scripts may read (process.env);
+	// the others are invisible.
+	Env []string `json:"env,omitempty"`
+	// ReadDir is a folder scripts may read files from (fs.readFile), relative
+	// to the config file's folder; "" grants none.
+	ReadDir string `json:"readDir,omitempty"`
+	// Pool bounds the JavaScript runtimes kept per hook script; default
+	// GOMAXPROCS. More concurrent calls wait for a free runtime.
+	Pool int `json:"pool,omitempty"`
+	// MaxCallStackSize bounds JavaScript recursion; default 1024 frames.
+	MaxCallStackSize int `json:"maxCallStackSize,omitempty"`
+}
+
+// Hook is one hook script.
+type Hook struct {
+	// Path is the script file (.js, .mjs, .cjs, .ts), relative to the config
+	// file's folder.
+	Path string `json:"path"`
+	// Timeout overrides Scripts.Timeout for this script.
+	Timeout Duration `json:"timeout,omitempty"`
+	// OnError overrides Scripts.OnError for this script.
+	OnError string `json:"onError,omitempty"`
+}
+
+// Filter is one WebAssembly filter of the "filters" section.
+//
+//	"filters": [{
+//	  "wasm": "filters/redact.wasm",
+//	  "name": "redact",
+//	  "config": {"folder": "/srv/data"},
+//	  "hooks": ["toolCall", "toolResult"],
+//	  "timeout": "1s",
+//	  "memoryLimitMiB": 64,
+//	  "onError": "closed",
+//	  "pool": 2
+//	}]
+type Filter struct {
+	// Wasm is the module file, relative to the config file's folder.
+	Wasm string `json:"wasm"`
+	// Name identifies the filter in errors and logs; default the file's
+	// base name without ".wasm".
+	Name string `json:"name,omitempty"`
+	// Config is handed to the filter when an instance starts, as JSON.
+	Config json.RawMessage `json:"config,omitempty"`
+	// Hooks are the phases the filter handles (e.g. "toolCall",
+	// "toolResult", "listTools", "request"); empty means every phase.
+	Hooks []string `json:"hooks,omitempty"`
+	// Timeout bounds each call into the filter; default 1s.
+	Timeout Duration `json:"timeout,omitempty"`
+	// MemoryLimitMiB caps an instance's memory; default 64 MiB. Go guests
+	// need at least 16.
+	MemoryLimitMiB int `json:"memoryLimitMiB,omitempty"`
+	// OnError is the fail mode: FailClosed (default) or FailOpen.
+	OnError string `json:"onError,omitempty"`
+	// Pool bounds the instances kept; default GOMAXPROCS.
+	Pool int `json:"pool,omitempty"`
+}
+
+// Resolve returns path resolved against the config's folder (Dir), as
+// hook, readDir and filter paths are.
+func (c *Config) Resolve(path string) string {
+	switch {
+	case path == "":
+		return ""
+	case filepath.IsAbs(path) || c.Dir == "":
+		return filepath.Clean(path)
+	}
+	return filepath.Join(c.Dir, path)
 }

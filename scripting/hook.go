@@ -1,0 +1,448 @@
+package scripting
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mcpscript/mcpscript/engine"
+)
+
+// Phase names a hook function: the point in a request's life where it runs.
+type Phase string
+
+// The hook points. A script exports functions of these names; a WebAssembly
+// filter declares which of them it handles.
+const (
+	// PhaseToolCall runs before a tools/call: it may rewrite the arguments,
+	// route to another server or tool, deny, or answer without a server.
+	PhaseToolCall Phase = "toolCall"
+	// PhaseToolResult runs after a tools/call: it may replace the result or deny it.
+	PhaseToolResult Phase = "toolResult"
+	// PhaseListTools runs on each tools/list result: it may filter, edit or rename items.
+	PhaseListTools Phase = "listTools"
+	// PhaseListPrompts runs on each prompts/list result.
+	PhaseListPrompts Phase = "listPrompts"
+	// PhaseListResources runs on each resources/list result.
+	PhaseListResources Phase = "listResources"
+	// PhaseListResourceTemplates runs on each resources/templates/list result.
+	PhaseListResourceTemplates Phase = "listResourceTemplates"
+	// PhaseRequest runs before any other request (resources/read,
+	// prompts/get, completion/complete, ...): it may rewrite params, route,
+	// deny or answer.
+	PhaseRequest Phase = "request"
+	// PhaseResponse runs after any other request: it may replace the result or deny it.
+	PhaseResponse Phase = "response"
+)
+
+// Phases lists every hook point, in no particular order of execution.
+var Phases = []Phase{PhaseToolCall, PhaseToolResult, PhaseListTools, PhaseListPrompts,
+	PhaseListResources, PhaseListResourceTemplates, PhaseRequest, PhaseResponse}
+
+// listPhases maps a list method to its hook and the result's array field.
+var listPhases = map[string]struct {
+	phase Phase
+	field string
+}{
+	"tools/list":               {PhaseListTools, "tools"},
+	"prompts/list":             {PhaseListPrompts, "prompts"},
+	"resources/list":           {PhaseListResources, "resources"},
+	"resources/templates/list": {PhaseListResourceTemplates, "resourceTemplates"},
+}
+
+// Caller is who made the request, as hooks see it.
+type Caller struct {
+	Token     string `json:"token"`     // the bearer token's name; "" without auth
+	Session   string `json:"session"`   // the proxy session id; "" outside the proxy
+	Transport string `json:"transport"` // "streamable-http", "sse", "reference-sse", "go", "cli", "workflow"
+}
+
+// Input is what a hook receives: the same fields for JavaScript (as an
+// object) and WebAssembly (as JSON). Fields a phase does not use are absent.
+type Input struct {
+	Hook      Phase           `json:"hook"`                // the phase being run
+	Server    string          `json:"server"`              // the target server
+	Method    string          `json:"method"`              // the MCP method
+	Caller    Caller          `json:"caller"`              // who asked
+	Tool      string          `json:"tool,omitempty"`      // toolCall, toolResult: the tool's name
+	Arguments json.RawMessage `json:"arguments,omitempty"` // toolCall, toolResult: the tool's arguments
+	Params    json.RawMessage `json:"params,omitempty"`    // request, response: the request's params
+	Result    json.RawMessage `json:"result,omitempty"`    // toolResult, response: the server's result
+	Items     json.RawMessage `json:"items,omitempty"`     // list phases: the array of tools/prompts/resources
+}
+
+// Decision is what a hook returns. The zero Decision (a JavaScript hook
+// returning undefined, a filter writing {}) lets the request continue
+// unchanged.
+type Decision struct {
+	// Deny refuses the request (before phases) or the result (after
+	// phases): a string is the reason shown to the caller; true denies
+	// without one; false and null do nothing.
+	Deny json.RawMessage `json:"deny,omitempty"`
+	// Result, before a call, answers it without any server; after a call,
+	// replaces the server's result.
+	Result json.RawMessage `json:"result,omitempty"`
+	// Arguments replaces a tools/call's arguments (toolCall).
+	Arguments json.RawMessage `json:"arguments,omitempty"`
+	// Params replaces a request's params (request).
+	Params json.RawMessage `json:"params,omitempty"`
+	// Server routes the request to another configured server (toolCall, request).
+	Server string `json:"server,omitempty"`
+	// Tool routes a tools/call to another tool name (toolCall).
+	Tool string `json:"tool,omitempty"`
+	// Items replaces the list (list phases).
+	Items json.RawMessage `json:"items,omitempty"`
+}
+
+// denied reports whether d denies, and the reason.
+func (d *Decision) denied() (bool, string, error) {
+	if len(d.Deny) == 0 {
+		return false, "", nil
+	}
+	switch string(d.Deny) {
+	case "null", "false":
+		return false, "", nil
+	case "true":
+		return true, "", nil
+	}
+	var reason string
+	if err := json.Unmarshal(d.Deny, &reason); err != nil {
+		return false, "", fmt.Errorf("deny must be a string (the reason) or true, not %s", excerpt(d.Deny))
+	}
+	return true, reason, nil
+}
+
+// Hook is one loaded script or filter: a set of phase functions. Call runs
+// one phase; it must return when ctx ends (with ctx's error) and be safe for
+// concurrent use.
+type Hook interface {
+	// Name identifies the hook in errors and logs, e.g. "policy.js".
+	Name() string
+	// Has says whether the hook implements the phase.
+	Has(Phase) bool
+	// Call runs one phase.
+	Call(ctx context.Context, in *Input) (*Decision, error)
+}
+
+// Options tune how a Hook runs in the chain.
+type Options struct {
+	// Timeout bounds every call of the hook; default 1s.
+	Timeout time.Duration
+	// FailOpen lets a request through unchanged when the hook fails (throws,
+	// times out, returns something unreadable); the default, fail-closed,
+	// refuses it with an *engine.HookError.
+	FailOpen bool
+	// Logger receives fail-open warnings; default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultTimeout bounds a hook call when Options.Timeout is zero.
+const DefaultTimeout = time.Second
+
+// Middleware returns h as engine middleware: for each request it runs the
+// phases h implements and applies their decisions.
+func Middleware(h Hook, opts Options) engine.Middleware {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	m := &hookMW{h: h, opts: opts}
+	for _, p := range Phases {
+		if h.Has(p) {
+			m.has |= 1 << phaseBit(p)
+		}
+	}
+	return func(next engine.Handler) engine.Handler {
+		return func(ctx context.Context, req *engine.Request) (json.RawMessage, error) {
+			return m.handle(ctx, req, next)
+		}
+	}
+}
+
+type hookMW struct {
+	h    Hook
+	opts Options
+	has  uint32
+}
+
+func phaseBit(p Phase) int {
+	for i, q := range Phases {
+		if q == p {
+			return i
+		}
+	}
+	return 31
+}
+
+func (m *hookMW) implements(p Phase) bool { return m.has&(1<<phaseBit(p)) != 0 }
+
+func callerOf(id engine.Identity) Caller {
+	return Caller{Token: id.Token, Session: id.Session, Transport: id.Transport}
+}
+
+// run calls one phase under the timeout. A failure is returned as an
+// *engine.HookError (fail-closed) or logged and turned into "continue"
+// (fail-open).
+func (m *hookMW) run(ctx context.Context, in *Input) (*Decision, error) {
+	cctx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
+	defer cancel()
+	d, err := m.h.Call(cctx, in)
+	if err == nil && d == nil {
+		d = &Decision{}
+	}
+	if err == nil {
+		return d, nil
+	}
+	if ctx.Err() != nil {
+		// The caller gave up (cancelled, or its own deadline): not the hook's fault.
+		return nil, context.Cause(ctx)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %v: %w", m.opts.Timeout, err)
+	}
+	if m.opts.FailOpen {
+		m.opts.Logger.Warn("hook failed; letting the request through (fail-open)", "hook", m.h.Name(), "phase", in.Hook, "server", in.Server, "method", in.Method, "err", err)
+		return &Decision{}, nil
+	}
+	return nil, &engine.HookError{Hook: m.h.Name(), Phase: string(in.Hook), Err: err}
+}
+
+// fail turns a decision this middleware cannot apply into an error, under
+// the same fail mode as a failing hook.
+func (m *hookMW) fail(in *Input, err error) error {
+	if m.opts.FailOpen {
+		m.opts.Logger.Warn("hook returned an unusable decision; ignoring it (fail-open)", "hook", m.h.Name(), "phase", in.Hook, "err", err)
+		return nil
+	}
+	return &engine.HookError{Hook: m.h.Name(), Phase: string(in.Hook), Err: err}
+}
+
+func (m *hookMW) deny(req *engine.Request, name, reason string) error {
+	return &engine.DeniedError{By: m.h.Name(), Server: req.Server, Method: req.Method, Name: name, Reason: reason}
+}
+
+func (m *hookMW) handle(ctx context.Context, req *engine.Request, next engine.Handler) (json.RawMessage, error) {
+	if req.Method == "tools/call" {
+		return m.toolCall(ctx, req, next)
+	}
+	if lp, ok := listPhases[req.Method]; ok {
+		return m.list(ctx, req, next, lp.phase, lp.field)
+	}
+	return m.other(ctx, req, next)
+}
+
+func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.Handler) (json.RawMessage, error) {
+	before, after := m.implements(PhaseToolCall), m.implements(PhaseToolResult)
+	if !before && !after {
+		return next(ctx, req)
+	}
+	params, err := members(req.Params)
+	if err != nil {
+		return nil, fmt.Errorf("tools/call params: %w", err)
+	}
+	var tool string
+	_ = json.Unmarshal(params["name"], &tool)
+	args := params["arguments"]
+	caller := callerOf(req.Caller)
+	if before {
+		in := &Input{Hook: PhaseToolCall, Server: req.Server, Method: req.Method, Caller: caller, Tool: tool, Arguments: args}
+		d, err := m.run(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if deny, reason, err := d.denied(); err != nil {
+			if err := m.fail(in, err); err != nil {
+				return nil, err
+			}
+		} else if deny {
+			return nil, m.deny(req, tool, reason)
+		}
+		if len(d.Result) > 0 && string(d.Result) != "null" {
+			return d.Result, nil
+		}
+		changed := false
+		if len(d.Arguments) > 0 && string(d.Arguments) != "null" {
+			if d.Arguments[0] != '{' {
+				if err := m.fail(in, fmt.Errorf("arguments must be an object, not %s", excerpt(d.Arguments))); err != nil {
+					return nil, err
+				}
+			} else {
+				args, params["arguments"], changed = d.Arguments, d.Arguments, true
+			}
+		}
+		if d.Tool != "" && d.Tool != tool {
+			tool, changed = d.Tool, true
+			params["name"], _ = json.Marshal(tool)
+		}
+		if changed {
+			p, err := json.Marshal(params)
+			if err != nil {
+				return nil, fmt.Errorf("tools/call params: %w", err)
+			}
+			r := *req
+			r.Params = p
+			req = &r
+		}
+		if d.Server != "" && d.Server != req.Server {
+			r := *req
+			r.Server = d.Server
+			req = &r
+		}
+	}
+	res, err := next(ctx, req)
+	if err != nil || !after {
+		return res, err
+	}
+	in := &Input{Hook: PhaseToolResult, Server: req.Server, Method: req.Method, Caller: caller, Tool: tool, Arguments: args, Result: res}
+	d, err := m.run(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if deny, reason, err := d.denied(); err != nil {
+		if err := m.fail(in, err); err != nil {
+			return nil, err
+		}
+	} else if deny {
+		return nil, m.deny(req, tool, reason)
+	}
+	if len(d.Result) > 0 && string(d.Result) != "null" {
+		if d.Result[0] != '{' {
+			if err := m.fail(in, fmt.Errorf("result must be an object, not %s", excerpt(d.Result))); err != nil {
+				return nil, err
+			}
+			return res, nil
+		}
+		return d.Result, nil
+	}
+	return res, nil
+}
+
+func (m *hookMW) list(ctx context.Context, req *engine.Request, next engine.Handler, phase Phase, field string) (json.RawMessage, error) {
+	res, err := next(ctx, req)
+	if err != nil || !m.implements(phase) {
+		return res, err
+	}
+	page, err := members(res)
+	if err != nil {
+		return res, nil // not ours to judge: the caller sees the server's answer
+	}
+	items := page[field]
+	if len(items) == 0 || string(items) == "null" {
+		items = json.RawMessage("[]")
+	}
+	in := &Input{Hook: phase, Server: req.Server, Method: req.Method, Caller: callerOf(req.Caller), Params: req.Params, Items: items}
+	d, err := m.run(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if deny, reason, err := d.denied(); err != nil {
+		if err := m.fail(in, err); err != nil {
+			return nil, err
+		}
+	} else if deny {
+		return nil, m.deny(req, "", reason)
+	}
+	if len(d.Items) == 0 || string(d.Items) == "null" {
+		return res, nil
+	}
+	if d.Items[0] != '[' {
+		if err := m.fail(in, fmt.Errorf("items must be an array, not %s", excerpt(d.Items))); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+	page[field] = d.Items
+	out, err := json.Marshal(page)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (m *hookMW) other(ctx context.Context, req *engine.Request, next engine.Handler) (json.RawMessage, error) {
+	before, after := m.implements(PhaseRequest), m.implements(PhaseResponse)
+	if !before && !after {
+		return next(ctx, req)
+	}
+	caller := callerOf(req.Caller)
+	name := req.Name()
+	if before {
+		in := &Input{Hook: PhaseRequest, Server: req.Server, Method: req.Method, Caller: caller, Params: req.Params}
+		d, err := m.run(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if deny, reason, err := d.denied(); err != nil {
+			if err := m.fail(in, err); err != nil {
+				return nil, err
+			}
+		} else if deny {
+			return nil, m.deny(req, name, reason)
+		}
+		if len(d.Result) > 0 && string(d.Result) != "null" {
+			return d.Result, nil
+		}
+		if len(d.Params) > 0 && string(d.Params) != "null" || d.Server != "" {
+			r := *req
+			if len(d.Params) > 0 && string(d.Params) != "null" {
+				if d.Params[0] != '{' {
+					if err := m.fail(in, fmt.Errorf("params must be an object, not %s", excerpt(d.Params))); err != nil {
+						return nil, err
+					}
+				} else {
+					r.Params = d.Params
+				}
+			}
+			if d.Server != "" {
+				r.Server = d.Server
+			}
+			req = &r
+		}
+	}
+	res, err := next(ctx, req)
+	if err != nil || !after {
+		return res, err
+	}
+	in := &Input{Hook: PhaseResponse, Server: req.Server, Method: req.Method, Caller: caller, Params: req.Params, Result: res}
+	d, err := m.run(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if deny, reason, err := d.denied(); err != nil {
+		if err := m.fail(in, err); err != nil {
+			return nil, err
+		}
+	} else if deny {
+		return nil, m.deny(req, name, reason)
+	}
+	if len(d.Result) > 0 && string(d.Result) != "null" {
+		return d.Result, nil
+	}
+	return res, nil
+}
+
+// members decodes a JSON object into its members; empty input is an empty object.
+func members(raw json.RawMessage) (map[string]json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	if len(raw) == 0 || string(raw) == "null" {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	return m, nil
+}
+
+// excerpt shortens raw JSON for an error message.
+func excerpt(raw json.RawMessage) string {
+	const max = 80
+	if len(raw) > max {
+		return string(raw[:max]) + "…"
+	}
+	return string(raw)
+}
