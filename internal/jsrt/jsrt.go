@@ -1,0 +1,341 @@
+// Package jsrt is what hook scripts and workflows share: loading a script
+// (ES modules, CommonJS or TypeScript, bundled with esbuild into code goja
+// runs, with an inline source map so that errors point at the user's
+// file:line) and a sandboxed goja runtime (console into slog, only the
+// environment variables and the folder the config grants).
+package jsrt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/dop251/goja"
+	"github.com/evanw/esbuild/pkg/api"
+)
+
+// exportsVar is the global the bundle assigns the script's exports to.
+const exportsVar = "__mcpscript_exports"
+
+// Script is a script loaded once: bundled, compiled, ready to run in any
+// number of runtimes (a *goja.Program is safe to share).
+type Script struct {
+	Name    string // the file's base name, used in logs and errors
+	Path    string // the file as given
+	Program *goja.Program
+}
+
+// Load bundles the script at path and its relative imports into one
+// program. Imports of packages are resolved from node_modules beside it;
+// Node's built-in modules are not available (there is no fs, net or
+// child_process in the sandbox), and importing one is a load error.
+func Load(path string) (*Script, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("script %s: %w", path, err)
+	}
+	res := api.Build(api.BuildOptions{
+		EntryPoints:   []string{abs},
+		Bundle:        true,
+		Write:         false,
+		Format:        api.FormatIIFE,
+		GlobalName:    exportsVar,
+		Platform:      api.PlatformNeutral,
+		MainFields:    []string{"module", "main"},
+		Target:        api.ES2017,
+		Sourcemap:     api.SourceMapInline,
+		SourceRoot:    "",
+		AbsWorkingDir: filepath.Dir(abs),
+		LogLevel:      api.LogLevelSilent,
+		Charset:       api.CharsetUTF8,
+	})
+	if len(res.Errors) > 0 {
+		return nil, buildError(path, res.Errors)
+	}
+	if len(res.OutputFiles) == 0 {
+		return nil, fmt.Errorf("script %s: the bundler produced no output", path)
+	}
+	name := filepath.Base(path)
+	prog, err := goja.Compile(name, string(res.OutputFiles[0].Contents), false)
+	if err != nil {
+		return nil, fmt.Errorf("script %s: %w", path, err)
+	}
+	return &Script{Name: name, Path: path, Program: prog}, nil
+}
+
+// buildError turns esbuild's messages into one error that names file:line:col.
+func buildError(path string, msgs []api.Message) error {
+	var b strings.Builder
+	for i, m := range msgs {
+		if i == 3 {
+			fmt.Fprintf(&b, "\n  (and %d more)", len(msgs)-3)
+			break
+		}
+		if i > 0 {
+			b.WriteString("\n  ")
+		}
+		if l := m.Location; l != nil {
+			fmt.Fprintf(&b, "%s:%d:%d: ", l.File, l.Line, l.Column+1)
+		}
+		b.WriteString(m.Text)
+		if strings.Contains(m.Text, "Could not resolve") && isNodeBuiltin(m.Text) {
+			b.WriteString(" (scripts run sandboxed: Node's built-in modules are not available; file access is fs.readFile under scripts.readDir)")
+		}
+		if strings.Contains(m.Text, "Top-level await") {
+			b.WriteString(" (put the code in `export default async function main()` instead)")
+		}
+	}
+	return fmt.Errorf("script %s: %s", path, b.String())
+}
+
+var builtinRE = regexp.MustCompile(`"(node:)?(fs|path|os|net|http|https|child_process|process|crypto|stream|util|events|url|buffer|zlib|tls|dns|dgram|worker_threads)(/[a-z]+)?"`)
+
+func isNodeBuiltin(text string) bool { return builtinRE.MatchString(text) }
+
+// Grants are what a script may reach beyond its own code.
+type Grants struct {
+	// Env names the environment variables process.env shows.
+	Env []string
+	// ReadDir is a folder fs.readFile and fs.readdir may read; "" grants none.
+	ReadDir string
+}
+
+// Options configure a runtime.
+type Options struct {
+	Logger           *slog.Logger // console goes here, with script=<name>; default slog.Default()
+	Grants           Grants
+	MaxCallStackSize int // default 1024
+	// Root, when set, is used for ReadDir instead of opening it (share one
+	// os.Root among a script's runtimes).
+	Root *os.Root
+}
+
+// ErrNotGranted means a script reached for something the config does not grant.
+var ErrNotGranted = errors.New("not granted")
+
+// New returns a runtime for s with console, process.env and fs set up by
+// opts, the script run, and its exports (an object; for a module with a
+// default export and nothing else, the default) returned.
+func New(s *Script, opts Options) (*goja.Runtime, *goja.Object, error) {
+	vm := goja.New()
+	vm.SetFieldNameMapper(goja.TagFieldNameMapper("json", true))
+	depth := opts.MaxCallStackSize
+	if depth <= 0 {
+		depth = 1024
+	}
+	vm.SetMaxCallStackSize(depth)
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger = logger.With("script", s.Name)
+	if err := setConsole(vm, logger); err != nil {
+		return nil, nil, err
+	}
+	if err := setProcess(vm, opts.Grants.Env); err != nil {
+		return nil, nil, err
+	}
+	if err := setFS(vm, opts); err != nil {
+		return nil, nil, err
+	}
+	if _, err := vm.RunProgram(s.Program); err != nil {
+		return nil, nil, fmt.Errorf("script %s: %w", s.Path, Describe(err))
+	}
+	exp := vm.Get(exportsVar)
+	obj, ok := exp.(*goja.Object)
+	if !ok || exp == nil {
+		return nil, nil, fmt.Errorf("script %s: it exports nothing", s.Path)
+	}
+	return vm, obj, nil
+}
+
+// Export returns the named export of exports: a named export, else a
+// member of the default export's object.
+func Export(exports *goja.Object, name string) goja.Value {
+	if v := exports.Get(name); v != nil && !goja.IsUndefined(v) {
+		return v
+	}
+	if d, ok := exports.Get("default").(*goja.Object); ok {
+		if v := d.Get(name); v != nil && !goja.IsUndefined(v) {
+			return v
+		}
+	}
+	return nil
+}
+
+// Describe turns a goja error into one a user can act on: an exception with
+// its stack (file:line in the user's source), an interrupt with its cause,
+// a stack overflow with the limit.
+func Describe(err error) error {
+	var ex *goja.Exception
+	var ie *goja.InterruptedError
+	var so *goja.StackOverflowError
+	switch {
+	case errors.As(err, &ie):
+		if cause, ok := ie.Value().(error); ok {
+			return fmt.Errorf("interrupted: %w", cause)
+		}
+		return fmt.Errorf("interrupted: %v", ie.Value())
+	case errors.As(err, &so):
+		return fmt.Errorf("call stack limit exceeded (scripts.maxCallStackSize): %s", strings.TrimSpace(so.String()))
+	case errors.As(err, &ex):
+		if ge, ok := ex.Value().Export().(error); ok && ge != nil {
+			// A Go error thrown through JS and not caught: keep it testable.
+			return &ScriptError{Message: strings.TrimSpace(ex.String()), Err: ge}
+		}
+		return &ScriptError{Message: strings.TrimSpace(ex.String())}
+	}
+	return err
+}
+
+// ScriptError is an uncaught exception: message and JavaScript stack.
+type ScriptError struct {
+	Message string // "TypeError: x is undefined\n\tat f (policy.js:3:5(12))"
+	Err     error  // the Go error thrown, if the exception carried one
+}
+
+func (e *ScriptError) Error() string { return e.Message }
+
+// Unwrap returns the Go error the exception carried, if any.
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+func setConsole(vm *goja.Runtime, logger *slog.Logger) error {
+	console := vm.NewObject()
+	level := map[string]slog.Level{"log": slog.LevelInfo, "info": slog.LevelInfo, "debug": slog.LevelDebug, "trace": slog.LevelDebug, "warn": slog.LevelWarn, "error": slog.LevelError}
+	for name, lvl := range level {
+		if err := console.Set(name, func(call goja.FunctionCall) goja.Value {
+			if logger.Enabled(context.Background(), lvl) {
+				logger.Log(context.Background(), lvl, Format(vm, call.Arguments))
+			}
+			return goja.Undefined()
+		}); err != nil {
+			return err
+		}
+	}
+	return vm.Set("console", console)
+}
+
+// Format renders console arguments the way Node's util.format does for the
+// common cases: strings as they are, everything else as JSON when it has a
+// JSON form.
+func Format(vm *goja.Runtime, args []goja.Value) string {
+	parts := make([]string, 0, len(args))
+	for _, a := range args {
+		parts = append(parts, inspect(vm, a))
+	}
+	return strings.Join(parts, " ")
+}
+
+func inspect(vm *goja.Runtime, v goja.Value) string {
+	if v == nil || goja.IsUndefined(v) {
+		return "undefined"
+	}
+	if goja.IsNull(v) {
+		return "null"
+	}
+	if o, ok := v.(*goja.Object); ok {
+		if o.ClassName() == "Error" {
+			if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
+				return st.String()
+			}
+			return o.String()
+		}
+		if _, isFn := goja.AssertFunction(v); !isFn {
+			if b, err := json.Marshal(o.Export()); err == nil {
+				return string(b)
+			}
+		}
+	}
+	return v.String()
+}
+
+func setProcess(vm *goja.Runtime, names []string) error {
+	env := vm.NewObject()
+	for _, n := range names {
+		if v, ok := os.LookupEnv(n); ok {
+			if err := env.Set(n, v); err != nil {
+				return err
+			}
+		}
+	}
+	process := vm.NewObject()
+	if err := process.Set("env", env); err != nil {
+		return err
+	}
+	return vm.Set("process", process)
+}
+
+func setFS(vm *goja.Runtime, opts Options) error {
+	root := opts.Root
+	dir := opts.Grants.ReadDir
+	fsObj := vm.NewObject()
+	deny := func(goja.FunctionCall) goja.Value {
+		panic(vm.NewGoError(fmt.Errorf("%w: file access: set \"scripts.readDir\" in the config to let scripts read a folder", ErrNotGranted)))
+	}
+	if root == nil && dir != "" {
+		r, err := os.OpenRoot(dir)
+		if err != nil {
+			return fmt.Errorf("scripts.readDir: %w", err)
+		}
+		root = r // lives as long as the runtime; closed with the process
+	}
+	if root == nil {
+		for _, n := range []string{"readFile", "readdir", "exists"} {
+			if err := fsObj.Set(n, deny); err != nil {
+				return err
+			}
+		}
+		return vm.Set("fs", fsObj)
+	}
+	readFile := func(name string) (string, error) {
+		b, err := fs.ReadFile(root.FS(), clean(name))
+		if err != nil {
+			return "", fmt.Errorf("fs.readFile %q: %w", name, err)
+		}
+		return string(b), nil
+	}
+	readdir := func(name string) ([]string, error) {
+		ents, err := fs.ReadDir(root.FS(), clean(name))
+		if err != nil {
+			return nil, fmt.Errorf("fs.readdir %q: %w", name, err)
+		}
+		out := make([]string, 0, len(ents))
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		slices.Sort(out)
+		return out, nil
+	}
+	exists := func(name string) bool {
+		_, err := root.Stat(clean(name))
+		return err == nil
+	}
+	for n, f := range map[string]any{"readFile": readFile, "readdir": readdir, "exists": exists} {
+		if err := fsObj.Set(n, f); err != nil {
+			return err
+		}
+	}
+	return vm.Set("fs", fsObj)
+}
+
+// clean makes a script's path relative to the granted folder; os.Root
+// refuses anything that escapes it.
+func clean(name string) string {
+	name = filepath.ToSlash(filepath.Clean("/" + name))
+	name = strings.TrimPrefix(name, "/")
+	if name == "" {
+		return "."
+	}
+	return name
+}
