@@ -1,9 +1,11 @@
 // Package config reads, checks and completes mcpscript's JSON
 // configuration: the stdio MCP servers to run ("mcpServers", the format MCP
-// clients such as Claude Desktop use) and the optional SSE proxy
-// ("sseProxy", as in the Rust library mcp-runner).
+// clients such as Claude Desktop use), the optional SSE proxy ("sseProxy",
+// as in the Rust library mcp-runner), and the optional JavaScript hooks
+// ("scripts") and WebAssembly filters ("filters") requests pass through.
 //
-// A configuration looks like this (every key but "command" is optional):
+// A configuration looks like this (every key but "command" and "wasm" is
+// optional):
 //
 //	{
 //	  "$schema": "...",
@@ -38,7 +40,20 @@
 //	    "cors": {"allowedOrigins": ["http://localhost:5173"], "allowCredentials": false},
 //	    "allowedHosts": ["mcp.example.com"],
 //	    "maxBodyBytes": 4194304
-//	  }
+//	  },
+//	  "scripts": {
+//	    "hooks": ["policy.ts", {"path": "audit.js", "timeout": "50ms", "onError": "open"}],
+//	    "timeout": "1s",
+//	    "onError": "closed",
+//	    "env": ["API_KEY"],
+//	    "readDir": "./data",
+//	    "pool": 4,
+//	    "maxCallStackSize": 1024
+//	  },
+//	  "filters": [
+//	    {"wasm": "filters/redact.wasm", "name": "redact", "config": {"folder": "/srv/data"},
+//	     "hooks": ["toolCall", "toolResult"], "timeout": "1s", "memoryLimitMiB": 64, "onError": "closed", "pool": 2}
+//	  ]
 //	}
 //
 // [Load] and [Parse] report every problem at once, each with its JSON path,
@@ -46,13 +61,17 @@
 // are errors, except Claude Desktop's top-level "globalShortcut" and
 // "preferences" and "$schema", which are ignored. References to environment
 // variables are expanded in command, args, env values, cwd and the bearer
-// tokens (see [Expand]); in disabled servers values are kept as written.
+// tokens (see [Expand]); in disabled servers, "scripts" and "filters"
+// values are kept as written. Hook, readDir and filter paths are relative
+// to the config file's folder (see [Config.Resolve]); Parse and Load do not
+// check that the files exist, the loaders of hooks and filters do.
 //
 // To add a top-level section, add a field to [Config], a case to
 // topLevelKeys in decode.go, and its rules to validate.go.
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -439,9 +458,11 @@ func (c *Config) Validate() error {
 }
 
 // WithDefaults returns a deep copy of c with every default filled in:
-// restart policy, retries and backoffs, timeouts, MaxFrameBytes, and the
-// proxy's address, port, workers and body limit. It returns nil for a nil
-// Config.
+// restart policy, retries and backoffs, timeouts, MaxFrameBytes, the
+// proxy's address, port, workers and body limit, the scripts' timeout, fail
+// mode and call stack size (each hook inheriting the first two), and each
+// filter's name, timeout, memory limit and fail mode. Pool sizes stay 0,
+// which stands for GOMAXPROCS. It returns nil for a nil Config.
 func (c *Config) WithDefaults() *Config {
 	if c == nil {
 		return nil
@@ -488,7 +509,62 @@ func (c *Config) WithDefaults() *Config {
 		}
 		out.Proxy = &p
 	}
+	out.Scripts = c.Scripts.withDefaults()
+	if c.Filters != nil {
+		out.Filters = make([]*Filter, len(c.Filters))
+		for i, f := range c.Filters {
+			out.Filters[i] = f.withDefaults()
+		}
+	}
 	return out
+}
+
+func (s *Scripts) withDefaults() *Scripts {
+	if s == nil {
+		return nil
+	}
+	out := *s
+	out.Env = slices.Clone(s.Env)
+	defaultDuration(&out.Timeout, DefaultHookTimeout)
+	if out.OnError == "" {
+		out.OnError = FailClosed
+	}
+	if out.MaxCallStackSize == 0 {
+		out.MaxCallStackSize = DefaultMaxCallStackSize
+	}
+	if s.Hooks != nil {
+		out.Hooks = make([]*Hook, len(s.Hooks))
+		for i, h := range s.Hooks {
+			if h == nil {
+				continue
+			}
+			hc := *h
+			defaultDuration(&hc.Timeout, out.Timeout.Duration)
+			if hc.OnError == "" {
+				hc.OnError = out.OnError
+			}
+			out.Hooks[i] = &hc
+		}
+	}
+	return &out
+}
+
+func (f *Filter) withDefaults() *Filter {
+	if f == nil {
+		return nil
+	}
+	out := *f
+	out.Config = bytes.Clone(f.Config)
+	out.Hooks = slices.Clone(f.Hooks)
+	out.Name = filterName(f)
+	defaultDuration(&out.Timeout, DefaultFilterTimeout)
+	if out.MemoryLimitMiB == 0 {
+		out.MemoryLimitMiB = DefaultFilterMemoryMiB
+	}
+	if out.OnError == "" {
+		out.OnError = FailClosed
+	}
+	return &out
 }
 
 func (s *Server) withDefaults() *Server {
@@ -588,8 +664,9 @@ type Scripts struct {
 	// Hooks are the hook scripts, run in this order on requests (and in
 	// the reverse order on results). A string is short for {"path": ...}.
 	Hooks []*Hook `json:"hooks,omitempty"`
-	// Timeout bounds each call of a hook function; default 1s.
-	Timeout Duration `json:"timeout,omitempty"`
+	// Timeout bounds each call of a hook function; default
+	// DefaultHookTimeout.
+	Timeout Duration `json:"timeout,omitzero"`
 	// OnError is the default fail mode: FailClosed (default) or FailOpen.
 	OnError string `json:"onError,omitempty"`
 	// Env names the environment variables scripts may read (process.env);
@@ -599,20 +676,23 @@ type Scripts struct {
 	// to the config file's folder; "" grants none.
 	ReadDir string `json:"readDir,omitempty"`
 	// Pool bounds the JavaScript runtimes kept per hook script; default
-	// GOMAXPROCS. More concurrent calls wait for a free runtime.
+	// (0) GOMAXPROCS. More concurrent calls wait for a free runtime.
 	Pool int `json:"pool,omitempty"`
-	// MaxCallStackSize bounds JavaScript recursion; default 1024 frames.
+	// MaxCallStackSize bounds JavaScript recursion; default
+	// DefaultMaxCallStackSize frames, at least 16.
 	MaxCallStackSize int `json:"maxCallStackSize,omitempty"`
 }
 
 // Hook is one hook script.
 type Hook struct {
-	// Path is the script file (.js, .mjs, .cjs, .ts), relative to the config
-	// file's folder.
+	// Path is the script file (.js, .mjs, .cjs, .ts, .mts or .cts),
+	// relative to the config file's folder.
 	Path string `json:"path"`
-	// Timeout overrides Scripts.Timeout for this script.
-	Timeout Duration `json:"timeout,omitempty"`
-	// OnError overrides Scripts.OnError for this script.
+	// Timeout overrides Scripts.Timeout for this script (WithDefaults
+	// fills it in from Scripts).
+	Timeout Duration `json:"timeout,omitzero"`
+	// OnError overrides Scripts.OnError for this script (WithDefaults fills
+	// it in from Scripts).
 	OnError string `json:"onError,omitempty"`
 }
 
@@ -634,19 +714,22 @@ type Filter struct {
 	// Name identifies the filter in errors and logs; default the file's
 	// base name without ".wasm".
 	Name string `json:"name,omitempty"`
-	// Config is handed to the filter when an instance starts, as JSON.
+	// Config is handed to the filter when an instance starts, as JSON; it
+	// must be an object. Parse keeps it compacted.
 	Config json.RawMessage `json:"config,omitempty"`
 	// Hooks are the phases the filter handles (e.g. "toolCall",
-	// "toolResult", "listTools", "request"); empty means every phase.
+	// "toolResult", "listTools", "request"); nil means every phase, and an
+	// empty list is an error.
 	Hooks []string `json:"hooks,omitempty"`
 	// Timeout bounds each call into the filter; default 1s.
-	Timeout Duration `json:"timeout,omitempty"`
-	// MemoryLimitMiB caps an instance's memory; default 64 MiB. Go guests
+	Timeout Duration `json:"timeout,omitzero"`
+	// MemoryLimitMiB caps an instance's memory, between MinFilterMemoryMiB
+	// and MaxFilterMemoryMiB; default DefaultFilterMemoryMiB. Go guests
 	// need at least 16.
 	MemoryLimitMiB int `json:"memoryLimitMiB,omitempty"`
 	// OnError is the fail mode: FailClosed (default) or FailOpen.
 	OnError string `json:"onError,omitempty"`
-	// Pool bounds the instances kept; default GOMAXPROCS.
+	// Pool bounds the instances kept; default (0) GOMAXPROCS.
 	Pool int `json:"pool,omitempty"`
 }
 

@@ -736,3 +736,253 @@ func TestChildModelDefaults(t *testing.T) {
 		t.Errorf("Validate = %v", err)
 	}
 }
+
+// withServer wraps the sections of a test config around a minimal server.
+func withServer(sections string) string {
+	return `{"mcpServers": {"a": {"command": "x"}}, ` + sections + `}`
+}
+
+func TestScriptsAndFilters(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		scripts *Scripts
+		filters []*Filter
+	}{
+		{
+			name: "neither",
+			in:   `{"mcpServers": {"a": {"command": "x"}}}`,
+		},
+		{
+			name:    "empty sections",
+			in:      withServer(`"scripts": {}, "filters": []`),
+			scripts: &Scripts{Timeout: d(time.Second), OnError: "closed", MaxCallStackSize: 1024},
+		},
+		{
+			name:    "null sections are left out",
+			in:      withServer(`"scripts": null, "filters": null`),
+			scripts: nil,
+		},
+		{
+			name: "hook shorthand and objects inherit the section's settings",
+			in: withServer(`"scripts": {
+			  "hooks": ["policy.ts", {"path": "audit.js", "timeout": "50ms", "onError": "open"}, {"path": "lib/x.mjs"}],
+			  "timeout": "2s", "onError": "open", "env": ["API_KEY", "_X1"], "readDir": "./data", "pool": 4, "maxCallStackSize": 16}`),
+			scripts: &Scripts{
+				Hooks: []*Hook{
+					{Path: "policy.ts", Timeout: d(2 * time.Second), OnError: "open"},
+					{Path: "audit.js", Timeout: d(50 * time.Millisecond), OnError: "open"},
+					{Path: "lib/x.mjs", Timeout: d(2 * time.Second), OnError: "open"},
+				},
+				Timeout: d(2 * time.Second), OnError: "open", Env: []string{"API_KEY", "_X1"},
+				ReadDir: "./data", Pool: 4, MaxCallStackSize: 16,
+			},
+		},
+		{
+			name:    "empty arrays are left out",
+			in:      withServer(`"scripts": {"hooks": [], "env": [], "readDir": null}`),
+			scripts: &Scripts{Timeout: d(time.Second), OnError: "closed", MaxCallStackSize: 1024},
+		},
+		{
+			name: "every extension",
+			in:   withServer(`"scripts": {"hooks": ["a.js", "b.mjs", "c.cjs", "d.ts", "e.mts", {"path": "f.cts", "onError": "open"}]}`),
+			scripts: &Scripts{
+				Hooks: []*Hook{
+					{Path: "a.js", Timeout: d(time.Second), OnError: "closed"},
+					{Path: "b.mjs", Timeout: d(time.Second), OnError: "closed"},
+					{Path: "c.cjs", Timeout: d(time.Second), OnError: "closed"},
+					{Path: "d.ts", Timeout: d(time.Second), OnError: "closed"},
+					{Path: "e.mts", Timeout: d(time.Second), OnError: "closed"},
+					{Path: "f.cts", Timeout: d(time.Second), OnError: "open"},
+				},
+				Timeout: d(time.Second), OnError: "closed", MaxCallStackSize: 1024,
+			},
+		},
+		{
+			name: "${VAR} is not expanded in scripts and filters",
+			in: withServer(`"scripts": {"hooks": ["${HOME}/p.ts"], "readDir": "${HOME}", "env": ["HOME"]},
+			  "filters": [{"wasm": "${HOME}/f.wasm", "config": {"dir": "${HOME}"}}]`),
+			scripts: &Scripts{
+				Hooks:   []*Hook{{Path: "${HOME}/p.ts", Timeout: d(time.Second), OnError: "closed"}},
+				Timeout: d(time.Second), OnError: "closed", Env: []string{"HOME"}, ReadDir: "${HOME}", MaxCallStackSize: 1024,
+			},
+			filters: []*Filter{{Wasm: "${HOME}/f.wasm", Name: "f", Config: json.RawMessage(`{"dir":"${HOME}"}`),
+				Timeout: d(time.Second), MemoryLimitMiB: 64, OnError: "closed"}},
+		},
+		{
+			name: "filters with defaults and raw config",
+			in: withServer(`"filters": [
+			  {"wasm": "filters/redact.wasm"},
+			  {"wasm": "/abs/redact.wasm", "name": "redact2", "config": {
+			      "folder": "/srv/data", "nested": {"list": [1, 2.5, true, null]}, "html": "<b>&"
+			    },
+			    "hooks": ["toolCall", "toolResult", "listTools", "listPrompts", "listResources", "listResourceTemplates", "request", "response"],
+			    "timeout": "250ms", "memoryLimitMiB": 4096, "onError": "open", "pool": 2},
+			  {"wasm": "x.wasm", "config": {}, "memoryLimitMiB": 1}
+			]`),
+			filters: []*Filter{
+				{Wasm: "filters/redact.wasm", Name: "redact", Timeout: d(time.Second), MemoryLimitMiB: 64, OnError: "closed"},
+				{
+					Wasm: "/abs/redact.wasm", Name: "redact2",
+					// Compacted, with HTML characters escaped as json.Marshal
+					// writes them, so that a marshalled Config parses back the same.
+					Config:  json.RawMessage(`{"folder":"/srv/data","nested":{"list":[1,2.5,true,null]},"html":"\u003cb\u003e\u0026"}`),
+					Hooks:   []string{"toolCall", "toolResult", "listTools", "listPrompts", "listResources", "listResourceTemplates", "request", "response"},
+					Timeout: d(250 * time.Millisecond), MemoryLimitMiB: 4096, OnError: "open", Pool: 2,
+				},
+				{Wasm: "x.wasm", Name: "x", Config: json.RawMessage(`{}`), Timeout: d(time.Second), MemoryLimitMiB: 1, OnError: "closed"},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := parse(t, tc.in)
+			if !reflect.DeepEqual(c.Scripts, tc.scripts) {
+				t.Errorf("scripts: got\n%s\nwant\n%s", dump(c.Scripts), dump(tc.scripts))
+			}
+			if !reflect.DeepEqual(c.Filters, tc.filters) {
+				t.Errorf("filters: got\n%s\nwant\n%s", dump(c.Filters), dump(tc.filters))
+			}
+			data, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c2 := parse(t, string(data)); !reflect.DeepEqual(c, c2) {
+				t.Errorf("round trip changed the config: %s", data)
+			}
+		})
+	}
+}
+
+// WithDefaults fills in the scripts and filters of a Config built in Go
+// without changing it, and Validate applies the rules of the file format.
+func TestScriptsAndFiltersGoValues(t *testing.T) {
+	c := &Config{
+		Servers: map[string]*Server{"a": {Command: "x"}},
+		Scripts: &Scripts{
+			Hooks:   []*Hook{{Path: "p.ts"}, {Path: "q.js", OnError: FailOpen, Timeout: d(time.Minute)}},
+			OnError: FailOpen,
+			Env:     []string{"A"},
+		},
+		Filters: []*Filter{
+			{Wasm: "dir/one.wasm", Config: json.RawMessage(` {"k": 1}`), Hooks: []string{"toolCall"}},
+			{Wasm: "two.wasm", Name: "second", Timeout: d(time.Minute), MemoryLimitMiB: 16, OnError: FailOpen, Pool: 3},
+		},
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	before := dump(c)
+	got := c.WithDefaults()
+	if dump(c) != before {
+		t.Errorf("WithDefaults modified its receiver")
+	}
+	wantScripts := &Scripts{
+		Hooks: []*Hook{
+			{Path: "p.ts", Timeout: d(DefaultHookTimeout), OnError: FailOpen},
+			{Path: "q.js", Timeout: d(time.Minute), OnError: FailOpen},
+		},
+		Timeout: d(DefaultHookTimeout), OnError: FailOpen, Env: []string{"A"}, MaxCallStackSize: DefaultMaxCallStackSize,
+	}
+	wantFilters := []*Filter{
+		{Wasm: "dir/one.wasm", Name: "one", Config: json.RawMessage(` {"k": 1}`), Hooks: []string{"toolCall"},
+			Timeout: d(DefaultFilterTimeout), MemoryLimitMiB: DefaultFilterMemoryMiB, OnError: FailClosed},
+		{Wasm: "two.wasm", Name: "second", Timeout: d(time.Minute), MemoryLimitMiB: 16, OnError: FailOpen, Pool: 3},
+	}
+	if !reflect.DeepEqual(got.Scripts, wantScripts) {
+		t.Errorf("scripts: got\n%s\nwant\n%s", dump(got.Scripts), dump(wantScripts))
+	}
+	if !reflect.DeepEqual(got.Filters, wantFilters) {
+		t.Errorf("filters: got\n%s\nwant\n%s", dump(got.Filters), dump(wantFilters))
+	}
+	// A deep copy: changing the copy leaves the original alone.
+	got.Scripts.Hooks[0].Path = "changed"
+	got.Scripts.Env[0] = "changed"
+	got.Filters[0].Hooks[0] = "changed"
+	got.Filters[0].Config[2] = 'X'
+	got.Filters[1].Name = "changed"
+	if dump(c) != before {
+		t.Errorf("WithDefaults did not copy deeply:\n%s", dump(c))
+	}
+	if err := got.WithDefaults().Validate(); err == nil {
+		t.Errorf("Validate accepted the changed copy")
+	}
+
+	bad := &Config{
+		Source:  "built-in",
+		Servers: map[string]*Server{"a": {Command: "x"}},
+		Scripts: &Scripts{
+			Hooks:            []*Hook{{}, nil, {Path: "x.py", Timeout: d(-time.Second), OnError: "Closed"}},
+			Timeout:          d(-time.Millisecond),
+			OnError:          "never",
+			Env:              []string{"OK", "NOT-OK", "", "OK"},
+			Pool:             -1,
+			MaxCallStackSize: 15,
+		},
+		Filters: []*Filter{
+			{Wasm: "a/f.wasm", Config: json.RawMessage(`[1]`), Hooks: []string{}},
+			{Wasm: "b/f.wasm", Config: json.RawMessage(`{`)},
+			nil,
+			{Name: "x", Hooks: []string{"listtools", "toolCall", "toolCall"}, MemoryLimitMiB: 4097, Pool: -2, OnError: "x", Timeout: d(-1)},
+			{Wasm: "F.WASM", Name: "x", MemoryLimitMiB: -1},
+			{Wasm: "dir/.wasm"},
+		},
+	}
+	want := `built-in: scripts.hooks[0].path: must not be empty (the script to run, e.g. "policy.ts")
+built-in: scripts.hooks[1]: the hook is nil
+built-in: scripts.hooks[2].path: "x.py" is not a JavaScript or TypeScript file (hook scripts end in .js, .mjs, .cjs, .ts, .mts, .cts)
+built-in: scripts.hooks[2].timeout: must not be negative, found "-1s"
+built-in: scripts.hooks[2].onError: unknown fail mode "Closed": expected "closed" or "open" (did you mean "closed"?)
+built-in: scripts.timeout: must not be negative, found "-1ms"
+built-in: scripts.onError: unknown fail mode "never": expected "closed" or "open" ("closed" refuses the request, "open" lets it through)
+built-in: scripts.env[1]: invalid variable name "NOT-OK": use letters, digits and _, not starting with a digit
+built-in: scripts.env[2]: invalid variable name "": use letters, digits and _, not starting with a digit
+built-in: scripts.env[3]: "OK" is listed twice
+built-in: scripts.pool: must be at least 1, found -1 (leave the key out for the default, GOMAXPROCS)
+built-in: scripts.maxCallStackSize: must be at least 16, found 15 (leave the key out for the default, 1024)
+built-in: filters[0].config: must be a JSON object (e.g. "config": {"folder": "/srv/data"})
+built-in: filters[0].hooks: is empty (list the hooks the filter handles, or leave "hooks" out for every hook)
+built-in: filters[1].config: must be a JSON object (e.g. "config": {"folder": "/srv/data"})
+built-in: filters[1].wasm: the name "f" is used twice, by filters[0] ("a/f.wasm") and filters[1] ("b/f.wasm") (filter names must be unique and default to the file's base name; set "name" on one of them)
+built-in: filters[2]: the filter is nil
+built-in: filters[3].wasm: must not be empty (the WebAssembly module, e.g. "filters/redact.wasm")
+built-in: filters[3].hooks[0]: unknown hook "listtools": expected "toolCall", "toolResult", "listTools", "listPrompts", "listResources", "listResourceTemplates", "request" or "response" (did you mean "listTools"?)
+built-in: filters[3].hooks[2]: "toolCall" is listed twice
+built-in: filters[3].timeout: must not be negative, found "-1ns"
+built-in: filters[3].memoryLimitMiB: must be between 1 and 4096, found 4097 (the limit is in MiB; leave the key out for the default, 64)
+built-in: filters[3].onError: unknown fail mode "x": expected "closed" or "open" ("closed" refuses the request, "open" lets it through)
+built-in: filters[3].pool: must be at least 1, found -2 (leave the key out for the default, GOMAXPROCS)
+built-in: filters[4].wasm: "F.WASM" is not a .wasm file (did you mean "F.wasm"?)
+built-in: filters[4].memoryLimitMiB: must be between 1 and 4096, found -1 (the limit is in MiB; leave the key out for the default, 64)
+built-in: filters[4].name: the name "x" is used twice, by filters[3] ("") and filters[4] ("F.WASM") (filter names must be unique and default to the file's base name; set "name" on one of them)
+built-in: filters[5].wasm: "dir/.wasm" has no name before .wasm (e.g. "filters/redact.wasm")`
+	if err := bad.Validate(); err == nil || err.Error() != want {
+		t.Errorf("got:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// Resolve makes hook, readDir and filter paths relative to the config's
+// folder.
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mcpscript.json")
+	if err := os.WriteFile(path, []byte(withServer(`"scripts": {"hooks": ["hooks/p.ts"], "readDir": "data"}, "filters": [{"wasm": "/abs/f.wasm"}]`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{c.Scripts.Hooks[0].Path, filepath.Join(dir, "hooks", "p.ts")},
+		{c.Scripts.ReadDir, filepath.Join(dir, "data")},
+		{c.Filters[0].Wasm, "/abs/f.wasm"},
+		{"", ""},
+	} {
+		if got := c.Resolve(tc.in); got != tc.want {
+			t.Errorf("Resolve(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := (&Config{}).Resolve("a/../b.ts"); got != "b.ts" {
+		t.Errorf("Resolve without Dir = %q", got)
+	}
+}

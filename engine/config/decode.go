@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -106,6 +107,31 @@ func (d *decoder) str(n *node, path string) (string, bool) {
 		return "", false
 	}
 	return n.text, true
+}
+
+// setString returns a field decoder that stores a string in *dst.
+func (d *decoder) setString(dst *string) func(*node, string) {
+	return func(v *node, p string) { *dst, _ = d.str(v, p) }
+}
+
+// setDuration returns a field decoder that stores a duration in *dst.
+func (d *decoder) setDuration(dst *Duration) func(*node, string) {
+	return func(v *node, p string) { *dst = d.duration(v, p) }
+}
+
+// setInt returns a field decoder that stores an integer in *dst and reports
+// the value check rejects. An explicit 0 is checked too, although 0 stands
+// for the default in a Config built in Go: the file asks for the default by
+// leaving the key out.
+func (d *decoder) setInt(dst *int, check func(int) (msg, hint string)) func(*node, string) {
+	return func(v *node, p string) {
+		if n, ok := d.integer(v, p); ok {
+			*dst = int(n)
+			if msg, hint := check(*dst); msg != "" {
+				d.addAt(v.off, p, msg, hint)
+			}
+		}
+	}
 }
 
 func (d *decoder) boolean(n *node, path string) bool {
@@ -268,6 +294,8 @@ func (d *decoder) topLevelKeys(c *Config) objectSpec {
 		fields: []field{
 			{key: "mcpServers", required: true, decode: func(v *node, p string) { c.Servers = d.servers(v, p) }},
 			{key: "sseProxy", decode: func(v *node, p string) { c.Proxy = d.proxy(v, p) }},
+			{key: "scripts", decode: func(v *node, p string) { c.Scripts = d.scripts(v, p) }},
+			{key: "filters", decode: func(v *node, p string) { c.Filters = d.filters(v, p) }},
 		},
 		ignored: []string{"$schema", "globalShortcut", "preferences"},
 		unknownHint: func(key string, v *node) string {
@@ -320,12 +348,7 @@ func (d *decoder) servers(n *node, path string) map[string]*Server {
 
 func (d *decoder) server(n *node, path string) *Server {
 	s := &Server{}
-	str := func(dst *string) func(*node, string) {
-		return func(v *node, p string) { *dst, _ = d.str(v, p) }
-	}
-	dur := func(dst *Duration) func(*node, string) {
-		return func(v *node, p string) { *dst = d.duration(v, p) }
-	}
+	str, dur := d.setString, d.setDuration
 	spec := objectSpec{
 		fields: []field{
 			{key: "command", required: true, decode: str(&s.Command)},
@@ -425,9 +448,7 @@ func (d *decoder) restart(n *node, path string) Restart {
 		d.typeError(n, path, "a string or an object", `e.g. "on-failure" or {"policy": "on-failure", "maxRetries": 5}`)
 		return r
 	}
-	dur := func(dst *Duration) func(*node, string) {
-		return func(v *node, p string) { *dst = d.duration(v, p) }
-	}
+	dur := d.setDuration
 	d.object(n, path, objectSpec{fields: []field{
 		{key: "policy", decode: func(v *node, p string) {
 			if s, ok := d.str(v, p); ok {
@@ -618,4 +639,125 @@ func (d *decoder) cors(n *node, path string) *CORS {
 		missingHint: map[string]string{"allowedOrigins": `the web origins allowed to call the proxy, e.g. "allowedOrigins": ["http://localhost:5173"]`},
 	})
 	return c
+}
+
+// scripts decodes the "scripts" section. Its values are kept as written:
+// ${VAR} references are not expanded, since scripts read the variables they
+// are granted through "env" themselves.
+func (d *decoder) scripts(n *node, path string) *Scripts {
+	s := &Scripts{}
+	if !d.object(n, path, objectSpec{fields: []field{
+		{key: "hooks", decode: func(v *node, p string) { s.Hooks = d.hooks(v, p) }},
+		{key: "timeout", decode: d.setDuration(&s.Timeout)},
+		{key: "onError", decode: d.setString(&s.OnError)},
+		{key: "env", decode: func(v *node, p string) { s.Env = d.strings(v, p) }},
+		{key: "readDir", decode: d.setString(&s.ReadDir)},
+		{key: "pool", decode: d.setInt(&s.Pool, checkPool)},
+		{key: "maxCallStackSize", decode: d.setInt(&s.MaxCallStackSize, checkMaxCallStackSize)},
+	}}) {
+		return nil
+	}
+	return s
+}
+
+// hooks decodes the hook scripts: each a path string or an object.
+func (d *decoder) hooks(n *node, path string) []*Hook {
+	if n.kind != kindArray {
+		d.typeError(n, path, "an array of hook scripts", `e.g. "hooks": ["policy.ts", {"path": "audit.js", "onError": "open"}]`)
+		return nil
+	}
+	var out []*Hook
+	for i, e := range n.elems {
+		p := index(path, i)
+		d.valuePos[p] = e.off
+		h := &Hook{}
+		switch e.kind {
+		case kindString:
+			// Checked here so that the problem names the string, not a
+			// "path" key the user did not write.
+			h.Path = e.text
+			if msg, hint := checkHookPath(h.Path); msg != "" {
+				d.addAt(e.off, p, msg, hint)
+			}
+		case kindObject:
+			d.object(e, p, objectSpec{
+				fields: []field{
+					{key: "path", required: true, decode: d.setString(&h.Path)},
+					{key: "timeout", decode: d.setDuration(&h.Timeout)},
+					{key: "onError", decode: d.setString(&h.OnError)},
+				},
+				missingHint: map[string]string{"path": `the script to run, e.g. {"path": "policy.ts"}`},
+			})
+		default:
+			d.typeError(e, p, "a script path or an object", `e.g. "policy.ts" or {"path": "audit.js", "timeout": "50ms"}`)
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// filters decodes the "filters" section. Like scripts, its values are kept
+// as written.
+func (d *decoder) filters(n *node, path string) []*Filter {
+	if n.kind != kindArray {
+		d.typeError(n, path, "an array of filters", `e.g. "filters": [{"wasm": "filters/redact.wasm"}]`)
+		return nil
+	}
+	var out []*Filter
+	for i, e := range n.elems {
+		p := index(path, i)
+		d.valuePos[p] = e.off
+		out = append(out, d.filter(e, p))
+	}
+	return out
+}
+
+func (d *decoder) filter(n *node, path string) *Filter {
+	f := &Filter{}
+	if n.kind != kindObject {
+		d.typeError(n, path, "an object", `a filter looks like {"wasm": "filters/redact.wasm", "hooks": ["toolCall"]}`)
+		return f
+	}
+	d.object(n, path, objectSpec{
+		fields: []field{
+			{key: "wasm", required: true, decode: d.setString(&f.Wasm)},
+			{key: "name", decode: func(v *node, p string) {
+				if s, ok := d.str(v, p); ok {
+					f.Name = s
+					if s == "" {
+						d.addAt(v.off, p, "must not be empty", `leave the key out to name the filter after its file`)
+					}
+				}
+			}},
+			{key: "config", decode: func(v *node, p string) { f.Config = d.rawObject(v, p) }},
+			{key: "hooks", decode: func(v *node, p string) {
+				f.Hooks = d.strings(v, p)
+				if f.Hooks == nil && v.kind == kindArray {
+					f.Hooks = []string{}
+				}
+			}},
+			{key: "timeout", decode: d.setDuration(&f.Timeout)},
+			{key: "memoryLimitMiB", decode: d.setInt(&f.MemoryLimitMiB, checkMemoryLimit)},
+			{key: "onError", decode: d.setString(&f.OnError)},
+			{key: "pool", decode: d.setInt(&f.Pool, checkPool)},
+		},
+		missingHint: map[string]string{"wasm": `the WebAssembly module, e.g. "wasm": "filters/redact.wasm"`},
+	})
+	return f
+}
+
+// rawObject returns the JSON text of the object n, compacted and with
+// HTML characters escaped as json.Marshal writes it, so that a Config
+// marshals and parses back to the same bytes.
+func (d *decoder) rawObject(n *node, path string) json.RawMessage {
+	if n.kind != kindObject {
+		d.typeError(n, path, "an object", filterConfigHint)
+		return nil
+	}
+	raw, err := json.Marshal(json.RawMessage(d.data[n.off:n.end]))
+	if err != nil { // not expected: the parser accepted the text
+		d.addAt(n.off, path, "invalid JSON: "+err.Error(), "")
+		return nil
+	}
+	return raw
 }

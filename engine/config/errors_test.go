@@ -483,6 +483,158 @@ mcpscript.json:6:21: sseProxy.maxBodyBytes: must be at least 1024 (leave the key
 		want: `mcpscript.json:1:68: sseProxy.cors: missing required key "allowedOrigins" (the web origins allowed to call the proxy, e.g. "allowedOrigins": ["http://localhost:5173"])`,
 	},
 	{
+		name: "unknown scripts key with did-you-mean",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "scripts": {"hooks": ["policy.ts"], "onEror": "open"}
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:3:39: scripts.onEror: unknown key "onEror" (did you mean "onError"?)`,
+	},
+	{
+		name: "unknown hook key with did-you-mean",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "scripts": {"hooks": [{"path": "a.js", "onEror": "open", "timout": "1s"}]}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:86: scripts.hooks[0].onEror: unknown key "onEror" (did you mean "onError"?)
+mcpscript.json:1:104: scripts.hooks[0].timout: unknown key "timout" (did you mean "timeout"?)`,
+	},
+	{
+		name: "misspelt section",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "script": {"hooks": ["policy.ts"]}, "filter": [{"wasm": "f.wasm"}]}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:47: script: unknown key "script" (did you mean "scripts"?)
+mcpscript.json:1:83: filter: unknown key "filter" (did you mean "filters"?)`,
+	},
+	{
+		name: "bad onError",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "scripts": {"onError": "fail", "hooks": [{"path": "a.js", "onError": "opne"}]}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:70: scripts.onError: unknown fail mode "fail": expected "closed" or "open" ("closed" refuses the request, "open" lets it through)
+mcpscript.json:1:116: scripts.hooks[0].onError: unknown fail mode "opne": expected "closed" or "open" (did you mean "open"?)`,
+	},
+	{
+		name: "bad hook extension",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "scripts": {"hooks": ["policy.py", "audit.TS", {"path": "hooks/log"}, ""]}
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:3:25: scripts.hooks[0]: "policy.py" is not a JavaScript or TypeScript file (hook scripts end in .js, .mjs, .cjs, .ts, .mts, .cts)
+mcpscript.json:3:38: scripts.hooks[1]: "audit.TS" is not a JavaScript or TypeScript file (did you mean "audit.ts"?)
+mcpscript.json:3:59: scripts.hooks[2].path: "hooks/log" is not a JavaScript or TypeScript file (hook scripts end in .js, .mjs, .cjs, .ts, .mts, .cts)
+mcpscript.json:3:73: scripts.hooks[3]: must not be empty (the script to run, e.g. "policy.ts")`,
+	},
+	{
+		name: "hooks not an array",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "scripts": {"hooks": "policy.ts"}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:68: scripts.hooks: expected an array of hook scripts, found a string (e.g. "hooks": ["policy.ts", {"path": "audit.js", "onError": "open"}])`,
+	},
+	{
+		name: "hook of the wrong type or without a path",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "scripts": {"hooks": [["a.js"], {"timeout": "1s"}, {"path": 1}]}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:69: scripts.hooks[0]: expected a script path or an object, found an array (e.g. "policy.ts" or {"path": "audit.js", "timeout": "50ms"})
+mcpscript.json:1:79: scripts.hooks[1]: missing required key "path" (the script to run, e.g. {"path": "policy.ts"})
+mcpscript.json:1:107: scripts.hooks[2].path: expected a string, found a number`,
+	},
+	{
+		name: "scripts limits",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "scripts": {"timeout": 1, "pool": 0, "maxCallStackSize": 8, "env": ["API_KEY", "MY-VAR", "API_KEY"], "readDir": 1}
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:3:26: scripts.timeout: expected a duration string, found the number 1 (use a duration string such as "1s" for seconds or "1ms" for milliseconds)
+mcpscript.json:3:37: scripts.pool: must be at least 1, found 0 (leave the key out for the default, GOMAXPROCS)
+mcpscript.json:3:60: scripts.maxCallStackSize: must be at least 16, found 8 (leave the key out for the default, 1024)
+mcpscript.json:3:82: scripts.env[1]: invalid variable name "MY-VAR": use letters, digits and _, not starting with a digit
+mcpscript.json:3:92: scripts.env[2]: "API_KEY" is listed twice
+mcpscript.json:3:115: scripts.readDir: expected a string, found a number`,
+	},
+	{
+		name: "scripts not an object",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "scripts": ["policy.ts"]}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:58: scripts: expected an object, found an array`,
+	},
+	{
+		name: "filter without wasm",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "filters": [{"name": "redact"}]}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:59: filters[0]: missing required key "wasm" (the WebAssembly module, e.g. "wasm": "filters/redact.wasm")`,
+	},
+	{
+		name: "filters not an array",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "filters": {"wasm": "redact.wasm"}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:58: filters: expected an array of filters, found an object (e.g. "filters": [{"wasm": "filters/redact.wasm"}])`,
+	},
+	{
+		name: "filter not a wasm file",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "filters": [{"wasm": "redact.wat"}, {"wasm": "a.WASM"}, {"wasm": "redact.js"}, {"wasm": ""}]}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:68: filters[0].wasm: "redact.wat" is not a .wasm file (compile the text format to a binary module, e.g. with wat2wasm)
+mcpscript.json:1:92: filters[1].wasm: "a.WASM" is not a .wasm file (did you mean "a.wasm"?)
+mcpscript.json:1:112: filters[2].wasm: "redact.js" is not a .wasm file (filters are WebAssembly modules, compiled to a .wasm file)
+mcpscript.json:1:135: filters[3].wasm: must not be empty (the WebAssembly module, e.g. "filters/redact.wasm")`,
+	},
+	{
+		name: "bad filter hook name",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "filters": [{"wasm": "redact.wasm", "hooks": ["toolcall", "toolResult", "toolResult", "onCall"]}]
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:3:49: filters[0].hooks[0]: unknown hook "toolcall": expected "toolCall", "toolResult", "listTools", "listPrompts", "listResources", "listResourceTemplates", "request" or "response" (did you mean "toolCall"?)
+mcpscript.json:3:75: filters[0].hooks[2]: "toolResult" is listed twice
+mcpscript.json:3:89: filters[0].hooks[3]: unknown hook "onCall": expected "toolCall", "toolResult", "listTools", "listPrompts", "listResources", "listResourceTemplates", "request" or "response"`,
+	},
+	{
+		name: "filter hooks empty or not strings",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "filters": [{"wasm": "a.wasm", "hooks": []}, {"wasm": "b.wasm", "hooks": "toolCall"}]}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:87: filters[0].hooks: is empty (list the hooks the filter handles, or leave "hooks" out for every hook)
+mcpscript.json:1:120: filters[1].hooks: expected an array of strings, found a string`,
+	},
+	{
+		name: "filter memory out of range",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "filters": [{"wasm": "a.wasm", "memoryLimitMiB": 8192}, {"wasm": "b.wasm", "memoryLimitMiB": 0}]}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:96: filters[0].memoryLimitMiB: must be between 1 and 4096, found 8192 (the limit is in MiB; leave the key out for the default, 64)
+mcpscript.json:1:140: filters[1].memoryLimitMiB: must be between 1 and 4096, found 0 (the limit is in MiB; leave the key out for the default, 64)`,
+	},
+	{
+		name: "duplicate filter names",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "filters": [
+    {"wasm": "filters/redact.wasm"},
+    {"wasm": "vendor/redact.wasm"},
+    {"wasm": "other.wasm", "name": "redact"}
+  ]
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:5:14: filters[1].wasm: the name "redact" is used twice, by filters[0] ("filters/redact.wasm") and filters[1] ("vendor/redact.wasm") (filter names must be unique and default to the file's base name; set "name" on one of them)
+mcpscript.json:6:36: filters[2].name: the name "redact" is used twice, by filters[0] ("filters/redact.wasm") and filters[2] ("other.wasm") (filter names must be unique and default to the file's base name; set "name" on one of them)`,
+	},
+	{
+		name: "filter config not an object",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "filters": [{"wasm": "a.wasm", "config": "folder=/srv"}]}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:88: filters[0].config: expected an object, found a string (e.g. "config": {"folder": "/srv/data"})`,
+	},
+	{
+		name: "filter settings",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "filters": [{"wasm": "a.wasm", "name": "", "timeout": "0s", "onError": "opened", "pool": -1, "memoryLimitMB": 16}]}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:86: filters[0].name: must not be empty (leave the key out to name the filter after its file)
+mcpscript.json:1:101: filters[0].timeout: the duration must be greater than zero (leave the key out to use the default)
+mcpscript.json:1:118: filters[0].onError: unknown fail mode "opened": expected "closed" or "open" (did you mean "open"?)
+mcpscript.json:1:136: filters[0].pool: must be at least 1, found -1 (leave the key out for the default, GOMAXPROCS)
+mcpscript.json:1:140: filters[0].memoryLimitMB: unknown key "memoryLimitMB" (did you mean "memoryLimitMiB"?)`,
+	},
+	{
 		name: "several problems at once",
 		in: `{
   "mcpServers": {

@@ -22,6 +22,8 @@ func FuzzParse(f *testing.F) {
 		`{"mcpServers": {"a": {"command": "x", "disabled": true, "args": ["${X"]}}, "globalShortcut": "", "preferences": {}}`,
 		"\xEF\xBB\xBF{\"mcpServers\": {\"\\u0061\": {\"command\": \"\\u0024$\"}}}",
 		`{"mcpServers": {"a": {"command": "x", "maxFrameBytes": 1e300}}}`,
+		`{"mcpServers": {"a": {"command": "x"}}, "scripts": {"hooks": ["p.ts", {"path": "q.js", "timeout": "5ms", "onError": "open"}], "env": ["A"], "pool": 2},
+		  "filters": [{"wasm": "f.wasm", "config": {"k": ["<&>", 1.5e3, "\u2028"]}, "hooks": ["toolCall"], "memoryLimitMiB": 16}]}`,
 		`[[[[[[[[[[]]]]]]]]]]`,
 		`"\ud800"`,
 	} {

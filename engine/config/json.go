@@ -29,6 +29,7 @@ const (
 type node struct {
 	kind    kind
 	off     int    // byte offset of the value's first character
+	end     int    // byte offset just after the value's last character
 	text    string // string value, or the literal of a number
 	boolean bool
 	elems   []*node  // array elements
@@ -160,6 +161,7 @@ func (b *treeBuilder) value() (*node, error) {
 	default:
 		return nil, fmt.Errorf("unexpected token %v", tok)
 	}
+	n.end = int(b.dec.InputOffset())
 	return n, nil
 }
 

@@ -1,10 +1,13 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +44,10 @@ func validate(c *Config, r *collector) {
 	if c.Proxy != nil {
 		validateProxy(c.Proxy, names, r)
 	}
+	if c.Scripts != nil {
+		validateScripts(c.Scripts, r)
+	}
+	validateFilters(c.Filters, r)
 }
 
 func validateServer(s *Server, path string, r *collector) {
@@ -453,4 +460,205 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// hookExtensions are the file extensions of hook scripts.
+var hookExtensions = []string{".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"}
+
+// failModes lists the accepted onError values.
+var failModes = []string{FailClosed, FailOpen}
+
+// filterHooks lists the phases a filter may handle, the names of
+// scripting.Phases (which this package cannot import).
+var filterHooks = []string{"toolCall", "toolResult", "listTools", "listPrompts",
+	"listResources", "listResourceTemplates", "request", "response"}
+
+const filterConfigHint = `e.g. "config": {"folder": "/srv/data"}`
+
+// validateScripts checks the "scripts" section. Files are not looked up:
+// whether they exist is for the loaders to say.
+func validateScripts(s *Scripts, r *collector) {
+	for i, h := range s.Hooks {
+		p := index("scripts.hooks", i)
+		if h == nil {
+			r.add(p, "the hook is nil", "")
+			continue
+		}
+		if msg, hint := checkHookPath(h.Path); msg != "" {
+			r.add(child(p, "path"), msg, hint)
+		}
+		checkTimeout(h.Timeout, child(p, "timeout"), r)
+		checkFailMode(h.OnError, child(p, "onError"), r)
+	}
+	checkTimeout(s.Timeout, "scripts.timeout", r)
+	checkFailMode(s.OnError, "scripts.onError", r)
+	for i, name := range s.Env {
+		at := index("scripts.env", i)
+		switch {
+		case !isVarName(name):
+			r.add(at, fmt.Sprintf("invalid variable name %q: use letters, digits and _, not starting with a digit", name), "")
+		case slices.Index(s.Env, name) < i:
+			r.add(at, fmt.Sprintf("%q is listed twice", name), "")
+		}
+	}
+	checkSet(s.Pool, "scripts.pool", checkPool, r)
+	checkSet(s.MaxCallStackSize, "scripts.maxCallStackSize", checkMaxCallStackSize, r)
+}
+
+// validateFilters checks the "filters" section, including that no two
+// filters end up with the same name.
+func validateFilters(fs []*Filter, r *collector) {
+	first := map[string]int{} // filter name -> index of the first filter with it
+	for i, f := range fs {
+		p := index("filters", i)
+		if f == nil {
+			r.add(p, "the filter is nil", "")
+			continue
+		}
+		if msg, hint := checkWasmPath(f.Wasm); msg != "" {
+			r.add(child(p, "wasm"), msg, hint)
+		}
+		if len(f.Config) > 0 {
+			if raw := bytes.TrimLeft(f.Config, " \t\r\n"); !json.Valid(f.Config) || raw[0] != '{' {
+				r.add(child(p, "config"), "must be a JSON object", filterConfigHint)
+			}
+		}
+		hp := child(p, "hooks")
+		if f.Hooks != nil && len(f.Hooks) == 0 {
+			r.add(hp, "is empty",
+				`list the hooks the filter handles, or leave "hooks" out for every hook`)
+		}
+		for k, h := range f.Hooks {
+			switch {
+			case !slices.Contains(filterHooks, h):
+				r.add(index(hp, k), fmt.Sprintf("unknown hook %q: expected %s", h, quoteList(filterHooks)), didYouMean(h, filterHooks))
+			case slices.Index(f.Hooks, h) < k:
+				r.add(index(hp, k), fmt.Sprintf("%q is listed twice", h), "")
+			}
+		}
+		checkTimeout(f.Timeout, child(p, "timeout"), r)
+		checkSet(f.MemoryLimitMiB, child(p, "memoryLimitMiB"), checkMemoryLimit, r)
+		checkFailMode(f.OnError, child(p, "onError"), r)
+		checkSet(f.Pool, child(p, "pool"), checkPool, r)
+
+		name := filterName(f)
+		if name == "" {
+			continue // the wasm path is reported
+		}
+		j, dup := first[name]
+		if !dup {
+			first[name] = i
+			continue
+		}
+		at := child(p, "name")
+		if f.Name == "" {
+			at = child(p, "wasm")
+		}
+		r.add(at, fmt.Sprintf("the name %q is used twice, by filters[%d] (%q) and filters[%d] (%q)", name, j, fs[j].Wasm, i, f.Wasm),
+			`filter names must be unique and default to the file's base name; set "name" on one of them`)
+	}
+}
+
+// filterName returns the filter's name: Name, or else the base name of its
+// module without ".wasm".
+func filterName(f *Filter) string {
+	if f.Name != "" || f.Wasm == "" {
+		return f.Name
+	}
+	return strings.TrimSuffix(filepath.Base(f.Wasm), ".wasm")
+}
+
+// checkHookPath returns a message and hint when p is not the path of a
+// JavaScript or TypeScript file.
+func checkHookPath(p string) (msg, hint string) {
+	if strings.TrimSpace(p) == "" {
+		return "must not be empty", `the script to run, e.g. "policy.ts"`
+	}
+	ext := filepath.Ext(p)
+	if slices.Contains(hookExtensions, ext) {
+		return "", ""
+	}
+	msg = fmt.Sprintf("%q is not a JavaScript or TypeScript file", p)
+	if slices.Contains(hookExtensions, strings.ToLower(ext)) {
+		return msg, fmt.Sprintf("did you mean %q?", strings.TrimSuffix(p, ext)+strings.ToLower(ext))
+	}
+	return msg, "hook scripts end in " + strings.Join(hookExtensions, ", ")
+}
+
+// checkWasmPath returns a message and hint when p is not the path of a
+// .wasm file.
+func checkWasmPath(p string) (msg, hint string) {
+	switch {
+	case strings.TrimSpace(p) == "":
+		return "must not be empty", `the WebAssembly module, e.g. "filters/redact.wasm"`
+	case filepath.Base(p) == ".wasm":
+		return fmt.Sprintf("%q has no name before .wasm", p), `e.g. "filters/redact.wasm"`
+	case strings.HasSuffix(p, ".wasm"):
+		return "", ""
+	case strings.HasSuffix(strings.ToLower(p), ".wasm"):
+		return fmt.Sprintf("%q is not a .wasm file", p), fmt.Sprintf("did you mean %q?", p[:len(p)-5]+".wasm")
+	case strings.HasSuffix(p, ".wat"):
+		return fmt.Sprintf("%q is not a .wasm file", p), "compile the text format to a binary module, e.g. with wat2wasm"
+	}
+	return fmt.Sprintf("%q is not a .wasm file", p), "filters are WebAssembly modules, compiled to a .wasm file"
+}
+
+// checkTimeout reports a negative timeout; zero stands for the default.
+func checkTimeout(d Duration, path string, r *collector) {
+	if d.Duration < 0 {
+		r.add(path, fmt.Sprintf("must not be negative, found %q", d.String()), "")
+	}
+}
+
+// checkFailMode reports an onError value other than "closed" and "open";
+// "" stands for the default.
+func checkFailMode(mode, path string, r *collector) {
+	if mode == "" || slices.Contains(failModes, mode) {
+		return
+	}
+	hint := didYouMean(mode, failModes)
+	if hint == "" {
+		hint = `"closed" refuses the request, "open" lets it through`
+	}
+	r.add(path, fmt.Sprintf("unknown fail mode %q: expected %s", mode, quoteList(failModes)), hint)
+}
+
+// checkSet reports n, the value at path, when it is set (not 0, which
+// stands for the default) and check rejects it.
+func checkSet(n int, path string, check func(int) (msg, hint string), r *collector) {
+	if n == 0 {
+		return
+	}
+	if msg, hint := check(n); msg != "" {
+		r.add(path, msg, hint)
+	}
+}
+
+// checkPool returns a message and hint when n is not a pool size.
+func checkPool(n int) (msg, hint string) {
+	if n >= 1 {
+		return "", ""
+	}
+	return fmt.Sprintf("must be at least 1, found %d", n), "leave the key out for the default, GOMAXPROCS"
+}
+
+// checkMaxCallStackSize returns a message and hint when n is too small a
+// call stack for scripts.
+func checkMaxCallStackSize(n int) (msg, hint string) {
+	const least = 16
+	if n >= least {
+		return "", ""
+	}
+	return fmt.Sprintf("must be at least %d, found %d", least, n),
+		fmt.Sprintf("leave the key out for the default, %d", DefaultMaxCallStackSize)
+}
+
+// checkMemoryLimit returns a message and hint when n MiB is out of the
+// range of filter memory limits.
+func checkMemoryLimit(n int) (msg, hint string) {
+	if n >= MinFilterMemoryMiB && n <= MaxFilterMemoryMiB {
+		return "", ""
+	}
+	return fmt.Sprintf("must be between %d and %d, found %d", MinFilterMemoryMiB, MaxFilterMemoryMiB, n),
+		fmt.Sprintf("the limit is in MiB; leave the key out for the default, %d", DefaultFilterMemoryMiB)
 }
