@@ -6,11 +6,11 @@
 package jsrt
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -119,6 +119,9 @@ type Options struct {
 	// Root, when set, is used for ReadDir instead of opening it (share one
 	// os.Root among a script's runtimes).
 	Root *os.Root
+	// Setup, when set, runs after the sandbox's globals are in place and
+	// before the script's top-level code, e.g. to add globals of its own.
+	Setup func(vm *goja.Runtime) error
 }
 
 // ErrNotGranted means a script reached for something the config does not grant.
@@ -128,6 +131,12 @@ var ErrNotGranted = errors.New("not granted")
 // opts, the script run, and its exports (an object; for a module with a
 // default export and nothing else, the default) returned.
 func New(s *Script, opts Options) (*goja.Runtime, *goja.Object, error) {
+	return NewContext(context.Background(), s, opts)
+}
+
+// NewContext is New with the script's top-level code interrupted when ctx
+// ends (a script that loops at load cannot hang its caller).
+func NewContext(ctx context.Context, s *Script, opts Options) (*goja.Runtime, *goja.Object, error) {
 	vm := goja.New()
 	vm.SetFieldNameMapper(goja.TagFieldNameMapper("json", true))
 	depth := opts.MaxCallStackSize
@@ -149,7 +158,18 @@ func New(s *Script, opts Options) (*goja.Runtime, *goja.Object, error) {
 	if err := setFS(vm, opts); err != nil {
 		return nil, nil, err
 	}
-	if _, err := vm.RunProgram(s.Program); err != nil {
+	if opts.Setup != nil {
+		if err := opts.Setup(vm); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("script %s: %w", s.Path, err)
+	}
+	stop := context.AfterFunc(ctx, func() { vm.Interrupt(context.Cause(ctx)) })
+	_, err := vm.RunProgram(s.Program)
+	stop()
+	if err != nil {
 		return nil, nil, fmt.Errorf("script %s: %w", s.Path, Describe(err))
 	}
 	exp := vm.Get(exportsVar)
@@ -183,20 +203,38 @@ func Describe(err error) error {
 	var so *goja.StackOverflowError
 	switch {
 	case errors.As(err, &ie):
-		if cause, ok := ie.Value().(error); ok {
-			return fmt.Errorf("interrupted: %w", cause)
+		where := ""
+		if st := ie.Stack(); len(st) > 0 {
+			var b bytes.Buffer
+			st[0].Write(&b)
+			where = " at " + b.String()
 		}
-		return fmt.Errorf("interrupted: %v", ie.Value())
+		if cause, ok := ie.Value().(error); ok {
+			return fmt.Errorf("interrupted%s: %w", where, cause)
+		}
+		return fmt.Errorf("interrupted%s: %v", where, ie.Value())
 	case errors.As(err, &so):
 		return fmt.Errorf("call stack limit exceeded (scripts.maxCallStackSize): %s", strings.TrimSpace(so.String()))
 	case errors.As(err, &ex):
-		if ge, ok := ex.Value().Export().(error); ok && ge != nil {
-			// A Go error thrown through JS and not caught: keep it testable.
-			return &ScriptError{Message: strings.TrimSpace(ex.String()), Err: ge}
-		}
-		return &ScriptError{Message: strings.TrimSpace(ex.String())}
+		// A Go error thrown through JS and not caught keeps its identity
+		// (errors.Is(err, ErrNotGranted)).
+		return &ScriptError{Message: jsStack(ex.String()), Err: ex.Unwrap()}
 	}
 	return err
+}
+
+// jsStack trims an exception's text and drops the frames of Go functions
+// ("at github.com/x/y.f (native)"), which say nothing to a script's author.
+func jsStack(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if strings.HasSuffix(l, " (native)") && strings.Contains(l, "/") && strings.HasPrefix(strings.TrimSpace(l), "at ") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }
 
 // ScriptError is an uncaught exception: message and JavaScript stack.
@@ -299,14 +337,26 @@ func setFS(vm *goja.Runtime, opts Options) error {
 		return vm.Set("fs", fsObj)
 	}
 	readFile := func(name string) (string, error) {
-		b, err := fs.ReadFile(root.FS(), clean(name))
-		if err != nil {
-			return "", fmt.Errorf("fs.readFile %q: %w", name, err)
+		rel, err := relative(name)
+		if err == nil {
+			var b []byte
+			if b, err = root.ReadFile(rel); err == nil {
+				return string(b), nil
+			}
 		}
-		return string(b), nil
+		return "", fmt.Errorf("fs.readFile %q: %w", name, err)
 	}
 	readdir := func(name string) ([]string, error) {
-		ents, err := fs.ReadDir(root.FS(), clean(name))
+		rel, err := relative(name)
+		if err != nil {
+			return nil, fmt.Errorf("fs.readdir %q: %w", name, err)
+		}
+		f, err := root.Open(rel)
+		if err != nil {
+			return nil, fmt.Errorf("fs.readdir %q: %w", name, err)
+		}
+		defer f.Close()
+		ents, err := f.ReadDir(-1)
 		if err != nil {
 			return nil, fmt.Errorf("fs.readdir %q: %w", name, err)
 		}
@@ -318,7 +368,11 @@ func setFS(vm *goja.Runtime, opts Options) error {
 		return out, nil
 	}
 	exists := func(name string) bool {
-		_, err := root.Stat(clean(name))
+		rel, err := relative(name)
+		if err != nil {
+			return false
+		}
+		_, err = root.Stat(rel)
 		return err == nil
 	}
 	for n, f := range map[string]any{"readFile": readFile, "readdir": readdir, "exists": exists} {
@@ -329,13 +383,18 @@ func setFS(vm *goja.Runtime, opts Options) error {
 	return vm.Set("fs", fsObj)
 }
 
-// clean makes a script's path relative to the granted folder; os.Root
-// refuses anything that escapes it.
-func clean(name string) string {
-	name = filepath.ToSlash(filepath.Clean("/" + name))
-	name = strings.TrimPrefix(name, "/")
+// ErrOutsideReadDir means a script named a file outside the granted folder.
+var ErrOutsideReadDir = errors.New("outside scripts.readDir")
+
+// relative checks that name, a path relative to the granted folder, stays
+// inside it (os.Root refuses symbolic links that leave it as well).
+func relative(name string) (string, error) {
 	if name == "" {
-		return "."
+		return ".", nil
 	}
-	return name
+	p := filepath.FromSlash(name)
+	if !filepath.IsLocal(p) {
+		return "", fmt.Errorf("%w: paths are relative to the granted folder and may not leave it", ErrOutsideReadDir)
+	}
+	return p, nil
 }
