@@ -222,6 +222,32 @@ func (m *hookMW) fail(in *Input, err error) error {
 	return &engine.HookError{Hook: m.h.Name(), Phase: string(in.Hook), Err: err}
 }
 
+// refused applies d.Deny: a *engine.DeniedError when it denies; a deny
+// that is neither a string nor a boolean fails under the fail mode.
+func (m *hookMW) refused(req *engine.Request, in *Input, d *Decision, name string) error {
+	deny, reason, err := d.denied()
+	if err != nil {
+		return m.fail(in, err)
+	}
+	if deny {
+		return m.deny(req, name, reason)
+	}
+	return nil
+}
+
+// answer reads d.Result: ok says there is a result to return in place of
+// the server's. A result that is not a JSON object fails under the fail
+// mode (and is ignored when the mode is open).
+func (m *hookMW) answer(in *Input, d *Decision) (res json.RawMessage, ok bool, err error) {
+	if len(d.Result) == 0 || string(d.Result) == "null" {
+		return nil, false, nil
+	}
+	if d.Result[0] != '{' {
+		return nil, false, m.fail(in, fmt.Errorf("result must be an object, not %s", excerpt(d.Result)))
+	}
+	return d.Result, true, nil
+}
+
 func (m *hookMW) deny(req *engine.Request, name, reason string) error {
 	return &engine.DeniedError{By: m.h.Name(), Server: req.Server, Method: req.Method, Name: name, Reason: reason}
 }
@@ -255,15 +281,11 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 		if err != nil {
 			return nil, err
 		}
-		if deny, reason, err := d.denied(); err != nil {
-			if err := m.fail(in, err); err != nil {
-				return nil, err
-			}
-		} else if deny {
-			return nil, m.deny(req, tool, reason)
+		if err := m.refused(req, in, d, tool); err != nil {
+			return nil, err
 		}
-		if len(d.Result) > 0 && string(d.Result) != "null" {
-			return d.Result, nil
+		if res, ok, err := m.answer(in, d); ok || err != nil {
+			return res, err
 		}
 		changed := false
 		if len(d.Arguments) > 0 && string(d.Arguments) != "null" {
@@ -303,21 +325,11 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 	if err != nil {
 		return nil, err
 	}
-	if deny, reason, err := d.denied(); err != nil {
-		if err := m.fail(in, err); err != nil {
-			return nil, err
-		}
-	} else if deny {
-		return nil, m.deny(req, tool, reason)
+	if err := m.refused(req, in, d, tool); err != nil {
+		return nil, err
 	}
-	if len(d.Result) > 0 && string(d.Result) != "null" {
-		if d.Result[0] != '{' {
-			if err := m.fail(in, fmt.Errorf("result must be an object, not %s", excerpt(d.Result))); err != nil {
-				return nil, err
-			}
-			return res, nil
-		}
-		return d.Result, nil
+	if out, ok, err := m.answer(in, d); ok || err != nil {
+		return out, err
 	}
 	return res, nil
 }
@@ -340,12 +352,8 @@ func (m *hookMW) list(ctx context.Context, req *engine.Request, next engine.Hand
 	if err != nil {
 		return nil, err
 	}
-	if deny, reason, err := d.denied(); err != nil {
-		if err := m.fail(in, err); err != nil {
-			return nil, err
-		}
-	} else if deny {
-		return nil, m.deny(req, "", reason)
+	if err := m.refused(req, in, d, ""); err != nil {
+		return nil, err
 	}
 	if len(d.Items) == 0 || string(d.Items) == "null" {
 		return res, nil
@@ -377,15 +385,11 @@ func (m *hookMW) other(ctx context.Context, req *engine.Request, next engine.Han
 		if err != nil {
 			return nil, err
 		}
-		if deny, reason, err := d.denied(); err != nil {
-			if err := m.fail(in, err); err != nil {
-				return nil, err
-			}
-		} else if deny {
-			return nil, m.deny(req, name, reason)
+		if err := m.refused(req, in, d, name); err != nil {
+			return nil, err
 		}
-		if len(d.Result) > 0 && string(d.Result) != "null" {
-			return d.Result, nil
+		if res, ok, err := m.answer(in, d); ok || err != nil {
+			return res, err
 		}
 		if len(d.Params) > 0 && string(d.Params) != "null" || d.Server != "" {
 			r := *req
@@ -413,15 +417,11 @@ func (m *hookMW) other(ctx context.Context, req *engine.Request, next engine.Han
 	if err != nil {
 		return nil, err
 	}
-	if deny, reason, err := d.denied(); err != nil {
-		if err := m.fail(in, err); err != nil {
-			return nil, err
-		}
-	} else if deny {
-		return nil, m.deny(req, name, reason)
+	if err := m.refused(req, in, d, name); err != nil {
+		return nil, err
 	}
-	if len(d.Result) > 0 && string(d.Result) != "null" {
-		return d.Result, nil
+	if out, ok, err := m.answer(in, d); ok || err != nil {
+		return out, err
 	}
 	return res, nil
 }
