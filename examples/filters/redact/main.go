@@ -1,0 +1,188 @@
+//go:build wasip1
+
+// Command redact is an example mcpscript WebAssembly filter, written with
+// the Go guest SDK (github.com/mcpscript/mcpscript/scripting/wasm/guest).
+//
+//   - toolResult and response: replaces secrets (API keys, tokens, private
+//     keys) in every string of a result with "[REDACTED]".
+//   - toolCall: refuses a call whose path-like arguments ("path", "paths",
+//     "source", "destination") point outside the configured folder.
+//
+// Config (the "config" member of the filter in mcpscript's configuration):
+//
+//	{
+//	  "folder": "/tmp/mcp-demo",          // optional: paths must stay inside it
+//	  "patterns": ["(?i)password=\\S+"],  // optional: more secrets, as Go regexps
+//	  "replacement": "[REDACTED]",        // optional
+//	  "pathKeys": ["path", "paths"]       // optional: replaces the default keys
+//	}
+//
+// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o ../redact.wasm .
+// (or scripts/build-filters.sh, which builds every example filter).
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/mcpscript/mcpscript/scripting/wasm/guest"
+)
+
+// secretPatterns are redacted whatever the config says.
+var secretPatterns = []string{
+	`sk-[A-Za-z0-9_-]{20,}`,        // OpenAI / Anthropic style API keys
+	`AKIA[0-9A-Z]{16}`,             // AWS access key ids
+	`gh[pousr]_[A-Za-z0-9]{36,}`,   // GitHub tokens
+	`github_pat_[A-Za-z0-9_]{22,}`, // GitHub fine-grained tokens
+	`xox[abprs]-[A-Za-z0-9-]{10,}`, // Slack tokens
+	`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----`,
+}
+
+type config struct {
+	Folder      string   `json:"folder"`
+	Patterns    []string `json:"patterns"`
+	Replacement string   `json:"replacement"`
+	PathKeys    []string `json:"pathKeys"`
+}
+
+var (
+	cfg     config
+	secrets *regexp.Regexp
+)
+
+func init() {
+	guest.Init(setup)
+	guest.Handle(handle)
+}
+
+// setup reads and checks the config once per instance; an error here makes
+// mcpscript refuse to load the filter, with this message.
+func setup() error {
+	if err := guest.Config(&cfg); err != nil {
+		return err
+	}
+	if cfg.Replacement == "" {
+		cfg.Replacement = "[REDACTED]"
+	}
+	if len(cfg.PathKeys) == 0 {
+		cfg.PathKeys = []string{"path", "paths", "source", "destination"}
+	}
+	if cfg.Folder != "" {
+		if !path.IsAbs(cfg.Folder) {
+			return fmt.Errorf(`config: "folder" must be an absolute path, not %q`, cfg.Folder)
+		}
+		cfg.Folder = path.Clean(cfg.Folder)
+	}
+	all := append([]string{}, secretPatterns...)
+	for _, p := range cfg.Patterns {
+		if _, err := regexp.Compile(p); err != nil {
+			return fmt.Errorf("config: pattern %q: %w", p, err)
+		}
+		all = append(all, p)
+	}
+	secrets = regexp.MustCompile("(?:" + strings.Join(all, ")|(?:") + ")")
+	return nil
+}
+
+func handle(in *guest.Input) (*guest.Decision, error) {
+	switch in.Hook {
+	case guest.ToolCall:
+		return checkPaths(in)
+	case guest.ToolResult, guest.Response:
+		return redact(in)
+	}
+	return guest.Continue(), nil
+}
+
+// checkPaths denies a tools/call whose path arguments leave the folder.
+func checkPaths(in *guest.Input) (*guest.Decision, error) {
+	if cfg.Folder == "" || len(in.Arguments) == 0 {
+		return guest.Continue(), nil
+	}
+	var args map[string]any
+	if err := in.DecodeArguments(&args); err != nil {
+		return nil, fmt.Errorf("arguments: %w", err)
+	}
+	for _, key := range cfg.PathKeys {
+		var values []any
+		switch v := args[key].(type) {
+		case nil:
+			continue
+		case []any:
+			values = v
+		default:
+			values = []any{v}
+		}
+		for _, v := range values {
+			p, ok := v.(string)
+			if !ok {
+				return guest.Deny(fmt.Sprintf("argument %q must be a path string", key)), nil
+			}
+			if !inside(p) {
+				return guest.Deny(fmt.Sprintf("%s %q is outside the allowed folder %s", key, p, cfg.Folder)), nil
+			}
+		}
+	}
+	return guest.Continue(), nil
+}
+
+// inside reports whether p stays in the folder once cleaned; relative paths
+// count from the folder. "~" is refused: servers expand it to a home folder.
+// (Symbolic links cannot be seen from here: the filter has no file access.)
+func inside(p string) bool {
+	if p == "" || strings.HasPrefix(p, "~") {
+		return false
+	}
+	if !path.IsAbs(p) {
+		p = path.Join(cfg.Folder, p)
+	}
+	p = path.Clean(p)
+	return p == cfg.Folder || cfg.Folder == "/" || strings.HasPrefix(p, cfg.Folder+"/")
+}
+
+// redact replaces secrets in every string of the result.
+func redact(in *guest.Input) (*guest.Decision, error) {
+	if len(in.Result) == 0 || !secrets.Match(in.Result) && !bytes.Contains(in.Result, []byte(`\u`)) {
+		// The common case: no secret, and no escape that could hide one.
+		// Nothing is decoded or re-encoded.
+		return guest.Continue(), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(in.Result))
+	dec.UseNumber() // keep numbers exactly as the server sent them
+	var res any
+	if err := dec.Decode(&res); err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	}
+	n := 0
+	res = walk(res, &n)
+	if n == 0 {
+		return guest.Continue(), nil // the match was in a member name, not a value
+	}
+	guest.Logf(guest.LevelInfo, "redacted %d secret(s) from %s %s", n, in.Method, in.Tool)
+	return guest.Result(res)
+}
+
+func walk(v any, n *int) any {
+	switch v := v.(type) {
+	case string:
+		return secrets.ReplaceAllStringFunc(v, func(string) string {
+			*n++
+			return cfg.Replacement
+		})
+	case []any:
+		for i := range v {
+			v[i] = walk(v[i], n)
+		}
+	case map[string]any:
+		for k := range v {
+			v[k] = walk(v[k], n)
+		}
+	}
+	return v
+}
+
+func main() {}

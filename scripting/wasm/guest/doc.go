@@ -1,0 +1,31 @@
+// Package guest is the Go SDK for mcpscript WebAssembly filters: it
+// implements the guest side of "mcpscript filter ABI v1" (docs/wasm-abi.md)
+// so that a filter is a plain Go function from Input to Decision.
+//
+// It builds only for GOOS=wasip1 (on other systems the package is empty).
+// A filter is a main package that registers its handler in init, because a
+// reactor module never runs main:
+//
+//	package main
+//
+//	import "github.com/mcpscript/mcpscript/scripting/wasm/guest"
+//
+//	func init() {
+//		guest.Handle(func(in *guest.Input) (*guest.Decision, error) {
+//			if in.Hook == guest.ToolCall && in.Tool == "delete_everything" {
+//				return guest.Deny("not today"), nil
+//			}
+//			return guest.Continue(), nil
+//		})
+//	}
+//
+//	func main() {} // required by the Go toolchain; never called
+//
+// Build it as a WASI reactor:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o myfilter.wasm .
+//
+// The package itself exports the ABI's functions (mcpscript_abi_version,
+// mcpscript_init, mcpscript_filter) with //go:wasmexport, so a filter's own
+// code declares none. It depends on encoding/json only.
+package guest

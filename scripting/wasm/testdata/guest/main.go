@@ -1,0 +1,167 @@
+//go:build wasip1
+
+// Command guest is the test filter of package wasm: one module whose
+// behaviour is chosen per call by the tool name (toolCall, toolResult) and
+// per instance by its config {"mode": ...}. The tests build it once.
+//
+// Config modes: "refuse" (Init fails), "initpanic" (Init panics), "" (fine).
+//
+// Tools (any phase with that tool name):
+//
+//	panic      panics ("boom")
+//	loop       loops forever
+//	oom        allocates until the memory limit is hit
+//	sleep      sleeps for arguments.ms milliseconds, then continues
+//	error      returns an error ("guest says no")
+//	exit       calls os.Exit(3)
+//	malformed  writes "not json{" as its output
+//	unknown    writes {"denied": "x"}
+//	empty      writes nothing and returns 0
+//	badptr     calls input_read with a pointer outside its memory
+//	deny       denies with the reason "tool deny is denied"
+//	modify     adds "filtered": true to the arguments
+//	answer     answers with the text "answered by the filter"
+//	count      answers with the instance's call count (1 on a fresh instance)
+//	config     answers with the config as text
+//	input      answers with the input's JSON as text
+//	log        logs through guest.Log, stdout and stderr, then continues
+//	nil        returns a nil Decision
+//
+// Any other tool continues; on toolResult, text contents have "SECRET"
+// replaced by "[redacted]".
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mcpscript/mcpscript/scripting/wasm/guest"
+)
+
+//go:wasmimport mcpscript input_read
+func inputReadRaw(ptr, n uint32) uint32
+
+var (
+	calls int
+	sink  [][]byte
+)
+
+func init() {
+	guest.Init(func() error {
+		var cfg struct {
+			Mode string `json:"mode"`
+		}
+		if err := guest.Config(&cfg); err != nil {
+			return err
+		}
+		switch cfg.Mode {
+		case "refuse":
+			return errors.New(`mode "refuse" refuses to start`)
+		case "initpanic":
+			panic("init boom")
+		}
+		return nil
+	})
+	guest.HandleRaw(handle)
+}
+
+func handle(raw []byte) ([]byte, error) {
+	calls++
+	var in guest.Input
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil, err
+	}
+	switch in.Tool {
+	case "malformed":
+		return []byte("not json{"), nil
+	case "unknown":
+		return []byte(`{"denied": "x"}`), nil
+	case "empty":
+		return nil, nil
+	}
+	d, err := decide(&in, raw)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		d = guest.Continue()
+	}
+	return json.Marshal(d)
+}
+
+func decide(in *guest.Input, raw []byte) (*guest.Decision, error) {
+	switch in.Tool {
+	case "panic":
+		panic("boom")
+	case "loop":
+		for {
+			calls++
+		}
+	case "oom":
+		for {
+			sink = append(sink, make([]byte, 1<<20))
+		}
+	case "sleep":
+		var a struct {
+			Ms int `json:"ms"`
+		}
+		_ = in.DecodeArguments(&a)
+		time.Sleep(time.Duration(a.Ms) * time.Millisecond)
+		return guest.Continue(), nil
+	case "error":
+		return nil, errors.New("guest says no")
+	case "exit":
+		os.Exit(3)
+	case "badptr":
+		inputReadRaw(0xfffffff0, 64)
+		return guest.Continue(), nil
+	case "deny":
+		return guest.Deny("tool deny is denied"), nil
+	case "modify":
+		args := map[string]any{}
+		if err := in.DecodeArguments(&args); err != nil {
+			return nil, err
+		}
+		args["filtered"] = true
+		return guest.Arguments(args)
+	case "answer":
+		return guest.Result(guest.TextResult("answered by the filter", false))
+	case "count":
+		return guest.Result(guest.TextResult(strconv.Itoa(calls), false))
+	case "config":
+		return guest.Result(guest.TextResult(string(guest.ConfigBytes()), false))
+	case "input":
+		return guest.Result(guest.TextResult(string(raw), false))
+	case "log":
+		guest.Log(guest.LevelWarn, "hello from guest.Log")
+		fmt.Println("hello from stdout")
+		fmt.Fprintln(os.Stderr, "hello from stderr")
+		fmt.Print("partial line")
+		return guest.Continue(), nil
+	case "nil":
+		return nil, nil
+	}
+	if in.Hook == guest.ToolResult && strings.Contains(string(in.Result), "SECRET") {
+		var res map[string]any
+		if err := in.DecodeResult(&res); err != nil {
+			return nil, err
+		}
+		content, _ := res["content"].([]any)
+		for _, c := range content {
+			if m, ok := c.(map[string]any); ok {
+				if t, ok := m["text"].(string); ok {
+					m["text"] = strings.ReplaceAll(t, "SECRET", "[redacted]")
+				}
+			}
+		}
+		return guest.Result(res)
+	}
+	return guest.Continue(), nil
+}
+
+func main() {}
