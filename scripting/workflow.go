@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -407,7 +408,7 @@ func (w *workflow) rejection(reason goja.Value) error {
 // or "" for an object without one.
 func stackOf(o *goja.Object) string {
 	if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) && !goja.IsNull(st) {
-		return st.String()
+		return strings.TrimRight(st.String(), "\n ")
 	}
 	return ""
 }

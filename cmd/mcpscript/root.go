@@ -90,6 +90,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.serversCommand(),
 		a.toolsCommand(),
 		a.callCommand(),
+		a.runCommand(),
 		a.checkCommand(),
 		a.versionCommand(),
 		a.demoServerCommand(),
