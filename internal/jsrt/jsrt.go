@@ -214,7 +214,19 @@ func Describe(err error) error {
 		}
 		return fmt.Errorf("interrupted%s: %v", where, ie.Value())
 	case errors.As(err, &so):
-		return fmt.Errorf("call stack limit exceeded (scripts.maxCallStackSize): %s", strings.TrimSpace(so.String()))
+		// The stack is the limit's worth of frames, mostly the same one:
+		// show where it overflowed and a few callers.
+		st := so.Stack()
+		var b bytes.Buffer
+		for i, f := range st {
+			if i == 3 {
+				fmt.Fprintf(&b, "\n\t... %d more frames", len(st)-i)
+				break
+			}
+			b.WriteString("\n\tat ")
+			f.Write(&b)
+		}
+		return fmt.Errorf("call stack limit exceeded (scripts.maxCallStackSize, %d frames)%s", len(st), b.String())
 	case errors.As(err, &ex):
 		// A Go error thrown through JS and not caught keeps its identity
 		// (errors.Is(err, ErrNotGranted)).
