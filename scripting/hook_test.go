@@ -55,10 +55,10 @@ func jsonEqual(a, b string) bool {
 
 // The outcomes of a request through Middleware.
 const (
-	outResult = iota // the request went on (or was answered): want is the result
-	outDenied        // a *engine.DeniedError whose message contains want
-	outHook          // a *engine.HookError whose message contains want
-	outServerErr     // the server's own error, containing want
+	outResult    = iota // the request went on (or was answered): want is the result
+	outDenied           // a *engine.DeniedError whose message contains want
+	outHook             // a *engine.HookError whose message contains want
+	outServerErr        // the server's own error, containing want
 )
 
 func TestMiddlewareDecisions(t *testing.T) {
@@ -139,7 +139,7 @@ func TestMiddlewareDecisions(t *testing.T) {
 			hooks: map[Phase]fn{PhaseToolResult: decide(&Decision{Result: raw(`true`)})},
 			next:  callResult, out: outHook, want: "hook fake.js: toolResult failed: result must be an object, not true", wantNext: callParams},
 		{name: "server error skips toolResult", method: "tools/call", params: callParams,
-			hooks: map[Phase]fn{PhaseToolResult: decide(&Decision{Deny: raw(`"x"`)})},
+			hooks:   map[Phase]fn{PhaseToolResult: decide(&Decision{Deny: raw(`"x"`)})},
 			nextErr: errors.New("server down"), out: outServerErr, want: "server down", wantNext: callParams},
 		{name: "list filtered and renamed", method: "tools/list", params: `{}`,
 			hooks: map[Phase]fn{PhaseListTools: decide(&Decision{Items: raw(`[{"name":"say"}]`)})},

@@ -79,7 +79,9 @@ func startRunner(t testing.TB, mw ...engine.Middleware) *engine.Runner {
 
 // swap is middleware whose inner middleware the test changes, so that the
 // cases of a table share one runner.
-type swap struct{ cur atomic.Pointer[engine.Middleware] }
+type swap struct {
+	cur atomic.Pointer[engine.Middleware]
+}
 
 func (s *swap) set(m engine.Middleware) { s.cur.Store(&m) }
 
