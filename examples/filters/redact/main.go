@@ -50,9 +50,18 @@ type config struct {
 }
 
 var (
-	cfg     config
-	secrets *regexp.Regexp
+	cfg      config
+	secrets  *regexp.Regexp // every pattern, for replacing
+	patterns []pattern      // each pattern, for a quick look first
 )
+
+// pattern is one secret pattern and the literal text every match starts
+// with, if any: looking for that text first is much faster than running
+// the regexp over a result without secrets, the common case.
+type pattern struct {
+	re     *regexp.Regexp
+	prefix []byte
+}
 
 func init() {
 	guest.Init(setup)
@@ -77,15 +86,31 @@ func setup() error {
 		}
 		cfg.Folder = path.Clean(cfg.Folder)
 	}
-	all := append([]string{}, secretPatterns...)
-	for _, p := range cfg.Patterns {
-		if _, err := regexp.Compile(p); err != nil {
+	all := append(append([]string{}, secretPatterns...), cfg.Patterns...)
+	patterns = patterns[:0]
+	for _, p := range all {
+		re, err := regexp.Compile(p)
+		if err != nil {
 			return fmt.Errorf("config: pattern %q: %w", p, err)
 		}
-		all = append(all, p)
+		prefix, _ := re.LiteralPrefix()
+		patterns = append(patterns, pattern{re, []byte(prefix)})
 	}
 	secrets = regexp.MustCompile("(?:" + strings.Join(all, ")|(?:") + ")")
 	return nil
+}
+
+// hasSecret reports whether b contains a match of any pattern.
+func hasSecret(b []byte) bool {
+	for _, p := range patterns {
+		if len(p.prefix) > 0 && !bytes.Contains(b, p.prefix) {
+			continue
+		}
+		if p.re.Match(b) {
+			return true
+		}
+	}
+	return false
 }
 
 func handle(in *guest.Input) (*guest.Decision, error) {
@@ -146,7 +171,7 @@ func inside(p string) bool {
 
 // redact replaces secrets in every string of the result.
 func redact(in *guest.Input) (*guest.Decision, error) {
-	if len(in.Result) == 0 || !secrets.Match(in.Result) && !bytes.Contains(in.Result, []byte(`\u`)) {
+	if len(in.Result) == 0 || !hasSecret(in.Result) && !bytes.Contains(in.Result, []byte(`\u`)) {
 		// The common case: no secret, and no escape that could hide one.
 		// Nothing is decoded or re-encoded.
 		return guest.Continue(), nil
@@ -169,6 +194,9 @@ func redact(in *guest.Input) (*guest.Decision, error) {
 func walk(v any, n *int) any {
 	switch v := v.(type) {
 	case string:
+		if !hasSecret([]byte(v)) {
+			return v
+		}
 		return secrets.ReplaceAllStringFunc(v, func(string) string {
 			*n++
 			return cfg.Replacement

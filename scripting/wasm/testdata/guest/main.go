@@ -26,12 +26,14 @@
 //	input      answers with the input's JSON as text
 //	log        logs through guest.Log, stdout and stderr, then continues
 //	nil        returns a nil Decision
+//	fast       writes {} without decoding the input
 //
 // Any other tool continues; on toolResult, text contents have "SECRET"
 // replaced by "[redacted]".
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,6 +74,9 @@ func init() {
 
 func handle(raw []byte) ([]byte, error) {
 	calls++
+	if bytes.Contains(raw, []byte(`"tool":"fast"`)) {
+		return []byte("{}"), nil // no JSON decoding: the SDK's own cost
+	}
 	var in guest.Input
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return nil, err
