@@ -190,3 +190,52 @@ func TestRunner(t *testing.T) {
 		t.Fatalf("after the panic: %v, %v", res, err)
 	}
 }
+
+// Filters builds the middleware from a configuration's "filters" section.
+func TestFilters(t *testing.T) {
+	t.Setenv(EnvCacheDir, testCache)
+	parse := func(filters string) *config.Config {
+		t.Helper()
+		cfg, err := config.Parse([]byte(`{"mcpServers": {"ts": {"command": "x"}}, "filters": `+filters+`}`), "test.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	cfg := parse(`[
+		{"wasm": ` + q(redactWasm) + `, "config": {"folder": "/srv/data"}, "hooks": ["toolCall", "toolResult"]},
+		{"wasm": ` + q(guestWasm) + `, "name": "tg", "hooks": ["toolCall"], "onError": "open", "timeout": "200ms", "pool": 1, "memoryLimitMiB": 32}
+	]`)
+	mw, closeAll, err := Filters(testCtx(t), cfg, testLogger(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	if len(mw) != 2 {
+		t.Fatalf("%d middleware", len(mw))
+	}
+	var h engine.Handler = func(context.Context, *engine.Request) (json.RawMessage, error) {
+		return json.RawMessage(`{"content":[{"type":"text","text":"token ghp_` + strings.Repeat("x", 36) + `"}]}`), nil
+	}
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	ctx := testCtx(t)
+	// tg loops past its 200ms timeout and fails open; redact still redacts.
+	res, err := callTool(ctx, h, "loop", nil)
+	if err != nil || resultText(t, res) != "token [REDACTED]" {
+		t.Fatalf("got %s, %v", res, err)
+	}
+	if _, err := callTool(ctx, h, "x", map[string]any{"path": "/etc"}); !errors.Is(err, engine.ErrDenied) {
+		t.Fatalf("path: %v", err)
+	}
+	if err := closeAll(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, _, err = Filters(testCtx(t), parse(`[{"wasm": `+q(redactWasm)+`}, {"wasm": "/nonexistent/x.wasm"}]`), testLogger(t, nil))
+	if err == nil || !strings.HasPrefix(err.Error(), `filters[1]: filter "x" (/nonexistent/x.wasm): open `) {
+		t.Fatalf("missing module: %v", err)
+	}
+}
