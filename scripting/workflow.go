@@ -21,39 +21,6 @@ import (
 	"github.com/mcpscript/mcpscript/internal/jsrt"
 )
 
-// A workflow is a script that `mcpscript run` runs once: it exports a main
-// function, which calls the configured MCP servers through the global mcp
-// object and prints what it found.
-//
-//	export default async function main(args) {
-//	  const demo = mcp.server("demo");
-//	  const res = await demo.callTool("echo", { text: args[0] ?? "hi" });
-//	  print(res.text);
-//	}
-//
-// Globals a workflow sees, beside the language's own:
-//
-//	mcp                    mcp.servers(), mcp.server(name): see the README of examples/workflows
-//	print(...values)       writes one line to the workflow's output (strings as they are, the rest as JSON)
-//	sleep(ms)              a promise resolved after ms milliseconds
-//	setTimeout, setInterval, setImmediate and their clear functions
-//	console                log, info, debug, warn, error: into the log (stderr), not the output
-//	process.env            only the variables granted (scripts.env, --allow-env)
-//	fs                     readFile, readdir, exists: only under the granted folder (scripts.readDir, --allow-read)
-//
-// main is called as main(args, context) where args is an array of strings
-// and context is {args, name, mcp, print, sleep}. The workflow ends when
-// the promise main returns settles: timers still pending are dropped, calls
-// still in flight are cancelled. A value main resolves to other than
-// undefined or null is printed to the output (strings as they are, anything
-// else as indented JSON).
-//
-// The workflow fails, and RunWorkflow returns an error with the JavaScript
-// stack (file:line in the user's source), when main throws or its promise
-// rejects, when a timer callback throws, or when a promise is rejected and
-// no handler is attached to it by the time the current task and its
-// microtasks are done (Node's default, --unhandled-rejections=throw).
-
 // WorkflowOptions configure RunWorkflow. The zero value works.
 type WorkflowOptions struct {
 	// Args are passed to main as its first argument, an array of strings.
@@ -91,6 +58,39 @@ type WorkflowOptions struct {
 // mcp.server(name); every server the workflow started is stopped before
 // RunWorkflow returns, whatever happened. Servers already running are
 // used and left running.
+//
+// A workflow is a script that `mcpscript run` runs once: it exports a main
+// function, which calls the configured MCP servers through the global mcp
+// object and prints what it found.
+//
+//	export default async function main(args) {
+//	  const demo = mcp.server("demo");
+//	  const res = await demo.callTool("echo", { text: args[0] ?? "hi" });
+//	  print(res.text);
+//	}
+//
+// Globals a workflow sees, beside the language's own:
+//
+//	mcp                    mcp.servers(), mcp.server(name): see the README of examples/workflows
+//	print(...values)       writes one line to the workflow's output (strings as they are, the rest as JSON)
+//	sleep(ms)              a promise resolved after ms milliseconds
+//	setTimeout, setInterval, setImmediate and their clear functions
+//	console                log, info, debug, warn, error: into the log (stderr), not the output
+//	process.env            only the variables granted (scripts.env, --allow-env)
+//	fs                     readFile, readdir, exists: only under the granted folder (scripts.readDir, --allow-read)
+//
+// main is called as main(args, context) where args is an array of strings
+// and context is {args, name, mcp, print, sleep}. The workflow ends when
+// the promise main returns settles: timers still pending are dropped, calls
+// still in flight are cancelled. A value main resolves to other than
+// undefined or null is printed to the output (strings as they are, anything
+// else as indented JSON).
+//
+// The workflow fails, and RunWorkflow returns an error with the JavaScript
+// stack (file:line in the user's source), when main throws or its promise
+// rejects, when a timer callback throws, or when a promise is rejected and
+// no handler is attached to it by the time the current task and its
+// microtasks are done (Node's default, --unhandled-rejections=throw).
 func RunWorkflow(ctx context.Context, r *engine.Runner, path string, opts WorkflowOptions) error {
 	s, err := jsrt.Load(path)
 	if err != nil {
@@ -300,13 +300,20 @@ func (w *workflow) setGlobals() error {
 		}
 	}
 	print := func(c goja.FunctionCall) goja.Value {
+		if w.finished {
+			return goja.Undefined()
+		}
 		fmt.Fprintln(w.opts.Stdout, jsrt.Format(vm, c.Arguments))
 		return goja.Undefined()
 	}
 	sleep := func(c goja.FunctionCall) goja.Value {
 		ms := c.Argument(0).ToInteger()
 		p, resolve, _ := vm.NewPromise()
-		w.loop.SetTimeout(func(*goja.Runtime) { w.settled(resolve(goja.Undefined())) }, time.Duration(max(ms, 0))*time.Millisecond)
+		w.loop.SetTimeout(func(*goja.Runtime) {
+			if !w.finished {
+				w.settled(resolve(goja.Undefined()))
+			}
+		}, time.Duration(max(ms, 0))*time.Millisecond)
 		return vm.ToValue(p)
 	}
 	for name, v := range map[string]any{"print": print, "sleep": sleep, "mcp": w.mcpObject()} {
@@ -332,6 +339,9 @@ func (w *workflow) wrapTimer(name string) error {
 		}
 		args := slices.Clone(c.Arguments)
 		args[0] = vm.ToValue(func(c goja.FunctionCall) goja.Value {
+			if w.finished {
+				return goja.Undefined()
+			}
 			if _, err := fn(goja.Undefined(), c.Arguments...); err != nil {
 				w.fail(w.describe(err))
 			}

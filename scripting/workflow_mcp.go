@@ -151,6 +151,9 @@ func (w *workflow) serverObject(h *serverHandle, throwOnError bool) *goja.Object
 					if onProgress != nil {
 						pp := *p
 						w.loop.RunOnLoop(func(vm *goja.Runtime) {
+							if w.finished {
+								return
+							}
 							ev := vm.NewObject()
 							_ = ev.Set("progress", pp.Progress)
 							if pp.Total > 0 {
@@ -266,6 +269,9 @@ func (w *workflow) async(h *serverHandle, do func(context.Context, *engine.Clien
 			raw, err = json.Marshal(out)
 		}
 		w.loop.RunOnLoop(func(vm *goja.Runtime) {
+			if w.finished {
+				return // the workflow has ended: no more script
+			}
 			if err != nil {
 				w.settled(reject(w.jsError(err, stack)))
 				return

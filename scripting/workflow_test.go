@@ -423,7 +423,6 @@ func pidGone(pid int) bool {
 
 func TestWorkflowStartsOnlyUsedServers(t *testing.T) {
 	r := wfRunner(t, "used", "unused")
-	states := make(chan engine.State, 1)
 	out := mustRun(t, r, script(t, "lazy.js", `export default async function main() {
   print(mcp.servers().join(","));
   const res = await mcp.server("used").callTool("pid", {});
@@ -433,7 +432,6 @@ func TestWorkflowStartsOnlyUsedServers(t *testing.T) {
 	if len(lines) != 2 || lines[0] != "unused,used" {
 		t.Fatalf("output %q", out)
 	}
-	close(states)
 	pid, err := strconv.Atoi(lines[1])
 	if err != nil {
 		t.Fatal(err)
