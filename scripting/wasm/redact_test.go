@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -237,5 +238,34 @@ func TestFilters(t *testing.T) {
 	_, _, err = Filters(testCtx(t), parse(`[{"wasm": `+q(redactWasm)+`}, {"wasm": "/nonexistent/x.wasm"}]`), testLogger(t, nil))
 	if err == nil || !strings.HasPrefix(err.Error(), `filters[1]: filter "x" (/nonexistent/x.wasm): open `) {
 		t.Fatalf("missing module: %v", err)
+	}
+}
+
+// The example configuration parses and its filter loads and works.
+func TestExampleConfig(t *testing.T) {
+	cfg, err := config.Load("../../examples/filters/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Filters) != 1 || filepath.Base(cfg.Resolve(cfg.Filters[0].Wasm)) != "redact.wasm" {
+		t.Fatalf("filters: %+v", cfg.Filters)
+	}
+	cfg.Filters[0].Wasm = redactWasm // the one TestMain built
+	t.Setenv(EnvCacheDir, testCache)
+	mw, closeAll, err := Filters(testCtx(t), cfg, testLogger(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	h := mw[0](func(context.Context, *engine.Request) (json.RawMessage, error) {
+		return json.RawMessage(`{"content":[{"type":"text","text":"db password: hunter2"}]}`), nil
+	})
+	res, err := callTool(testCtx(t), h, "read_file", map[string]any{"path": "/tmp/mcp-demo/notes.txt"})
+	if err != nil || resultText(t, res) != "db [REDACTED]" {
+		t.Fatalf("got %s, %v", res, err)
+	}
+	_, err = callTool(testCtx(t), h, "read_file", map[string]any{"path": "/etc/passwd"})
+	if !errors.Is(err, engine.ErrDenied) || !strings.Contains(err.Error(), `by redact: path "/etc/passwd" is outside the allowed folder /tmp/mcp-demo`) {
+		t.Fatalf("got %v", err)
 	}
 }
