@@ -216,7 +216,7 @@ func TestWorkflowThrows(t *testing.T) {
   setTimeout(() => {
     throw new TypeError("bad " + 1);
   }, 1);
-  await sleep(2000);
+  await sleep(20000);
   print("not reached");
 }`,
 	} {
@@ -229,7 +229,7 @@ func TestWorkflowThrows(t *testing.T) {
 			if !strings.Contains(err.Error(), "TypeError: bad 1") || !strings.Contains(err.Error(), name+":3:") {
 				t.Errorf("error %q lacks the message or %s:3", err, name)
 			}
-			if out != "" || time.Since(start) > 1500*time.Millisecond {
+			if out != "" || time.Since(start) > 10*time.Second {
 				t.Errorf("the workflow went on after the error: output %q after %v", out, time.Since(start))
 			}
 		})
@@ -252,7 +252,7 @@ func TestWorkflowUnhandledRejection(t *testing.T) {
 	r := wfRunner(t, "ts")
 	path := script(t, "orphan.js", `export default async function main() {
   Promise.reject(new RangeError("nobody catches me"));
-  await sleep(2000);
+  await sleep(20000);
   print("not reached");
 }`)
 	start := time.Now()
@@ -260,7 +260,7 @@ func TestWorkflowUnhandledRejection(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "unhandled promise rejection: RangeError: nobody catches me") || !strings.Contains(err.Error(), "orphan.js:2:") {
 		t.Fatalf("error %v", err)
 	}
-	if out != "" || time.Since(start) > 1500*time.Millisecond {
+	if out != "" || time.Since(start) > 10*time.Second {
 		t.Errorf("the workflow went on: output %q after %v", out, time.Since(start))
 	}
 
