@@ -393,10 +393,9 @@ func (r *jsVM) call(i int, in *Input) (d *Decision, broken bool, err error) {
 	return d, false, err
 }
 
-// input builds the call object: plain JavaScript values throughout, the
-// JSON members parsed by the realm's JSON.parse (faster here than
-// converting decoded Go values, and the script gets real objects and
-// arrays, not wrapped Go maps).
+// input builds the call object: plain JavaScript values throughout (real
+// objects and arrays, not wrapped Go maps), the JSON members converted by
+// jsonToJS.
 func (r *jsVM) input(in *Input) (goja.Value, error) {
 	vm := r.vm
 	o := vm.NewObject()
@@ -409,31 +408,31 @@ func (r *jsVM) input(in *Input) (goja.Value, error) {
 	_ = o.Set("method", in.Method)
 	_ = o.Set("caller", caller)
 	tools := in.Hook == PhaseToolCall || in.Hook == PhaseToolResult
-	noArgs := ""
+	var noArgs json.RawMessage
 	if tools || in.Tool != "" {
 		_ = o.Set("tool", in.Tool)
-		noArgs = "{}"
+		noArgs = emptyObject
 	}
 	for _, f := range [...]struct {
 		name string
 		raw  json.RawMessage
-		def  string // when absent
+		def  json.RawMessage // when absent
 	}{
 		{"arguments", in.Arguments, noArgs},
-		{"params", in.Params, ""},
-		{"result", in.Result, ""},
-		{"items", in.Items, ""},
+		{"params", in.Params, nil},
+		{"result", in.Result, nil},
+		{"items", in.Items, nil},
 	} {
-		raw := string(f.raw)
-		if raw == "" || raw == "null" && f.def != "" {
+		raw := f.raw
+		if len(raw) == 0 || string(raw) == "null" && f.def != nil {
 			raw = f.def
 		}
-		if raw == "" {
+		if len(raw) == 0 {
 			continue
 		}
-		v, err := r.parse(goja.Undefined(), vm.ToValue(raw))
+		v, err := jsonToJS(vm, raw)
 		if err != nil {
-			return nil, fmt.Errorf("the %s to pass are not JSON: %w", f.name, jsrt.Describe(err))
+			return nil, fmt.Errorf("the hook's %s: %w", f.name, err)
 		}
 		_ = o.Set(f.name, v)
 	}
@@ -544,6 +543,8 @@ func (r *jsVM) decision(phase Phase, v goja.Value) (*Decision, error) {
 }
 
 var promiseType = reflect.TypeFor[*goja.Promise]()
+
+var emptyObject = json.RawMessage("{}")
 
 var (
 	jsonTrue  = json.RawMessage("true")

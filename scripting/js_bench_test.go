@@ -1,0 +1,277 @@
+package scripting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/engine/config"
+)
+
+// policyJS is a typical policy hook: a deny-list of tools and a folder the
+// path argument must stay in.
+const policyJS = `
+const DENY = new Set(["delete_file", "move_file", "write_file", "rm"])
+const ROOT = "/srv/data/"
+
+export function toolCall(call) {
+  if (DENY.has(call.tool)) return { deny: call.tool + " is not allowed" }
+  const path = call.arguments.path
+  if (path !== undefined && !String(path).startsWith(ROOT)) return { deny: path + " is outside " + ROOT }
+}
+`
+
+// warnLogger is testLogger above the per-request debug logs, which would
+// weigh on the measurements.
+func warnLogger(b *testing.B) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// percentiles records one duration per iteration and reports p50 and p99.
+type percentiles struct{ d []time.Duration }
+
+func (p *percentiles) add(d time.Duration) { p.d = append(p.d, d) }
+
+func (p *percentiles) report(b *testing.B) {
+	if len(p.d) == 0 {
+		return
+	}
+	slices.Sort(p.d)
+	at := func(q float64) float64 {
+		return float64(p.d[int(q*float64(len(p.d)-1))].Nanoseconds()) / 1e3
+	}
+	b.ReportMetric(at(0.50), "p50-µs")
+	b.ReportMetric(at(0.99), "p99-µs")
+}
+
+// BenchmarkToolCall is a tools/call of the test server's echo tool through a
+// Runner: without middleware, with a Go middleware that does nothing, and
+// with the JavaScript policy hook. The difference of the p50s is what the
+// hook adds to a call.
+func BenchmarkToolCall(b *testing.B) {
+	noop := func(next engine.Handler) engine.Handler {
+		return func(ctx context.Context, req *engine.Request) (json.RawMessage, error) { return next(ctx, req) }
+	}
+	policy := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b)})
+	for _, bc := range []struct {
+		name string
+		mw   []engine.Middleware
+	}{
+		{"none", nil},
+		{"go-noop", []engine.Middleware{noop}},
+		{"js-policy", []engine.Middleware{Middleware(policy, Options{})}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg, err := config.Parse([]byte(`{`+serversJSON("a")+`}`), "bench.json")
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := engine.New(cfg, &engine.Options{Logger: warnLogger(b), Middleware: bc.mw})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				_ = r.StopAll(ctx)
+			}()
+			ctx := testCtx(b)
+			if err := r.StartAll(ctx); err != nil {
+				b.Fatal(err)
+			}
+			c, err := r.Client("a")
+			if err != nil {
+				b.Fatal(err)
+			}
+			args := map[string]any{"text": "/srv/data/report.txt"}
+			for range 100 { // warm up: connections, pools, the JIT-less VM's caches
+				if _, err := c.CallTool(ctx, "echo", args); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var p percentiles
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				t0 := time.Now()
+				res, err := c.CallTool(ctx, "echo", args)
+				p.add(time.Since(t0))
+				if err != nil || res.IsError {
+					b.Fatal(err, res)
+				}
+			}
+			b.StopTimer()
+			p.report(b)
+		})
+	}
+}
+
+// BenchmarkScriptCall is the policy hook alone: Script.Call with the input
+// a tools/call gives it, allowed and denied.
+func BenchmarkScriptCall(b *testing.B) {
+	s := loadJS(b, "policy.js", policyJS, ScriptOptions{Pool: 1})
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		in   *Input
+		deny bool
+	}{
+		{"allow", &Input{Hook: PhaseToolCall, Server: "fs", Method: "tools/call", Caller: Caller{Token: "ci", Transport: "streamable-http"},
+			Tool: "read_text_file", Arguments: json.RawMessage(`{"path":"/srv/data/report.txt","head":10}`)}, false},
+		{"deny-list", &Input{Hook: PhaseToolCall, Server: "fs", Method: "tools/call", Caller: Caller{Token: "ci", Transport: "streamable-http"},
+			Tool: "write_file", Arguments: json.RawMessage(`{"path":"/srv/data/report.txt","content":"x"}`)}, true},
+		{"deny-path", &Input{Hook: PhaseToolCall, Server: "fs", Method: "tools/call", Caller: Caller{Token: "ci", Transport: "streamable-http"},
+			Tool: "read_text_file", Arguments: json.RawMessage(`{"path":"/etc/passwd"}`)}, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var p percentiles
+			b.ReportAllocs()
+			for b.Loop() {
+				t0 := time.Now()
+				d, err := s.Call(ctx, bc.in)
+				p.add(time.Since(t0))
+				if err != nil || (d != nil && len(d.Deny) > 0) != bc.deny {
+					b.Fatal(d, err)
+				}
+			}
+			b.StopTimer()
+			p.report(b)
+		})
+	}
+	// Through Middleware, as the runner calls it (timeout context, params
+	// decoding, the decision applied), with the server replaced by a stub.
+	b.Run("middleware", func(b *testing.B) {
+		h := Middleware(s, Options{})(func(context.Context, *engine.Request) (json.RawMessage, error) {
+			return json.RawMessage(`{"content":[]}`), nil
+		})
+		req := &engine.Request{Server: "fs", Method: "tools/call", Params: json.RawMessage(`{"name":"read_text_file","arguments":{"path":"/srv/data/report.txt","head":10}}`)}
+		var p percentiles
+		b.ReportAllocs()
+		for b.Loop() {
+			t0 := time.Now()
+			_, err := h(ctx, req)
+			p.add(time.Since(t0))
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		p.report(b)
+	})
+}
+
+// BenchmarkConvert compares ways to hand a hook its input and read its
+// decision, on one runtime, to back the choices in jsVM.input and
+// jsVM.decision.
+func BenchmarkConvert(b *testing.B) {
+	s := loadJS(b, "policy.js", policyJS+`
+export function toolResult(call) { return { result: { content: call.result.content, extra: 1 } } }
+`, ScriptOptions{Pool: 1})
+	r := <-s.idle
+	defer func() { s.idle <- r }()
+	vm := r.vm
+
+	// JSON to JavaScript values, by size.
+	var tools []string
+	for i := range 50 {
+		tools = append(tools, fmt.Sprintf(`{"name":"t%03d","description":"Extra echo tool; the extra tools make tools/list take several pages.","inputSchema":{"type":"object","properties":{"text":{"type":"string","description":"The text to send back."}},"required":["text"],"additionalProperties":false}}`, i))
+	}
+	for _, in := range []struct{ name, json string }{
+		{"arguments", `{"path":"/srv/data/report.txt","head":10}`},
+		{"result-1KiB", `{"content":[{"type":"text","text":"` + strings.Repeat("x", 1000) + `"}]}`},
+		{"tools-50", "[" + strings.Join(tools, ",") + "]"},
+	} {
+		data := []byte(in.json)
+		b.Run("json/"+in.name+"/jsonToJS", func(b *testing.B) { // what input does
+			for b.Loop() {
+				if _, err := jsonToJS(vm, data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("json/"+in.name+"/JSON.parse", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := r.parse(goja.Undefined(), vm.ToValue(string(data))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("json/"+in.name+"/Unmarshal+ToValue", func(b *testing.B) { // wrapped Go maps, random key order
+			for b.Loop() {
+				var v any
+				if err := json.Unmarshal(data, &v); err != nil {
+					b.Fatal(err)
+				}
+				vm.ToValue(v)
+			}
+		})
+	}
+
+	// The whole call object, and the policy hook called with it.
+	in := &Input{Hook: PhaseToolCall, Server: "fs", Method: "tools/call", Caller: Caller{Token: "ci", Transport: "streamable-http"},
+		Tool: "read_text_file", Arguments: json.RawMessage(`{"path":"/srv/data/report.txt","head":10,"opts":{"encoding":"utf-8","tags":["a","b"]}}`)}
+	call := r.fns[phaseBit(PhaseToolCall)]
+	b.Run("input/object+jsonToJS", func(b *testing.B) { // what input does
+		for b.Loop() {
+			v, err := r.input(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := call(goja.Undefined(), v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("input/whole JSON.parse", func(b *testing.B) {
+		for b.Loop() {
+			raw, err := json.Marshal(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v, err := r.parse(goja.Undefined(), vm.ToValue(string(raw)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := call(goja.Undefined(), v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+
+	// Reading a decision with a result.
+	result := &Input{Hook: PhaseToolResult, Server: "fs", Method: "tools/call", Tool: "read_text_file",
+		Arguments: json.RawMessage(`{}`), Result: json.RawMessage(`{"content":[{"type":"text","text":"hello world, a line of a file"},{"type":"text","text":"and another"}]}`)}
+	arg, err := r.input(result)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ret, err := r.fns[phaseBit(PhaseToolResult)](goja.Undefined(), arg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("decision/JSON.stringify", func(b *testing.B) { // what decision does
+		for b.Loop() {
+			if _, err := r.decision(PhaseToolResult, ret); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decision/Export+Marshal", func(b *testing.B) { // loses key order, ignores toJSON
+		for b.Loop() {
+			o := ret.(*goja.Object)
+			for _, k := range o.Keys() {
+				if _, err := json.Marshal(o.Get(k).Export()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
