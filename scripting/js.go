@@ -24,7 +24,26 @@ import (
 	"github.com/mcpscript/mcpscript/internal/suggest"
 )
 
-// JavaScript hooks.
+// ScriptOptions configure LoadScript. The zero value works.
+type ScriptOptions struct {
+	// Name identifies the script in errors and logs; default the file's
+	// base name.
+	Name string
+	// Grants are what the script may reach beyond its code: environment
+	// variables (process.env) and one folder to read (fs.readFile).
+	Grants jsrt.Grants
+	// Pool bounds the runtimes kept for concurrent calls; default
+	// GOMAXPROCS. Calls beyond it wait for a free runtime.
+	Pool int
+	// MaxCallStackSize bounds recursion; default 1024 frames.
+	MaxCallStackSize int
+	// Logger receives console output, with script=Name; default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Script is a loaded JavaScript hook script: a Hook whose phases are the
+// functions the script exports. It is safe for concurrent use.
 //
 // A hook script exports functions named after the phases it handles
 // (toolCall, toolResult, listTools, listPrompts, listResources,
@@ -71,7 +90,18 @@ import (
 // A field the phase does not take, or any other field, is an error (so
 // that a typo such as {denied: "..."} cannot let a request through). A
 // function may be async: its promise must settle without waiting for I/O
-// (there is none to wait for), else the call fails.
+// (there is none to wait for), else the call fails. A list phase runs once
+// per page of the list. The request and response phases run for every
+// method other than tools/call and the lists (resources/read, prompts/get,
+// completion/complete, ...). Through the proxy's aggregate view, hooks see
+// the servers' own names (echo, not a__echo).
+//
+// Beside the language's own globals, a script sees console (into the log,
+// with script=<name>), process.env (only the variables scripts.env grants),
+// fs.readFile, fs.readdir and fs.exists (only under scripts.readDir) and
+// store (below). There is no network, no timer and no Node module; imports
+// of the script's own files and of packages in node_modules are bundled
+// at load. TypeScript is stripped of its types, not type-checked.
 //
 // # Runtimes and state
 //
@@ -100,27 +130,6 @@ import (
 // Scripts are trusted code: there is no memory limit in the JavaScript
 // engine. A call is interrupted at its deadline, and recursion is bounded
 // by ScriptOptions.MaxCallStackSize.
-
-// ScriptOptions configure LoadScript. The zero value works.
-type ScriptOptions struct {
-	// Name identifies the script in errors and logs; default the file's
-	// base name.
-	Name string
-	// Grants are what the script may reach beyond its code: environment
-	// variables (process.env) and one folder to read (fs.readFile).
-	Grants jsrt.Grants
-	// Pool bounds the runtimes kept for concurrent calls; default
-	// GOMAXPROCS. Calls beyond it wait for a free runtime.
-	Pool int
-	// MaxCallStackSize bounds recursion; default 1024 frames.
-	MaxCallStackSize int
-	// Logger receives console output, with script=Name; default
-	// slog.Default().
-	Logger *slog.Logger
-}
-
-// Script is a loaded JavaScript hook script: a Hook whose phases are the
-// functions the script exports. It is safe for concurrent use.
 type Script struct {
 	name  string
 	src   *jsrt.Script
