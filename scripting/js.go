@@ -149,9 +149,8 @@ type Script struct {
 type jsVM struct {
 	vm        *goja.Runtime
 	fns       [numPhases]goja.Callable
-	this      [numPhases]goja.Value // the default export for its members, else undefined
-	parse     goja.Callable         // the realm's own JSON.parse, whatever the script does to JSON
-	stringify goja.Callable
+	this      [numPhases]goja.Value // the object the function was found on
+	stringify goja.Callable         // the realm's own JSON.stringify, whatever the script does to JSON
 }
 
 const numPhases = 8
@@ -253,7 +252,6 @@ func (s *Script) newVM(ctx context.Context) (*jsVM, *goja.Object, error) {
 		if !ok {
 			return errors.New("the runtime has no JSON object")
 		}
-		r.parse, _ = goja.AssertFunction(j.Get("parse"))
 		r.stringify, _ = goja.AssertFunction(j.Get("stringify"))
 		return s.store.install(r)
 	}
@@ -276,7 +274,10 @@ func (s *Script) newVM(ctx context.Context) (*jsVM, *goja.Object, error) {
 			return nil, nil, fmt.Errorf("script %s: it exports %s, but as %s, not a function", s.src.Path, p, jsTypeOf(v))
 		}
 		r.fns[i] = fn
-		r.this[i] = goja.Undefined()
+		// Called as a method of the object it was found on, so that `this`
+		// works in `module.exports = {toolCall() {this.helper()}, ...}`
+		// and in a default-exported object alike.
+		r.this[i] = exports
 		if def != nil && !jsDefined(exports.Get(string(p))) {
 			r.this[i] = def
 		}
@@ -674,9 +675,9 @@ func (st *sharedStore) install(r *jsVM) error {
 			if !ok {
 				return goja.Undefined()
 			}
-			v, err := r.parse(goja.Undefined(), vm.ToValue(s))
+			v, err := jsonToJS(vm, []byte(s))
 			if err != nil {
-				panic(err)
+				panic(vm.NewGoError(err))
 			}
 			return v
 		},

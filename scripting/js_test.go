@@ -423,8 +423,10 @@ func TestJSModuleFormats(t *testing.T) {
   prefix: " default",
   toolCall(c) { if (c.tool === "rm") return { deny: "no rm" }; return { arguments: { text: c.arguments.text + this.prefix } } },
 }`},
-		{"commonjs", "policy.cjs", `const suffix = require("./suffix.cjs")
-module.exports = { toolCall(c) { if (c.tool === "rm") return { deny: "no rm" }; return { arguments: { text: c.arguments.text + suffix } } } }`},
+		{"commonjs", "policy.cjs", `module.exports = {
+  suffix: require("./suffix.cjs"),
+  toolCall(c) { if (c.tool === "rm") return { deny: "no rm" }; return { arguments: { text: c.arguments.text + this.suffix } } },
+}`},
 		{"commonjs exports", "policy.js", `exports.toolCall = function (c) { if (c.tool === "rm") return { deny: "no rm" }; return { arguments: { text: c.arguments.text + " exports" } } }`},
 		{"typescript", "policy.ts", `import { suffix } from "./suffix"
 interface Call { tool: string; arguments: { text?: string } }
