@@ -106,10 +106,10 @@ func (inst *instance) end() {
 	inst.stderr.flush()
 }
 
-// call runs one phase.
-func (inst *instance) call(ctx context.Context, p scripting.Phase, in []byte) (*scripting.Decision, error) {
+// call runs one phase; start is when the caller asked (before waiting
+// for this instance), for errors.
+func (inst *instance) call(ctx context.Context, p scripting.Phase, in []byte, start time.Time) (*scripting.Decision, error) {
 	inst.begin(ctx, p, in)
-	start := time.Now()
 	res, err := inst.filter.Call(context.WithValue(ctx, instKey{}, inst), uint64(len(in)))
 	inst.end()
 	if err != nil {
@@ -182,6 +182,9 @@ func (e *deadlineError) Unwrap() error { return context.DeadlineExceeded }
 // what happened, in the guest's terms.
 func (inst *instance) describe(ctx context.Context, err error, start time.Time) error {
 	after := elapsed(time.Since(start))
+	if dl, ok := ctx.Deadline(); ok && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		after = elapsed(dl.Sub(start)) // the time allowed, not when we noticed
+	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {

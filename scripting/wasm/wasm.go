@@ -326,6 +326,7 @@ func (f *Filter) Has(p scripting.Phase) bool {
 // busy. It returns when ctx ends, stopping the guest if it is running. Any
 // failure discards the instance it happened in.
 func (f *Filter) Call(ctx context.Context, in *scripting.Input) (*scripting.Decision, error) {
+	start := time.Now()
 	data, err := json.Marshal(in)
 	if err != nil {
 		return nil, f.callErr(in.Hook, fmt.Errorf("encoding the input: %w", err))
@@ -335,7 +336,7 @@ func (f *Filter) Call(ctx context.Context, in *scripting.Input) (*scripting.Deci
 		return nil, f.callErr(in.Hook, err)
 	}
 	f.calls.Add(1)
-	d, err := inst.call(ctx, in.Hook, data)
+	d, err := inst.call(ctx, in.Hook, data, start)
 	f.release(inst, err == nil)
 	if err != nil {
 		f.failures.Add(1)

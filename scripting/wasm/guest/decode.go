@@ -1,0 +1,276 @@
+package guest
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// decodeInput decodes the host's Input JSON into in. The host writes it
+// with encoding/json, so a small scanner that splits the object into
+// members, keeping nested values raw, does the job several times faster
+// than encoding/json's reflection (which matters in a wasm guest, where
+// every loop iteration pays the host's deadline check). Anything the
+// scanner does not expect falls back to encoding/json. The raw fields
+// alias b.
+func decodeInput(b []byte, in *Input) error {
+	if fastInput(b, in) {
+		return nil
+	}
+	*in = Input{}
+	return json.Unmarshal(b, in)
+}
+
+func fastInput(b []byte, in *Input) bool {
+	m, ok := members(b)
+	if !ok {
+		return false
+	}
+	for {
+		key, val, more, ok := m.next()
+		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+		switch string(key) {
+		case "hook":
+			var s string
+			if s, ok = jsonString(val); !ok {
+				return false
+			}
+			in.Hook = Phase(s)
+		case "server":
+			if in.Server, ok = jsonString(val); !ok {
+				return false
+			}
+		case "method":
+			if in.Method, ok = jsonString(val); !ok {
+				return false
+			}
+		case "tool":
+			if in.Tool, ok = jsonString(val); !ok {
+				return false
+			}
+		case "arguments":
+			in.Arguments = json.RawMessage(val) // kept as it is, as encoding/json does
+		case "params":
+			in.Params = json.RawMessage(val) // kept as it is, as encoding/json does
+		case "result":
+			in.Result = json.RawMessage(val) // kept as it is, as encoding/json does
+		case "items":
+			in.Items = json.RawMessage(val) // kept as it is, as encoding/json does
+		case "caller":
+			if !fastCaller(val, &in.Caller) {
+				return false
+			}
+		default:
+			if folds(key, inputKeys) {
+				return false // encoding/json matches names regardless of case
+			}
+		}
+	}
+}
+
+func fastCaller(b []byte, c *Caller) bool {
+	m, ok := members(b)
+	if !ok {
+		return false
+	}
+	for {
+		key, val, more, ok := m.next()
+		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+		switch string(key) {
+		case "token":
+			c.Token, ok = jsonString(val)
+		case "session":
+			c.Session, ok = jsonString(val)
+		case "transport":
+			c.Transport, ok = jsonString(val)
+		default:
+			ok = !folds(key, callerKeys)
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+var (
+	inputKeys  = []string{"hook", "server", "method", "caller", "tool", "arguments", "params", "result", "items"}
+	callerKeys = []string{"token", "session", "transport"}
+)
+
+// folds reports whether key equals one of keys but for case.
+func folds(key []byte, keys []string) bool {
+	for _, k := range keys {
+		if bytes.EqualFold(key, []byte(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonString decodes a JSON string (null is ""); escapes go through
+// encoding/json.
+func jsonString(val []byte) (string, bool) {
+	if len(val) == 4 && string(val) == "null" {
+		return "", true
+	}
+	if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
+		return "", false
+	}
+	inner := val[1 : len(val)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && plain(inner) {
+		return string(inner), true
+	}
+	var s string
+	if json.Unmarshal(val, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// plain reports whether s needs no decoding: valid UTF-8 without control
+// characters (which encoding/json refuses).
+func plain(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c >= 0x80 {
+			return utf8.Valid(s) && bytes.IndexFunc(s, func(r rune) bool { return r < 0x20 }) < 0
+		}
+	}
+	return true
+}
+
+// memberScanner walks the members of one JSON object.
+type memberScanner struct {
+	b    []byte
+	i    int
+	seen bool // a member was read: the next one needs a comma first
+}
+
+// members starts scanning the object b.
+func members(b []byte) (memberScanner, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return memberScanner{}, false
+	}
+	return memberScanner{b: b, i: i + 1}, true
+}
+
+// next returns the next member's key (raw, without quotes; keys with
+// escapes are refused) and value. more is false at the end of the object;
+// ok is false on anything unexpected.
+func (m *memberScanner) next() (key, val []byte, more, ok bool) {
+	b, i := m.b, skipSpace(m.b, m.i)
+	if i >= len(b) {
+		return nil, nil, false, false
+	}
+	if b[i] == '}' {
+		return nil, nil, false, skipSpace(b, i+1) == len(b)
+	}
+	if m.seen {
+		if b[i] != ',' {
+			return nil, nil, false, false
+		}
+		i = skipSpace(b, i+1)
+	}
+	if i >= len(b) || b[i] != '"' {
+		return nil, nil, false, false
+	}
+	j := skipString(b, i)
+	if j < 0 || bytes.IndexByte(b[i:j], '\\') >= 0 || !plain(b[i+1:j-1]) {
+		return nil, nil, false, false
+	}
+	key = b[i+1 : j-1]
+	i = skipSpace(b, j)
+	if i >= len(b) || b[i] != ':' {
+		return nil, nil, false, false
+	}
+	i = skipSpace(b, i+1)
+	k := skipValue(b, i)
+	if k < 0 {
+		return nil, nil, false, false
+	}
+	m.i, m.seen = k, true
+	return key, b[i:k], true, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] (a
+// quote), or -1.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the value starting at b[i], or -1.
+// Nested values are not validated: the host sends valid JSON, and the
+// fields kept raw are checked again by whoever decodes them.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				if i = skipString(b, i); i < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	}
+	start := i
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			if i == start {
+				return -1
+			}
+			return i
+		}
+		i++
+	}
+	if i == start {
+		return -1
+	}
+	return i
+}
