@@ -125,7 +125,7 @@ func handle(in *guest.Input) (*guest.Decision, error) {
 
 // checkPaths denies a tools/call whose path arguments leave the folder.
 func checkPaths(in *guest.Input) (*guest.Decision, error) {
-	if cfg.Folder == "" || len(in.Arguments) == 0 {
+	if cfg.Folder == "" || len(in.Arguments) == 0 || !mentionsPathKey(in.Arguments) {
 		return guest.Continue(), nil
 	}
 	var args map[string]any
@@ -153,6 +153,17 @@ func checkPaths(in *guest.Input) (*guest.Decision, error) {
 		}
 	}
 	return guest.Continue(), nil
+}
+
+// mentionsPathKey is a quick look for "path" and the like in the raw
+// arguments, which spares decoding them for most calls.
+func mentionsPathKey(args []byte) bool {
+	for _, k := range cfg.PathKeys {
+		if bytes.Contains(args, []byte(`"`+k+`"`)) || bytes.Contains(args, []byte(`\u`)) {
+			return true
+		}
+	}
+	return false
 }
 
 // inside reports whether p stays in the folder once cleaned; relative paths

@@ -2,9 +2,11 @@
 // implements the guest side of "mcpscript filter ABI v1" (docs/wasm-abi.md)
 // so that a filter is a plain Go function from Input to Decision.
 //
-// It builds only for GOOS=wasip1 (on other systems the package is empty).
-// A filter is a main package that registers its handler in init, because a
-// reactor module never runs main:
+// The registration and host functions (Handle, HandleRaw, Init, Config,
+// Log) exist only for GOOS=wasip1; the types and decision helpers (Input,
+// Decision, Deny, Result, ...) build everywhere, so a filter's logic can be
+// unit-tested natively with go test. A filter is a main package that
+// registers its handler in init, because a reactor module never runs main:
 //
 //	package main
 //
