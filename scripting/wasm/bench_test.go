@@ -59,6 +59,8 @@ func BenchmarkInstance(b *testing.B) {
 //	hand    the hand-written module that writes {}: the ABI's own cost
 //	go-raw  the Go SDK test guest writing {} without decoding the Input
 //	go      the Go SDK test guest continuing (decodes the Input, encodes {})
+//	redact-toolCall  the example filter (Go SDK, guest.Handle) continuing a
+//	        toolCall without path arguments
 //	redact  the example filter checking a toolResult without secrets
 func BenchmarkCall(b *testing.B) {
 	in := toolCall("nil", map[string]any{"text": "hello"})
@@ -72,6 +74,7 @@ func BenchmarkCall(b *testing.B) {
 		{"hand", func(t testing.TB) string { return writeModule(t, "hand.wasm", handModule(1, 0, "{}", nil)) }, in},
 		{"go-raw", func(testing.TB) string { return guestWasm }, toolCall("fast", map[string]any{"text": "hello"})},
 		{"go", func(testing.TB) string { return guestWasm }, in},
+		{"redact-toolCall", func(testing.TB) string { return redactWasm }, in},
 		{"redact", func(testing.TB) string { return redactWasm }, result},
 	} {
 		b.Run(c.name, func(b *testing.B) {
