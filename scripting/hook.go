@@ -267,13 +267,20 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 	if !before && !after {
 		return next(ctx, req)
 	}
-	params, err := members(req.Params)
-	if err != nil {
-		return nil, fmt.Errorf("tools/call params: %w", err)
+	// The name and arguments only: the other members matter only when a
+	// hook changes the params (members, below).
+	var call struct {
+		Name      json.RawMessage `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+	}
+	if len(req.Params) > 0 && string(req.Params) != "null" {
+		if err := json.Unmarshal(req.Params, &call); err != nil {
+			return nil, fmt.Errorf("tools/call params: not a JSON object: %w", err)
+		}
 	}
 	var tool string
-	_ = json.Unmarshal(params["name"], &tool)
-	args := params["arguments"]
+	_ = json.Unmarshal(call.Name, &tool)
+	args := call.Arguments
 	caller := callerOf(req.Caller)
 	if before {
 		in := &Input{Hook: PhaseToolCall, Server: req.Server, Method: req.Method, Caller: caller, Tool: tool, Arguments: args}
@@ -294,14 +301,21 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 					return nil, err
 				}
 			} else {
-				args, params["arguments"], changed = d.Arguments, d.Arguments, true
+				args, changed = d.Arguments, true
 			}
 		}
 		if d.Tool != "" && d.Tool != tool {
 			tool, changed = d.Tool, true
-			params["name"], _ = json.Marshal(tool)
 		}
 		if changed {
+			params, err := members(req.Params)
+			if err != nil {
+				return nil, fmt.Errorf("tools/call params: %w", err)
+			}
+			params["name"], _ = json.Marshal(tool)
+			if len(args) > 0 {
+				params["arguments"] = args
+			}
 			p, err := json.Marshal(params)
 			if err != nil {
 				return nil, fmt.Errorf("tools/call params: %w", err)

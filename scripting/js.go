@@ -65,9 +65,10 @@ type ScriptOptions struct {
 //	hook       the phase: "toolCall", "listTools", ...
 //	server     the server the request goes to (its configured name)
 //	method     the MCP method: "tools/call", "tools/list", "resources/read", ...
-//	caller     {token, session, transport}: the bearer token's name ("" without
-//	           auth), the proxy session ("" outside the proxy), the transport
-//	           ("streamable-http", "sse", "reference-sse", "go", "cli", "workflow")
+//	caller     {token, session, transport}, frozen: the bearer token's name (""
+//	           without auth), the proxy session ("" outside the proxy), the
+//	           transport ("streamable-http", "sse", "reference-sse", "go", "cli",
+//	           "workflow")
 //	tool       toolCall, toolResult: the tool's name as the server knows it
 //	arguments  toolCall, toolResult: the tool's arguments, an object ({} when none)
 //	params     request, response, list phases: the request's params
@@ -151,6 +152,12 @@ type jsVM struct {
 	fns       [numPhases]goja.Callable
 	this      [numPhases]goja.Value // the object the function was found on
 	stringify goja.Callable         // the realm's own JSON.stringify, whatever the script does to JSON
+	freeze    goja.Callable         // the realm's own Object.freeze
+
+	// The caller object of the last call, frozen, handed again while the
+	// caller is the same (a proxy session makes many calls in a row).
+	lastCaller Caller
+	callerObj  *goja.Object
 }
 
 const numPhases = 8
@@ -253,6 +260,12 @@ func (s *Script) newVM(ctx context.Context) (*jsVM, *goja.Object, error) {
 			return errors.New("the runtime has no JSON object")
 		}
 		r.stringify, _ = goja.AssertFunction(j.Get("stringify"))
+		if obj, ok := vm.Get("Object").(*goja.Object); ok {
+			r.freeze, _ = goja.AssertFunction(obj.Get("freeze"))
+		}
+		if r.stringify == nil || r.freeze == nil {
+			return errors.New("the runtime lacks JSON.stringify or Object.freeze")
+		}
 		return s.store.install(r)
 	}
 	vm, exports, err := jsrt.NewContext(ctx, s.src, opts)
@@ -408,15 +421,21 @@ func (r *jsVM) call(i int, in *Input) (d *Decision, broken bool, err error) {
 // jsonToJS.
 func (r *jsVM) input(in *Input) (goja.Value, error) {
 	vm := r.vm
+	if r.callerObj == nil || r.lastCaller != in.Caller {
+		caller := vm.NewObject()
+		_ = caller.Set("token", in.Caller.Token)
+		_ = caller.Set("session", in.Caller.Session)
+		_ = caller.Set("transport", in.Caller.Transport)
+		if _, err := r.freeze(goja.Undefined(), caller); err != nil {
+			return nil, err
+		}
+		r.lastCaller, r.callerObj = in.Caller, caller
+	}
 	o := vm.NewObject()
-	caller := vm.NewObject()
-	_ = caller.Set("token", in.Caller.Token)
-	_ = caller.Set("session", in.Caller.Session)
-	_ = caller.Set("transport", in.Caller.Transport)
 	_ = o.Set("hook", string(in.Hook))
 	_ = o.Set("server", in.Server)
 	_ = o.Set("method", in.Method)
-	_ = o.Set("caller", caller)
+	_ = o.Set("caller", r.callerObj)
 	tools := in.Hook == PhaseToolCall || in.Hook == PhaseToolResult
 	var noArgs json.RawMessage
 	if tools || in.Tool != "" {

@@ -940,3 +940,36 @@ func TestHooksFromConfig(t *testing.T) {
 		t.Errorf("no scripts section: %v, %v", mw, err)
 	}
 }
+
+// TestJSCaller checks that each call sees its own caller, read-only, on a
+// runtime that served other callers before.
+func TestJSCaller(t *testing.T) {
+	s := loadJS(t, "caller.cjs", `
+exports.toolCall = function (call) {
+  call.caller.token = "admin" // ignored: the caller is frozen
+  return { result: { content: [{ type: "text", text: JSON.stringify(call.caller) }] } }
+}`, ScriptOptions{Pool: 1})
+	ctx := testCtx(t)
+	for _, c := range []Caller{
+		{Token: "ci", Session: "s1", Transport: "sse"},
+		{Token: "ci", Session: "s1", Transport: "sse"},
+		{Token: "", Session: "", Transport: "go"},
+		{Token: "ci", Session: "s2", Transport: "sse"},
+		{Token: "ci", Session: "s1", Transport: "sse"},
+	} {
+		d, err := s.Call(ctx, &Input{Hook: PhaseToolCall, Tool: "x", Caller: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(c)
+		var res mcp.CallToolResult
+		if err := json.Unmarshal(d.Result, &res); err != nil || resultText(&res) != string(want) {
+			t.Errorf("caller %+v: hook saw %s (%v)", c, d.Result, err)
+		}
+	}
+	esm := loadJS(t, "esm.js", answerJS+`export function toolCall(call) { try { call.caller.token = "admin" } catch {} return answer(call.caller.token) }`, ScriptOptions{})
+	d, err := esm.Call(ctx, &Input{Hook: PhaseToolCall, Caller: Caller{Token: "ci"}})
+	if err != nil || !strings.Contains(string(d.Result), `"text":"ci"`) {
+		t.Errorf("assigning to the caller: %v, %v; want it unchanged", d, err)
+	}
+}
