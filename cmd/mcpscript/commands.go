@@ -29,7 +29,7 @@ func (a *app) serversCommand() *cobra.Command {
 		Short: "Start every server, print their status and tool counts, stop them",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := a.newRunner()
+			r, err := a.newRunner(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -219,6 +219,14 @@ func (a *app) checkCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			r, err := engine.New(cfg, &engine.Options{Logger: a.logger})
+			if err != nil {
+				return err
+			}
+			hooks, filters, err := a.loadScripts(cmd.Context(), r)
+			if err != nil {
+				return err
+			}
 			names := cfg.ServerNames()
 			var enabled []string
 			for _, n := range names {
@@ -227,6 +235,9 @@ func (a *app) checkCommand() *cobra.Command {
 				}
 			}
 			fmt.Fprintf(a.stdout, "%s: ok, %d servers (%d enabled): %s\n", cfg.Source, len(names), len(enabled), strings.Join(names, ", "))
+			if hooks+filters > 0 {
+				fmt.Fprintf(a.stdout, "scripts: %d hooks and %d filters loaded\n", hooks, filters)
+			}
 			return nil
 		},
 	}

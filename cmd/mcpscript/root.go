@@ -17,6 +17,8 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/scripting"
+	"github.com/mcpscript/mcpscript/scripting/wasm"
 )
 
 // Exit codes.
@@ -43,6 +45,9 @@ type app struct {
 	configPath     string
 	logLevel       string
 	logger         *slog.Logger
+	// closers release what newRunner loaded (hook runtimes, filter
+	// instances) when the command ends.
+	closers []func() error
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -53,7 +58,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Hooks see the CLI's requests as transport "cli"; the proxy's sessions
+	// and workflows carry their own.
+	ctx = engine.WithIdentity(ctx, engine.Identity{Transport: "cli"})
 	err := root.ExecuteContext(ctx)
+	for _, c := range a.closers {
+		if cerr := c(); cerr != nil && a.logger != nil {
+			a.logger.Warn("releasing scripts", "err", cerr)
+		}
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -138,7 +151,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 
 // newRunner loads the config and builds a Runner whose "mcpscript" command
 // means this very binary, so configs can start the built-in demo server.
-func (a *app) newRunner() (*engine.Runner, error) {
+func (a *app) newRunner(ctx context.Context) (*engine.Runner, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, err
@@ -147,7 +160,33 @@ func (a *app) newRunner() (*engine.Runner, error) {
 	if self := selfPath(); self != "" {
 		opts.Commands = map[string]string{"mcpscript": self}
 	}
-	return engine.New(cfg, opts)
+	r, err := engine.New(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := a.loadScripts(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// loadScripts loads the config's hooks (scripts.hooks) and WebAssembly
+// filters, in that order, into r's middleware chain and returns how many of
+// each it loaded. A script or filter that cannot load is a config problem.
+func (a *app) loadScripts(ctx context.Context, r *engine.Runner) (hooks, filters int, err error) {
+	hmw, closeHooks, err := scripting.Hooks(r.Config(), a.logger)
+	if err != nil {
+		return 0, 0, usageError{err}
+	}
+	a.closers = append(a.closers, closeHooks)
+	fmw, closeFilters, err := wasm.Filters(ctx, r.Config(), a.logger)
+	if err != nil {
+		return 0, 0, usageError{err}
+	}
+	a.closers = append(a.closers, closeFilters)
+	r.Use(hmw...)
+	r.Use(fmw...)
+	return len(hmw), len(fmw), nil
 }
 
 // selfPath returns an absolute path that runs this program: os.Args[0] as
@@ -172,7 +211,7 @@ func selfPath() string {
 // withServers starts the named servers (all enabled ones when names is
 // empty), runs fn, and stops them whatever happens.
 func (a *app) withServers(ctx context.Context, names []string, fn func(*engine.Runner) error) error {
-	r, err := a.newRunner()
+	r, err := a.newRunner(ctx)
 	if err != nil {
 		return err
 	}

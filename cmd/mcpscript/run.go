@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -87,7 +88,7 @@ func (a *app) runWorkflow(cmd *cobra.Command, file string, args, allowEnv []stri
 		return err
 	}
 
-	r, demo, err := a.workflowRunner()
+	r, demo, err := a.workflowRunner(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func (a *app) runWorkflow(cmd *cobra.Command, file string, args, allowEnv []stri
 
 // workflowRunner builds the runner of a workflow: from the config as every
 // command finds it, else (demo true) with the built-in demo server only.
-func (a *app) workflowRunner() (r *engine.Runner, demo bool, err error) {
+func (a *app) workflowRunner(ctx context.Context) (r *engine.Runner, demo bool, err error) {
 	if _, err := a.resolveConfigPath(); err != nil {
 		cfg, perr := config.Parse([]byte(demoConfig), "<built-in demo config>")
 		if perr != nil {
@@ -147,7 +148,7 @@ func (a *app) workflowRunner() (r *engine.Runner, demo bool, err error) {
 		r, err := engine.New(cfg, opts)
 		return r, true, err
 	}
-	r, err = a.newRunner()
+	r, err = a.newRunner(ctx)
 	return r, false, err
 }
 

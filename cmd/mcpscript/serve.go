@@ -43,7 +43,7 @@ SIGTERM the sessions are closed, the servers stopped, and serve exits 0.`,
 
 // serve runs the proxy until ctx ends.
 func (a *app) serve(ctx context.Context, listen string) error {
-	r, err := a.newRunner()
+	r, err := a.newRunner(ctx)
 	if err != nil {
 		return err
 	}
