@@ -2,10 +2,11 @@
 // implements the guest side of "mcpscript filter ABI v1" (docs/wasm-abi.md)
 // so that a filter is a plain Go function from Input to Decision.
 //
-// The registration and host functions (Handle, HandleRaw, Init, Config,
-// Log) exist only for GOOS=wasip1; the types and decision helpers (Input,
-// Decision, Deny, Result, ...) build everywhere, so a filter's logic can be
-// unit-tested natively with go test. A filter is a main package that
+// The registration and host functions (Handle, HandleRaw, Init, Config)
+// exist only for GOOS=wasip1; the types and decision helpers (Input,
+// Decision, Deny, Result, ...) and Log build everywhere (Log writes to
+// stderr outside WebAssembly), so a filter's logic can be unit-tested
+// natively with go test. A filter is a main package that
 // registers its handler in init, because a reactor module never runs main:
 //
 //	package main
@@ -29,5 +30,6 @@
 //
 // The package itself exports the ABI's functions (mcpscript_abi_version,
 // mcpscript_init, mcpscript_filter) with //go:wasmexport, so a filter's own
-// code declares none. It depends on encoding/json only.
+// code declares none. It depends on the standard library only
+// (encoding/json for the helpers).
 package guest

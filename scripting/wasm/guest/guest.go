@@ -52,7 +52,8 @@ func Config(v any) error {
 
 // Log writes msg to the host's log at level, tagged with the filter's name.
 // (Anything written to os.Stdout or os.Stderr is logged too, a line at a
-// time.)
+// time.) Outside WebAssembly, as in a filter's native tests, it writes to
+// os.Stderr.
 func Log(level Level, msg string) {
 	if msg == "" {
 		hostLog(int32(level), nil, 0)
@@ -60,9 +61,6 @@ func Log(level Level, msg string) {
 	}
 	hostLog(int32(level), unsafe.Pointer(unsafe.StringData(msg)), uint32(len(msg)))
 }
-
-// Logf is Log with fmt.Sprintf formatting.
-func Logf(level Level, format string, args ...any) { Log(level, fmt.Sprintf(format, args...)) }
 
 //go:wasmimport mcpscript input_read
 func inputRead(ptr unsafe.Pointer, n uint32) uint32

@@ -1,6 +1,9 @@
 package guest
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // ABIVersion is the version of the mcpscript filter ABI this package
 // implements; the host refuses modules of another version.
@@ -154,3 +157,6 @@ const (
 	LevelWarn  Level = 4
 	LevelError Level = 8
 )
+
+// Logf is Log with fmt.Sprintf formatting.
+func Logf(level Level, format string, args ...any) { Log(level, fmt.Sprintf(format, args...)) }
