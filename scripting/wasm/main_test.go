@@ -67,7 +67,7 @@ func run(m *testing.M) int {
 
 // buildGuest builds a Go filter as a WASI reactor.
 func buildGuest(pkg, out string) error {
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-buildvcs=false", "-buildmode=c-shared", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s: %v\n%s", pkg, err, b)
