@@ -323,10 +323,19 @@ func (f *Filter) Has(p scripting.Phase) bool {
 }
 
 // Call runs one phase in a free instance, waiting for one while all are
-// busy. It returns when ctx ends, stopping the guest if it is running. Any
-// failure discards the instance it happened in.
+// busy. It returns when ctx ends, stopping the guest if it is running; a
+// ctx without a deadline gets scripting.DefaultTimeout, so that no guest
+// runs unbounded. Any failure discards the instance it happened in.
 func (f *Filter) Call(ctx context.Context, in *scripting.Input) (*scripting.Decision, error) {
 	start := time.Now()
+	if err := ctx.Err(); err != nil {
+		return nil, f.callErr(in.Hook, context.Cause(ctx))
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, scripting.DefaultTimeout)
+		defer cancel()
+	}
 	data, err := json.Marshal(in)
 	if err != nil {
 		return nil, f.callErr(in.Hook, fmt.Errorf("encoding the input: %w", err))
@@ -375,6 +384,16 @@ func (f *Filter) acquire(ctx context.Context) (*instance, error) {
 	case <-f.done:
 		return nil, ErrClosed
 	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a free instance (pool of %d): %w", f.pool, context.Cause(ctx))
+	}
+	select {
+	case <-f.done:
+		<-f.sem
+		return nil, ErrClosed
+	default:
+	}
+	if err := ctx.Err(); err != nil { // both were ready: do not spend an instance on a call already over
+		<-f.sem
 		return nil, fmt.Errorf("waiting for a free instance (pool of %d): %w", f.pool, context.Cause(ctx))
 	}
 	select {

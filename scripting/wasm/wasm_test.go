@@ -420,3 +420,24 @@ func TestCacheDir(t *testing.T) {
 		t.Error("nothing written to the cache folder")
 	}
 }
+
+// A call whose context is already over touches no instance, and a call
+// without a deadline still cannot run forever.
+func TestContextEdges(t *testing.T) {
+	f := load(t, guestWasm, Options{Name: "tg", Pool: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.Call(ctx, toolCall("count", nil)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if st := f.Stats(); st.Calls != 0 || st.Instances != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	if testing.Short() {
+		t.Skip("waits for scripting.DefaultTimeout")
+	}
+	_, err := f.Call(context.Background(), toolCall("loop", nil))
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "deadline exceeded after 1s") {
+		t.Fatalf("no deadline: %v", err)
+	}
+}
