@@ -180,6 +180,9 @@ func Load(ctx context.Context, path string, opts Options) (*Filter, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			if f.compiled != nil {
+				_ = f.compiled.Close(context.Background()) // a shared cache counts its users
+			}
 			_ = f.rt.Close(context.Background())
 		}
 	}()
