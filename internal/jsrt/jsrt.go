@@ -128,8 +128,7 @@ type Options struct {
 var ErrNotGranted = errors.New("not granted")
 
 // New returns a runtime for s with console, process.env and fs set up by
-// opts, the script run, and its exports (an object; for a module with a
-// default export and nothing else, the default) returned.
+// opts, the script run, and its exports object.
 func New(s *Script, opts Options) (*goja.Runtime, *goja.Object, error) {
 	return NewContext(context.Background(), s, opts)
 }
@@ -138,46 +137,11 @@ func New(s *Script, opts Options) (*goja.Runtime, *goja.Object, error) {
 // ends (a script that loops at load cannot hang its caller).
 func NewContext(ctx context.Context, s *Script, opts Options) (*goja.Runtime, *goja.Object, error) {
 	vm := goja.New()
-	vm.SetFieldNameMapper(goja.TagFieldNameMapper("json", true))
-	depth := opts.MaxCallStackSize
-	if depth <= 0 {
-		depth = 1024
-	}
-	vm.SetMaxCallStackSize(depth)
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	logger = logger.With("script", s.Name)
-	if err := setConsole(vm, logger); err != nil {
-		return nil, nil, err
-	}
-	if err := setProcess(vm, opts.Grants.Env); err != nil {
-		return nil, nil, err
-	}
-	if err := setFS(vm, opts); err != nil {
-		return nil, nil, err
-	}
-	if opts.Setup != nil {
-		if err := opts.Setup(vm); err != nil {
-			return nil, nil, err
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, nil, fmt.Errorf("script %s: %w", s.Path, err)
-	}
-	stop := context.AfterFunc(ctx, func() { vm.Interrupt(context.Cause(ctx)) })
-	_, err := vm.RunProgram(s.Program)
-	stop()
+	exports, err := SetupContext(ctx, vm, s, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("script %s: %w", s.Path, Describe(err))
+		return nil, nil, err
 	}
-	exp := vm.Get(exportsVar)
-	obj, ok := exp.(*goja.Object)
-	if !ok || exp == nil {
-		return nil, nil, fmt.Errorf("script %s: it exports nothing", s.Path)
-	}
-	return vm, obj, nil
+	return vm, exports, nil
 }
 
 // Export returns the named export of exports: a named export, else a

@@ -354,3 +354,26 @@ export function f() {
 		}
 	}
 }
+
+func TestSetupExistingRuntime(t *testing.T) {
+	dir := write(t, map[string]string{"main.js": "const base = answer()\nexport const f = () => base + 1\n"})
+	s, err := jsrt.Load(filepath.Join(dir, "main.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := goja.New()
+	if err := vm.Set("answer", func() int { return 41 }); err != nil {
+		t.Fatal(err)
+	}
+	exports, err := jsrt.Setup(vm, s, jsrt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := goja.AssertFunction(jsrt.Export(exports, "f"))
+	if v, err := f(goja.Undefined()); err != nil || v.ToInteger() != 42 {
+		t.Errorf("f() = %v, %v", v, err)
+	}
+	if _, err := jsrt.SetupContext(context.Background(), goja.New(), s, jsrt.Options{}); err == nil || !strings.Contains(err.Error(), "answer is not defined") {
+		t.Errorf("without the global: %v", err)
+	}
+}

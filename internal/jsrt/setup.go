@@ -1,6 +1,7 @@
 package jsrt
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -13,6 +14,12 @@ import (
 // (setTimeout, its own host objects) are kept, so the script's top level
 // can already use them.
 func Setup(vm *goja.Runtime, s *Script, opts Options) (*goja.Object, error) {
+	return SetupContext(context.Background(), vm, s, opts)
+}
+
+// SetupContext is Setup with the script's top-level code interrupted when
+// ctx ends. When it returns without error, vm carries no pending interrupt.
+func SetupContext(ctx context.Context, vm *goja.Runtime, s *Script, opts Options) (*goja.Object, error) {
 	vm.SetFieldNameMapper(goja.TagFieldNameMapper("json", true))
 	depth := opts.MaxCallStackSize
 	if depth <= 0 {
@@ -33,7 +40,27 @@ func Setup(vm *goja.Runtime, s *Script, opts Options) (*goja.Object, error) {
 	if err := setFS(vm, opts); err != nil {
 		return nil, err
 	}
-	if _, err := vm.RunProgram(s.Program); err != nil {
+	if opts.Setup != nil {
+		if err := opts.Setup(vm); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("script %s: %w", s.Path, context.Cause(ctx))
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		vm.Interrupt(context.Cause(ctx))
+		close(fired)
+	})
+	_, err := vm.RunProgram(s.Program)
+	if !stop() {
+		// The interrupt came (or is coming): let it land, then clear it so
+		// that it cannot hit the runtime's next use.
+		<-fired
+		vm.ClearInterrupt()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("script %s: %w", s.Path, Describe(err))
 	}
 	obj, ok := vm.Get(exportsVar).(*goja.Object)
