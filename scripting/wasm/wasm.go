@@ -284,8 +284,12 @@ func (f *Filter) checkABI() error {
 		switch mod {
 		case wasi_snapshot_preview1.ModuleName:
 		case HostModule:
-			if _, ok := hostFuncs[name]; !ok {
+			h, ok := hostFuncs[name]
+			if !ok {
 				return fmt.Errorf("imports %s.%s, which ABI v1 does not have (it has input_read, output_write, config_read, log)", mod, name)
+			}
+			if !slices.Equal(imp.ParamTypes(), h.params) || !slices.Equal(imp.ResultTypes(), h.results) {
+				return fmt.Errorf("imports %s.%s with type %s, want %s", mod, name, sig(imp.ParamTypes(), imp.ResultTypes()), sig(h.params, h.results))
 			}
 		default:
 			return fmt.Errorf("imports %s.%s: filters may import only from %q and %q", mod, name, HostModule, wasi_snapshot_preview1.ModuleName)

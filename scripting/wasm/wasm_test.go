@@ -325,6 +325,12 @@ func TestLoadErrors(t *testing.T) {
 	}
 	envImport := addImport("env", "abort")
 	unknownHost := addImport("mcpscript", "time")
+	badSig := handModule(1, 0, "{}", func(m *wmodule) {
+		m.imports[0].typ = 4 // output_write declared to return an i32
+		body := append(i32c(0), i32c(2)...)
+		body = append(body, opCall, 0, opDrop)
+		m.funcs[1].body = append(body, i32c(0)...)
+	})
 	cases := []struct {
 		name string
 		path string
@@ -340,6 +346,7 @@ func TestLoadErrors(t *testing.T) {
 		{"command", writeModule(t, "m.wasm", command), Options{}, `is a WASI command`},
 		{"env import", writeModule(t, "m.wasm", envImport), Options{}, `imports env.abort: filters may import only from "mcpscript" and "wasi_snapshot_preview1"`},
 		{"unknown host function", writeModule(t, "m.wasm", unknownHost), Options{}, `imports mcpscript.time, which ABI v1 does not have`},
+		{"host function type", writeModule(t, "m.wasm", badSig), Options{}, `imports mcpscript.output_write with type (i32, i32) -> i32, want (i32, i32)`},
 		{"abi version", writeModule(t, "v2.wasm", handModule(2, 0, "{}", nil)), Options{},
 			`filter "v2" (` + "%DIR%" + `/v2.wasm): the module implements ABI version 2, but this mcpscript supports version 1`},
 		{"config refused", guestWasm, Options{Name: "tg", Config: json.RawMessage(`{"mode": "refuse"}`)},
