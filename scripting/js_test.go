@@ -492,7 +492,7 @@ function deep(n) { return deep(n + 1) + 1 }
 		mode := map[bool]string{false: "fail-closed", true: "fail-open"}[open]
 		t.Run(mode, func(t *testing.T) {
 			s := loadJS(t, "policy.js", src, ScriptOptions{Pool: 1, MaxCallStackSize: 100})
-			sw.set(Middleware(s, Options{Timeout: 100 * time.Millisecond, FailOpen: open, Logger: testLogger(t)}))
+			sw.set(Middleware(s, Options{Timeout: 250 * time.Millisecond, FailOpen: open, Logger: testLogger(t)}))
 			call := func(text string) (string, error) {
 				return callText(testCtx(t), r, "a", "echo", map[string]any{"text": text})
 			}
@@ -501,7 +501,7 @@ function deep(n) { return deep(n + 1) + 1 }
 			}
 			for _, tc := range []struct{ text, err, calls string }{
 				{"throw", "hook: hook policy.js: toolCall failed: TypeError: bad input\n\tat toolCall (policy.js:5:", "3"},
-				{"loop", "hook: toolCall failed: timed out after 100ms: interrupted at toolCall (policy.js:", "1"},
+				{"loop", "hook: toolCall failed: timed out after 250ms: interrupted at toolCall (policy.js:", "1"},
 				{"deep", "hook: toolCall failed: call stack limit exceeded", "1"},
 			} {
 				before := s.created.Load()
@@ -870,7 +870,7 @@ func TestHooksFromConfig(t *testing.T) {
 	})
 	cfgJSON := `{` + serversJSON("a") + `,
   "scripts": {
-    "hooks": ["hooks/first.js", {"path": "hooks/second.ts", "timeout": "50ms", "onError": "open"}],
+    "hooks": ["hooks/first.js", {"path": "hooks/second.ts", "timeout": "250ms", "onError": "open"}],
     "env": ["HOOK_GRANTED"],
     "readDir": "data",
     "pool": 2
@@ -914,7 +914,7 @@ func TestHooksFromConfig(t *testing.T) {
 	if got := mustCall(t, r, "a", "env", map[string]any{"name": "X"}); got != "granted note" {
 		t.Errorf("grants: %q", got)
 	}
-	// second.ts times out after 50ms and is fail-open: the request goes on.
+	// second.ts times out after 250ms and is fail-open: the request goes on.
 	if got := mustCall(t, r, "a", "echo", map[string]any{"text": "loop"}); got != "loop first" {
 		t.Errorf("fail-open timeout: %q", got)
 	}
