@@ -314,13 +314,12 @@ func (s *Script) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	for {
+	for drained := false; !drained; {
 		select {
 		case <-s.idle:
-			continue
 		default:
+			drained = true
 		}
-		break
 	}
 	if s.root != nil {
 		return s.root.Close()
@@ -412,7 +411,10 @@ func (r *jsVM) call(i int, in *Input) (d *Decision, broken bool, err error) {
 		var ie *goja.InterruptedError
 		return nil, errors.As(err, &so) || errors.As(err, &ie), jsrt.Describe(err)
 	}
-	d, err = r.decision(in.Hook, v)
+	// Reading the result may run the script's code (getters, toJSON).
+	if ex := r.vm.Try(func() { d, err = r.decision(in.Hook, v) }); ex != nil {
+		return nil, false, jsrt.Describe(ex)
+	}
 	return d, false, err
 }
 

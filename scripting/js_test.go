@@ -280,6 +280,10 @@ func TestJSOutcomes(t *testing.T) {
 			tool: "echo", err: "hook: toolCall: server must be a string, got number"},
 		{name: "arguments a function", src: `export const toolCall = () => ({ arguments: () => 1 })`,
 			tool: "echo", err: "hook: toolCall: arguments cannot be turned into JSON (got function)"},
+		{name: "a throwing getter", src: `export const toolCall = () => ({ get deny() { throw new Error("from a getter") } })`,
+			tool: "echo", err: "hook: hook policy.js: toolCall failed: Error: from a getter\n\tat deny (policy.js:1:"},
+		{name: "a throwing toJSON", src: `export const toolCall = () => ({ arguments: { toJSON() { throw new Error("no JSON") } } })`,
+			tool: "echo", err: "hook: toolCall: arguments cannot be turned into JSON: Error: no JSON"},
 		{name: "arguments not an object", src: `export const toolCall = () => ({ arguments: [1] })`,
 			tool: "echo", err: "hook: arguments must be an object, not [1]"},
 		{name: "answer not an object", src: `export const toolCall = () => ({ result: "done" })`,
@@ -579,6 +583,8 @@ export function toolCall({ tool, arguments: a }) {
     case "bad": return answer(store.set("f", () => 1))
     case "badkey": return answer(store.get(1))
     case "incr-object": return answer(store.incr("obj"))
+    case "cyclic": { const o = {}; o.o = o; store.set("c", o); return answer("stored") }
+    case "caught": { try { store.set("f", Symbol("x")) } catch (e) { return answer("caught " + e.name) } }
   }
 }`, ScriptOptions{Pool: 4})
 	ctx := testCtx(t)
@@ -633,10 +639,14 @@ export function toolCall({ tool, arguments: a }) {
 		"bad":         "TypeError: store.set: the value must be JSON-serialisable, got function",
 		"badkey":      "TypeError: store.get: the key must be a string, got number",
 		"incr-object": `TypeError: store.incr: "obj" holds {}, not a number`,
+		"cyclic":      `TypeError`,
 	} {
 		if _, err := call(r1, tool, `{}`); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", tool, err, want)
 		}
+	}
+	if got, err := call(r2, "caught", `{}`); err != nil || got != "caught TypeError" {
+		t.Errorf("a store error caught in the script: %q, %v", got, err)
 	}
 	s.release(r1, false)
 	s.release(r2, false)
