@@ -31,7 +31,7 @@ type ScriptOptions struct {
 	Name string
 	// Grants are what the script may reach beyond its code: environment
 	// variables (process.env) and one folder to read (fs.readFile).
-	Grants jsrt.Grants
+	Grants Grants
 	// Pool bounds the runtimes kept for concurrent calls; default
 	// GOMAXPROCS. Calls beyond it wait for a free runtime.
 	Pool int

@@ -27,7 +27,7 @@ type WorkflowOptions struct {
 	Args []string
 	// Grants are what the script may reach: environment variables
 	// (process.env) and a folder to read (fs).
-	Grants jsrt.Grants
+	Grants Grants
 	// MaxCallStackSize bounds JavaScript recursion; default 1024 frames.
 	MaxCallStackSize int
 	// Logger receives console output (with script=<name>) and the
@@ -92,16 +92,33 @@ type WorkflowOptions struct {
 // no handler is attached to it by the time the current task and its
 // microtasks are done (Node's default, --unhandled-rejections=throw).
 func RunWorkflow(ctx context.Context, r *engine.Runner, path string, opts WorkflowOptions) error {
-	s, err := jsrt.Load(path)
+	w, err := LoadWorkflow(path)
 	if err != nil {
 		return err
 	}
-	return RunWorkflowScript(ctx, r, s, opts)
+	return w.Run(ctx, r, opts)
 }
 
-// RunWorkflowScript is RunWorkflow for a script already loaded with
-// jsrt.Load.
-func RunWorkflowScript(ctx context.Context, r *engine.Runner, s *jsrt.Script, opts WorkflowOptions) error {
+// Workflow is a workflow script loaded (bundled and compiled) once, so that
+// a caller can report a load error before starting any server.
+type Workflow struct{ s *jsrt.Script }
+
+// LoadWorkflow loads the workflow script at path: ES module, CommonJS or
+// TypeScript, with its relative imports. A syntax error names file:line.
+func LoadWorkflow(path string) (*Workflow, error) {
+	s, err := jsrt.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Workflow{s: s}, nil
+}
+
+// Name returns the script's file name.
+func (wf *Workflow) Name() string { return wf.s.Name }
+
+// Run runs the workflow once, as RunWorkflow does.
+func (wf *Workflow) Run(ctx context.Context, r *engine.Runner, opts WorkflowOptions) error {
+	s := wf.s
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
-	"github.com/mcpscript/mcpscript/internal/jsrt"
 	"github.com/mcpscript/mcpscript/scripting"
 )
 
@@ -92,7 +91,7 @@ func (a *app) runWorkflow(cmd *cobra.Command, file string, args, allowEnv []stri
 	if err != nil {
 		return err
 	}
-	s, err := jsrt.Load(file)
+	wf, err := scripting.LoadWorkflow(file)
 	if err != nil {
 		fmt.Fprintln(stderr, "mcpscript:", err)
 		return exitError{exitFailure}
@@ -121,7 +120,7 @@ func (a *app) runWorkflow(cmd *cobra.Command, file string, args, allowEnv []stri
 			fmt.Fprintf(stderr, "%s/%s: %s\n", server, tool, formatProgress(p))
 		}
 	}
-	err = scripting.RunWorkflowScript(cmd.Context(), r, s, opts)
+	err = wf.Run(cmd.Context(), r, opts)
 	if err == nil {
 		return nil
 	}
