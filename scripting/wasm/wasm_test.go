@@ -448,3 +448,25 @@ func TestContextEdges(t *testing.T) {
 		t.Fatalf("no deadline: %v", err)
 	}
 }
+
+// The guest sees no files, no environment, only its name as argument, and
+// the real time.
+func TestSandbox(t *testing.T) {
+	t.Setenv("MCPSCRIPT_SECRET", "x")
+	f := load(t, guestWasm, Options{Name: "tg"})
+	d, err := f.Call(testCtx(t), toolCall("sandbox", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		File, Dir string
+		Env, Args []string
+		Time      int
+	}
+	if err := json.Unmarshal([]byte(resultText(t, d.Result)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.File == "<nil>" || got.Dir == "<nil>" || len(got.Env) != 0 || len(got.Args) != 1 || got.Args[0] != "tg" || got.Time != time.Now().Year() {
+		t.Errorf("the guest sees %+v", got)
+	}
+}

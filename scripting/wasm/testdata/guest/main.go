@@ -26,6 +26,7 @@
 //	input      answers with the input's JSON as text
 //	log        logs through guest.Log, stdout and stderr, then continues
 //	nil        returns a nil Decision
+//	sandbox    answers with {"file": ..., "dir": ..., "env": [...], "args": [...], "time": ...} as text
 //	fast       writes {} without decoding the input
 //
 // Any other tool continues; on toolResult, text contents have "SECRET"
@@ -150,6 +151,12 @@ func decide(in *guest.Input, raw []byte) (*guest.Decision, error) {
 		return guest.Continue(), nil
 	case "nil":
 		return nil, nil
+	case "sandbox":
+		_, ferr := os.ReadFile("/etc/passwd")
+		_, derr := os.ReadDir("/")
+		b, _ := json.Marshal(map[string]any{"file": fmt.Sprint(ferr), "dir": fmt.Sprint(derr),
+			"env": os.Environ(), "args": os.Args, "time": time.Now().Year()})
+		return guest.Result(guest.TextResult(string(b), false))
 	}
 	if in.Hook == guest.ToolResult && strings.Contains(string(in.Result), "SECRET") {
 		var res map[string]any
