@@ -26,6 +26,14 @@ PATH="$PWD/bin:$PATH" go run ./examples/simple_client
 PATH="$PWD/bin:$PATH" bin/mcpscript tools --config examples/demo.json
 PATH="$PWD/bin:$PATH" go run ./examples/quickstart
 PATH="$PWD/bin:$PATH" go run ./examples/sse_proxy -listen 127.0.0.1:0 -for 2s
+# A workflow, and a WebAssembly filter built from source redacting a result.
+PATH="$PWD/bin:$PATH" bin/mcpscript run examples/workflows/knowledge-graph.js -c examples/workflows/config.json >/dev/null
+scripts/build-filters.sh
+out=$(PATH="$PWD/bin:$PATH" bin/mcpscript call demo echo '{"text":"key sk-abcdefghijklmnopqrstuvwx"}' -c examples/filters/config.json)
+if [[ $out == *sk-abcdef* || $out != *REDACTED* ]]; then
+	echo "the example filter did not redact: $out" >&2
+	exit 1
+fi
 
 echo "== MCP conformance through the proxy"
 scripts/conformance.sh
