@@ -123,28 +123,55 @@ trap 'cleanup; rm -rf "$work"' EXIT
 cat >"$work/conformance.json" <<EOF
 {"mcpServers": {"conf": {"command": "$root/bin/everything-server"}}}
 EOF
-bin/mcpscript serve --config "$work/conformance.json" --listen 127.0.0.1:0 >"$work/serve.out" 2>"$out/serve.log" &
-pids+=($!)
-base=
-for _ in $(seq 300); do
-	base=$(sed -nE 's|^mcpscript: serving on (http://[^ ]+).*|\1|p' "$work/serve.out")
-	[[ -n $base ]] && break
-	sleep 0.1
-done
-if [[ -z $base ]]; then
-	log "mcpscript serve did not start; log:"
-	cat "$out/serve.log" >&2
-	exit 1
-fi
-waitok "$base/healthz" "$out/serve.log"
-waitok "$base/readyz" "$out/serve.log"
+# serve CONFIG LOG: starts mcpscript serve and sets url to its base URL (not
+# in a subshell: its pid must reach the cleanup).
+serve() {
+	local config=$1 logf=$2
+	url=
+	bin/mcpscript serve --config "$config" --listen 127.0.0.1:0 >"$config.out" 2>"$logf" &
+	pids+=($!)
+	for _ in $(seq 300); do
+		url=$(sed -nE 's|^mcpscript: serving on (http://[^ ]+).*|\1|p' "$config.out")
+		[[ -n $url ]] && break
+		sleep 0.1
+	done
+	if [[ -z $url ]]; then
+		log "mcpscript serve did not start; log:"
+		cat "$logf" >&2
+		return 1
+	fi
+	waitok "$url/healthz" "$logf"
+	waitok "$url/readyz" "$logf"
+}
+serve "$work/conformance.json" "$out/serve.log"
+base=$url
 read -r s_pass s_fail s_rc < <(run proxy-server "$base/servers/conf/mcp")
 read -r a_pass a_fail a_rc < <(run proxy-aggregate "$base/mcp" "$aggregate_expected")
+
+# The same behind a JavaScript hook on every phase that hands every request
+# and result back re-encoded: the hook path must be transparent.
+cat >"$work/passthrough.js" <<'EOF2'
+export const toolCall = (c) => ({ arguments: c.arguments });
+export const toolResult = (c) => ({ result: c.result });
+export const listTools = (l) => ({ items: l.items });
+export const listPrompts = (l) => ({ items: l.items });
+export const listResources = (l) => ({ items: l.items });
+export const listResourceTemplates = (l) => ({ items: l.items });
+export const request = () => {};
+export const response = (r) => ({ result: r.result });
+EOF2
+cat >"$work/hooked.json" <<EOF2
+{"mcpServers": {"conf": {"command": "$root/bin/everything-server"}}, "scripts": {"hooks": ["passthrough.js"]}}
+EOF2
+serve "$work/hooked.json" "$out/serve-hooked.log"
+hbase=$url
+read -r h_pass h_fail h_rc < <(run proxy-hooked "$hbase/servers/conf/mcp")
 
 printf '\n%-34s %8s %8s\n' "MCP conformance 2025-11-25" passed failed
 printf '%-34s %8s %8s\n' "fixture directly" "$d_pass" "$d_fail"
 printf '%-34s %8s %8s\n' "proxy /servers/conf/mcp" "$s_pass" "$s_fail"
 printf '%-34s %8s %8s\n' "proxy /mcp (aggregate)" "$a_pass" "$a_fail"
+printf '%-34s %8s %8s\n' "proxy /servers/conf/mcp + JS hook" "$h_pass" "$h_fail"
 printf '(outputs and checks.json in %s)\n' "$out"
 
 status=0
@@ -162,7 +189,12 @@ if ((a_rc != 0)); then
 	sed -n '/expected failures\|Expected failures\|baseline/,$p' "$out/proxy-aggregate.txt" | head -40
 	status=1
 fi
+if ((h_rc != 0 || h_fail != 0 || h_pass < s_pass)); then
+	echo "FAIL: a pass-through hook changes the conformance result:"
+	grep -E '^✗' "$out/proxy-hooked.txt" || true
+	status=1
+fi
 if ((status == 0)); then
-	echo "ok: the proxy passes what the fixture passes; /mcp fails only the listed, explained checks"
+	echo "ok: the proxy passes what the fixture passes, with and without hooks; /mcp fails only the listed, explained checks"
 fi
 exit $status
