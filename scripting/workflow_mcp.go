@@ -368,7 +368,7 @@ func (w *workflow) stringArg(c goja.FunctionCall, i int, fn, what string) string
 	v := c.Argument(i)
 	s, ok := v.Export().(string)
 	if !ok || s == "" {
-		panic(w.vm.NewTypeError(fmt.Sprintf("%s: the argument must be %s (a string), not %s", fn, what, describeValue(v))))
+		panic(w.vm.NewTypeError(fmt.Sprintf("%s: the argument must be %s (a string), got %s", fn, what, jsTypeOf(v))))
 	}
 	return s
 }
@@ -387,7 +387,7 @@ func (w *workflow) objectValue(v goja.Value, fn, what string) *goja.Object {
 		}
 	}
 	if !ok {
-		panic(w.vm.NewTypeError(fmt.Sprintf("%s: %s must be an object, not %s", fn, what, describeValue(v))))
+		panic(w.vm.NewTypeError(fmt.Sprintf("%s: %s must be an object, got %s", fn, what, jsTypeOf(v))))
 	}
 	return o
 }
@@ -433,32 +433,4 @@ func (w *workflow) option(opts goja.Value, name string) goja.Value {
 func (w *workflow) boolOption(opts goja.Value, name string) bool {
 	v := w.option(opts, name)
 	return v != nil && v.ToBoolean()
-}
-
-// describeValue names a value's type for error messages.
-func describeValue(v goja.Value) string {
-	switch {
-	case v == nil || goja.IsUndefined(v):
-		return "undefined"
-	case goja.IsNull(v):
-		return "null"
-	}
-	if o, ok := v.(*goja.Object); ok {
-		if o.ClassName() == "Array" {
-			return "an array"
-		}
-		if _, fn := goja.AssertFunction(v); fn {
-			return "a function"
-		}
-		return "an object"
-	}
-	switch v.Export().(type) {
-	case string:
-		return fmt.Sprintf("the string %q", v.String())
-	case bool:
-		return "a boolean"
-	case int64, float64:
-		return "the number " + v.String()
-	}
-	return v.String()
 }

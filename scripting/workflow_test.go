@@ -333,8 +333,8 @@ func TestWorkflowErrors(t *testing.T) {
 	for _, want := range []string{
 		`server: server_not_found server not found: "tss" (did you mean "ts"?)`,
 		`tool: tool_not_found server "ts" has no tool "ecoh" (did you mean "echo"?)`,
-		`type: true callTool: the argument must be a tool name (a string), not the number 42`,
-		`type: callTool: the arguments must be an object, not an array`,
+		`type: true callTool: the argument must be a tool name (a string), got number`,
+		`type: callTool: the arguments must be an object, got array`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("output lacks %q:\n%s", want, out)
