@@ -95,17 +95,17 @@ func (e *HookError) Unwrap() error { return e.Err }
 // Name returns params.name (tools/call, prompts/get) or params.uri
 // (resources/read and friends), or "" when there is none.
 func (r *Request) Name() string {
-	var p struct {
-		Name string `json:"name"`
-		URI  string `json:"uri"`
-	}
+	// A map, not a struct: servers match keys exactly, and so must policy.
+	var p map[string]json.RawMessage
 	if json.Unmarshal(r.Params, &p) != nil {
 		return ""
 	}
-	if p.Name != "" {
-		return p.Name
+	var name string
+	if json.Unmarshal(p["name"], &name) == nil && name != "" {
+		return name
 	}
-	return p.URI
+	_ = json.Unmarshal(p["uri"], &name)
+	return name
 }
 
 type identityKey struct{}

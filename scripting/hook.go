@@ -267,20 +267,16 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 	if !before && !after {
 		return next(ctx, req)
 	}
-	// The name and arguments only: the other members matter only when a
-	// hook changes the params (members, below).
-	var call struct {
-		Name      json.RawMessage `json:"name"`
-		Arguments json.RawMessage `json:"arguments"`
-	}
-	if len(req.Params) > 0 && string(req.Params) != "null" {
-		if err := json.Unmarshal(req.Params, &call); err != nil {
-			return nil, fmt.Errorf("tools/call params: not a JSON object: %w", err)
-		}
+	// Exact keys, as servers read them: decoding into a struct would match
+	// "Arguments" or "NAME" too, and a hook could be shown other values
+	// than the server acts on.
+	call, err := members(req.Params)
+	if err != nil {
+		return nil, fmt.Errorf("tools/call params: %w", err)
 	}
 	var tool string
-	_ = json.Unmarshal(call.Name, &tool)
-	args := call.Arguments
+	_ = json.Unmarshal(call["name"], &tool)
+	args := call["arguments"]
 	caller := callerOf(req.Caller)
 	if before {
 		in := &Input{Hook: PhaseToolCall, Server: req.Server, Method: req.Method, Caller: caller, Tool: tool, Arguments: args}
@@ -308,10 +304,7 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 			tool, changed = d.Tool, true
 		}
 		if changed {
-			params, err := members(req.Params)
-			if err != nil {
-				return nil, fmt.Errorf("tools/call params: %w", err)
-			}
+			params := call
 			params["name"], _ = json.Marshal(tool)
 			if len(args) > 0 {
 				params["arguments"] = args
