@@ -310,6 +310,7 @@ type GatewaySession struct {
 	out     Outbound        // may be nil
 	servers []string        // the servers the session may use, sorted
 	may     map[string]bool // the same as a set
+	reach   []string        // what the caller may use at all (hooks may route there): the allowed servers within the token's limit
 	ctx     context.Context // ends when the session closes
 	cancel  context.CancelFunc
 	privMu  ctxMutex      // serializes starting private children
@@ -368,6 +369,7 @@ func (g *Gateway) Open(view string, id Identity, out Outbound) (*GatewaySession,
 			servers = append(servers, name)
 		}
 	}
+	reach := servers
 	if view != "" {
 		if !slices.Contains(servers, view) {
 			return nil, fmt.Errorf("%w: %s", ErrServerNotFound, unavailable(view, servers))
@@ -375,7 +377,7 @@ func (g *Gateway) Open(view string, id Identity, out Outbound) (*GatewaySession,
 		servers = []string{view}
 	}
 	s := &GatewaySession{
-		g: g, view: view, id: id, out: out, servers: servers, may: map[string]bool{},
+		g: g, view: view, id: id, out: out, servers: servers, may: map[string]bool{}, reach: reach,
 		logLevel: -1, inflight: map[string]*inflight{}, subs: map[subKey]subState{},
 		pendingOut: map[string]chan json.RawMessage{}, privMu: newCtxMutex(), done: make(chan struct{}),
 	}
@@ -694,6 +696,7 @@ func (s *GatewaySession) dispatch(ctx context.Context, fl *inflight, method stri
 		defer release()
 		ctx = pctx
 	}
+	ctx = context.WithValue(ctx, routerKey{}, router(s.route))
 	switch method {
 	case "initialize":
 		return s.initialize(ctx, params)
@@ -726,6 +729,28 @@ func (s *GatewaySession) dispatch(ctx context.Context, fl *inflight, method stri
 		return s.complete(ctx, fl, params)
 	}
 	return nil, newWireError(codeMethodNotFound, "method not found: %s (the aggregate view serves the standard MCP methods; use a server's own view for others)", method)
+}
+
+// route gives the client for a request a hook sent to server: only a server
+// the session may use, and for a per-session server the session's own child.
+func (s *GatewaySession) route(ctx context.Context, server string) (*Client, func(), error) {
+	if !slices.Contains(s.reach, server) {
+		return nil, nil, fmt.Errorf("%w: %s", ErrServerNotFound, unavailable(server, s.reach))
+	}
+	srv := s.g.srv(ctx, server)
+	if !srv.perSession {
+		return srv.client, func() {}, nil
+	}
+	if err := privateErr(ctx, server); err != nil {
+		return nil, nil, err
+	}
+	// A server of the view's session not acquired for this request (a
+	// server view routing elsewhere): take the session's child now.
+	pctx, release, werr := s.withPrivate(ctx, []string{server}, false)
+	if werr != nil {
+		return nil, nil, fmt.Errorf("server %q: %s", server, werr.Message)
+	}
+	return s.g.srv(pctx, server).client, release, nil
 }
 
 // checkServer says whether the session may use server.

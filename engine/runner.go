@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -200,14 +201,34 @@ func (r *Runner) deliver(ctx context.Context, req *Request) (json.RawMessage, er
 	}
 	c := req.origin
 	if c == nil || c.name != req.Server {
-		s, err := r.server(req.Server)
-		if err != nil {
-			return nil, fmt.Errorf("routing %s: %w", req.Method, err)
+		// A middleware routed the request to another server.
+		if rt, ok := ctx.Value(routerKey{}).(router); ok {
+			rc, release, err := rt(ctx, req.Server)
+			if err != nil {
+				return nil, fmt.Errorf("routing %s: %w", req.Method, err)
+			}
+			defer release()
+			c = rc
+		} else {
+			if ids := req.Caller.Servers; ids != nil && !slices.Contains(ids, req.Server) {
+				return nil, fmt.Errorf("routing %s: %w: %q is not available to this caller", req.Method, ErrServerNotFound, req.Server)
+			}
+			s, err := r.server(req.Server)
+			if err != nil {
+				return nil, fmt.Errorf("routing %s: %w", req.Method, err)
+			}
+			c = s.client
 		}
-		c = s.client
 	}
 	return c.send(ctx, req.Method, req.Params)
 }
+
+type routerKey struct{}
+
+// router gives the client for a request a middleware sent to another server,
+// as the caller may use it (the gateway: the session's allowed servers and
+// its private children); release is called when the request is done.
+type router func(ctx context.Context, server string) (c *Client, release func(), err error)
 
 // through runs one request through the chain with final answering in place
 // of the server, for results the engine already holds (the gateway's
