@@ -668,6 +668,15 @@ func (s *GatewaySession) subscription(ctx context.Context, fl *inflight, method 
 			return nil, werr
 		}
 	}
+	if method == "resources/subscribe" && s.g.r.hasMiddleware() {
+		// The upstream subscription is shared by every session, so hooks
+		// decide (they may refuse) but do not shape it.
+		req := &Request{Server: server, Method: method, Params: params, Caller: IdentityFrom(ctx)}
+		ok := func(context.Context, *Request) (json.RawMessage, error) { return json.RawMessage("{}"), nil }
+		if _, err := s.g.r.through(ctx, req, ok); err != nil {
+			return nil, toWireError(err)
+		}
+	}
 	k := subKey{server: server, uri: uri}
 	if srv := s.g.srv(ctx, server); srv.private {
 		return s.privateSubscription(ctx, srv, k, method)

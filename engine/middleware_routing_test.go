@@ -73,3 +73,31 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestMiddlewareDecidesSubscriptions: a session's resources/subscribe asks
+// the middleware, which may refuse it, in the aggregate and in a view.
+func TestMiddlewareDecidesSubscriptions(t *testing.T) {
+	deny := func(next engine.Handler) engine.Handler {
+		return func(ctx context.Context, req *engine.Request) (json.RawMessage, error) {
+			if req.Method == "resources/subscribe" && req.Caller.Token == "guest" {
+				return nil, &engine.DeniedError{By: "test", Server: req.Server, Method: req.Method, Name: req.Name(), Reason: "guests do not subscribe"}
+			}
+			return next(ctx, req)
+		}
+	}
+	r := newRunner(t, map[string]string{"a": serverJSON(t, "normal", "")}, &engine.Options{Middleware: []engine.Middleware{deny}})
+	g := engine.NewGateway(r, nil)
+	t.Cleanup(g.Close)
+	if err := r.StartAll(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, view := range []string{"", "a"} {
+		guest := openPeer(t, g, view, engine.Identity{Token: "guest"})
+		if e := guest.fail("resources/subscribe", map[string]any{"uri": "test://static"}); e.Code != engine.CodeDenied || !strings.Contains(e.Message, "guests do not subscribe") {
+			t.Errorf("view %q: guest's subscribe: %+v", view, e)
+		}
+		member := openPeer(t, g, view, engine.Identity{Token: "member"})
+		member.result("resources/subscribe", map[string]any{"uri": "test://static"})
+		member.result("resources/unsubscribe", map[string]any{"uri": "test://static"})
+	}
+}
