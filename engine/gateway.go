@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -483,6 +484,11 @@ func toWireError(err error) *wireError {
 		return &wireError{Code: CodeDenied, Message: de.Error(), Data: data}
 	case errors.As(err, &re):
 		return &wireError{Code: re.Code, Message: re.Message, Data: re.Data}
+	case errors.Is(err, ErrHook):
+		// The first line only: a remote caller learns which hook failed and
+		// why, not the script's stack (which the log has).
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return &wireError{Code: codeInternalError, Message: msg}
 	case errors.Is(err, errClientCancelled):
 		return &wireError{Code: codeRequestCancelled, Message: "request cancelled"}
 	case errors.Is(err, errSessionClosed):

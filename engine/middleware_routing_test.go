@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -99,5 +100,28 @@ func TestMiddlewareDecidesSubscriptions(t *testing.T) {
 		member := openPeer(t, g, view, engine.Identity{Token: "member"})
 		member.result("resources/subscribe", map[string]any{"uri": "test://static"})
 		member.result("resources/unsubscribe", map[string]any{"uri": "test://static"})
+	}
+}
+
+// TestHookErrorOnTheWire: a remote caller gets the hook's failure in one
+// line, without the script's stack.
+func TestHookErrorOnTheWire(t *testing.T) {
+	broken := func(next engine.Handler) engine.Handler {
+		return func(ctx context.Context, req *engine.Request) (json.RawMessage, error) {
+			if req.Method == "tools/call" {
+				return nil, &engine.HookError{Hook: "policy.js", Phase: "toolCall", Err: errors.New("TypeError: x is undefined\n\tat toolCall (policy.js:3:5(12))")}
+			}
+			return next(ctx, req)
+		}
+	}
+	r := newRunner(t, map[string]string{"a": serverJSON(t, "normal", "")}, &engine.Options{Middleware: []engine.Middleware{broken}})
+	g := engine.NewGateway(r, nil)
+	t.Cleanup(g.Close)
+	if err := r.StartAll(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	e := openPeer(t, g, "a", engine.Identity{}).fail("tools/call", map[string]any{"name": "echo", "arguments": map[string]any{"text": "x"}})
+	if e.Message != "hook policy.js: toolCall failed: TypeError: x is undefined" {
+		t.Errorf("wire error %q", e.Message)
 	}
 }

@@ -209,6 +209,7 @@ func (m *hookMW) run(ctx context.Context, in *Input) (*Decision, error) {
 		m.opts.Logger.Warn("hook failed; letting the request through (fail-open)", "hook", m.h.Name(), "phase", in.Hook, "server", in.Server, "method", in.Method, "err", err)
 		return &Decision{}, nil
 	}
+	m.opts.Logger.Warn("hook failed; refusing the request (fail-closed)", "hook", m.h.Name(), "phase", in.Hook, "server", in.Server, "method", in.Method, "err", err)
 	return nil, &engine.HookError{Hook: m.h.Name(), Phase: string(in.Hook), Err: err}
 }
 
@@ -219,6 +220,7 @@ func (m *hookMW) fail(in *Input, err error) error {
 		m.opts.Logger.Warn("hook returned an unusable decision; ignoring it (fail-open)", "hook", m.h.Name(), "phase", in.Hook, "err", err)
 		return nil
 	}
+	m.opts.Logger.Warn("hook returned an unusable decision; refusing the request (fail-closed)", "hook", m.h.Name(), "phase", in.Hook, "err", err)
 	return &engine.HookError{Hook: m.h.Name(), Phase: string(in.Hook), Err: err}
 }
 
