@@ -113,7 +113,9 @@ type ScriptOptions struct {
 // thrown away, with its variables, after a call that timed out, was
 // cancelled or overflowed the stack. Use them for constants and caches
 // that are safe to rebuild, never for state that must be shared or must
-// last. The script's top-level code runs again for every new runtime.
+// last. The script's top-level code runs again for every new runtime,
+// bounded by the load timeout (10s) rather than the call's: a call that
+// cannot wait for it fails, and the runtime, once ready, serves the next.
 //
 // For state kept between calls, every runtime of a script sees one global
 // store, held in Go and shared by all of them:
@@ -139,8 +141,19 @@ type Script struct {
 	root  *os.Root
 	store *sharedStore
 
-	slots chan struct{} // one token per runtime in use or being created
-	idle  chan *jsVM    // runtimes ready for a call
+	// slots holds one token per runtime that exists (idle, in a call or
+	// being built), so that there are never more than the pool's; idle
+	// holds the runtimes ready for a call (it cannot fill: each holds a
+	// token).
+	slots chan struct{}
+	idle  chan *jsVM
+
+	// Runtimes are built on goroutines of their own, under loadTimeout
+	// and until Close (done), whatever the call that asked for one does.
+	done   context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex // guards adding to builds against Close
+	builds sync.WaitGroup
 
 	closed  atomic.Bool
 	created atomic.Int64 // runtimes created so far
@@ -162,8 +175,9 @@ type jsVM struct {
 
 const numPhases = 8
 
-// loadTimeout bounds a script's top-level code when a runtime is created
-// outside a call (at load); a variable for tests.
+// loadTimeout bounds a script's top-level code, for every runtime (at
+// load and for calls alike: a call's deadline does not stop a runtime
+// being built, which is kept for the next call); a variable for tests.
 var loadTimeout = 10 * time.Second
 
 // ErrScriptClosed is returned by calls of a Script after Close.
@@ -194,6 +208,7 @@ func LoadScript(path string, opts ScriptOptions) (*Script, error) {
 		slots: make(chan struct{}, pool),
 		idle:  make(chan *jsVM, pool),
 	}
+	s.done, s.cancel = context.WithCancel(context.Background())
 	if dir := opts.Grants.ReadDir; dir != "" {
 		root, err := os.OpenRoot(dir)
 		if err != nil {
@@ -201,7 +216,8 @@ func LoadScript(path string, opts ScriptOptions) (*Script, error) {
 		}
 		s.root, s.opts.Root = root, root
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	s.slots <- struct{}{}
+	ctx, cancel := context.WithTimeout(s.done, loadTimeout)
 	defer cancel()
 	r, exports, err := s.newVM(ctx)
 	if err != nil {
@@ -309,22 +325,34 @@ func (s *Script) Has(p Phase) bool {
 }
 
 // Close releases the script's folder grant; later calls fail with
-// ErrScriptClosed. Calls in progress finish.
+// ErrScriptClosed. Calls in progress finish; runtimes being built are
+// interrupted, and Close waits for them.
 func (s *Script) Close() error {
-	if s.closed.Swap(true) {
+	s.mu.Lock()
+	closed := s.closed.Swap(true)
+	s.mu.Unlock()
+	if closed {
 		return nil
 	}
-	for drained := false; !drained; {
-		select {
-		case <-s.idle:
-		default:
-			drained = true
-		}
-	}
+	s.cancel()
+	s.builds.Wait()
+	s.drain()
 	if s.root != nil {
 		return s.root.Close()
 	}
 	return nil
+}
+
+// drain drops the idle runtimes (after Close).
+func (s *Script) drain() {
+	for {
+		select {
+		case <-s.idle:
+			<-s.slots
+		default:
+			return
+		}
+	}
 }
 
 // Call runs the script's function for in.Hook on one of its runtimes and
@@ -358,40 +386,129 @@ func (s *Script) Call(ctx context.Context, in *Input) (*Decision, error) {
 	return d, err
 }
 
-// acquire takes a runtime, creating one when none is idle and the pool
-// has room; it waits for a free one while ctx allows.
+// acquire takes an idle runtime, or builds one when the pool has room;
+// it waits for either while ctx allows. A runtime is built on its own
+// goroutine, under loadTimeout: when ctx ends first, acquire returns and
+// the runtime, once built, waits in the pool for the next call.
 func (s *Script) acquire(ctx context.Context) (*jsVM, error) {
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		select {
-		case s.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for a free runtime (all %d busy; see scripts.pool): %w", cap(s.slots), context.Cause(ctx))
-		}
-	}
 	select {
 	case r := <-s.idle:
 		return r, nil
 	default:
 	}
-	r, _, err := s.newVM(ctx)
-	if err != nil {
-		<-s.slots
-		return nil, err
+	select {
+	case r := <-s.idle:
+		return r, nil
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a free runtime (all %d busy; see scripts.pool): %w", cap(s.slots), context.Cause(ctx))
+	case <-s.done.Done():
+		return nil, fmt.Errorf("%s: %w", s.name, ErrScriptClosed)
 	}
-	return r, nil
+	b := s.build()
+	if b == nil {
+		<-s.slots
+		return nil, fmt.Errorf("%s: %w", s.name, ErrScriptClosed)
+	}
+	select {
+	case <-b.done:
+		if b.err != nil {
+			<-s.slots
+			if s.closed.Load() {
+				return nil, fmt.Errorf("%s: %w", s.name, ErrScriptClosed)
+			}
+			return nil, b.err
+		}
+		return b.r, nil
+	case r := <-s.idle:
+		// Another call's runtime came free first; this one goes idle
+		// when built.
+		s.abandon(b)
+		return r, nil
+	case <-ctx.Done():
+		s.abandon(b)
+		return nil, fmt.Errorf("starting a runtime (running the script's top-level code): %w", context.Cause(ctx))
+	}
+}
+
+// building is a runtime being built for a call.
+type building struct {
+	done chan struct{} // closed when built; then r or err is set
+	r    *jsVM
+	err  error
+
+	mu        sync.Mutex
+	abandoned bool // the call went on without it
+}
+
+// build starts building a runtime, for which the caller holds a slot; nil
+// after Close.
+func (s *Script) build() *building {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil
+	}
+	b := &building{done: make(chan struct{})}
+	s.builds.Add(1)
+	go func() {
+		defer s.builds.Done()
+		ctx, cancel := context.WithTimeout(s.done, loadTimeout)
+		r, _, err := s.newVM(ctx)
+		cancel()
+		b.mu.Lock()
+		b.r, b.err = r, err
+		abandoned := b.abandoned
+		close(b.done)
+		b.mu.Unlock()
+		if abandoned {
+			s.keep(b)
+		}
+	}()
+	return b
+}
+
+// abandon leaves b to go idle when built, or puts it there if it is.
+func (s *Script) abandon(b *building) {
+	b.mu.Lock()
+	select {
+	case <-b.done:
+	default:
+		b.abandoned = true
+		b.mu.Unlock()
+		return
+	}
+	b.mu.Unlock()
+	s.keep(b)
+}
+
+// keep puts a runtime built for a call that went on without it into the
+// pool; a failure to build it is logged (the next call will see it).
+func (s *Script) keep(b *building) {
+	if b.err != nil {
+		<-s.slots
+		if !s.closed.Load() {
+			logger := s.opts.Logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			logger.Warn("starting a JavaScript runtime failed", "script", s.name, "err", b.err)
+		}
+		return
+	}
+	s.release(b.r, false)
 }
 
 // release returns r to the pool, or drops it when broken.
 func (s *Script) release(r *jsVM, broken bool) {
-	if !broken && !s.closed.Load() {
-		select {
-		case s.idle <- r:
-		default:
-		}
+	if broken || s.closed.Load() {
+		<-s.slots
+		return
 	}
-	<-s.slots
+	s.idle <- r // never blocks: r holds one of the slots, so idle has room
+	if s.closed.Load() {
+		s.drain() // Close may have drained the pool before r went in
+	}
 }
 
 // call runs phase i. broken says the runtime must not be used again.

@@ -543,7 +543,7 @@ func TestJSTimeoutWhileWaiting(t *testing.T) {
 		done <- err
 	}()
 	// Wait until the spinning call holds the only runtime.
-	for deadline := time.Now().Add(10 * time.Second); len(s.slots) == 0; {
+	for deadline := time.Now().Add(10 * time.Second); len(s.idle) != 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("the spinning call never started")
 		}
@@ -567,6 +567,101 @@ func TestJSTimeoutWhileWaiting(t *testing.T) {
 	}
 	_ = s.Close()
 	if _, err := s.Call(ctx, &Input{Hook: PhaseToolCall}); !errors.Is(err, ErrScriptClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+}
+
+// TestJSSlowTopLevel checks a script whose top-level code takes longer
+// than the hook's timeout: a runtime built for a call that gave up is
+// finished under the load timeout and kept, so the script keeps working.
+func TestJSSlowTopLevel(t *testing.T) {
+	s := loadJS(t, "init.js", `
+const end = Date.now() + 400; while (Date.now() < end) {}
+export function toolCall(c) { if (c.arguments.spin) for (;;) {} }`, ScriptOptions{Pool: 2})
+	h := Middleware(s, Options{Timeout: 250 * time.Millisecond, Logger: testLogger(t)})(func(ctx context.Context, req *engine.Request) (json.RawMessage, error) {
+		return json.RawMessage(`{}`), nil
+	})
+	call := func(args string) error {
+		_, err := h(testCtx(t), &engine.Request{Server: "a", Method: "tools/call", Params: json.RawMessage(`{"name":"x","arguments":` + args + `}`)})
+		return err
+	}
+	if err := call(`{}`); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if err := call(`{"spin":true}`); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("spinning call: %v", err)
+	}
+	// Its runtime is gone: the next call needs a new one, whose top-level
+	// code outlasts the call.
+	err := call(`{}`)
+	checkErr(t, err, "hook: timed out after 250ms: starting a runtime")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("%v: not a deadline", err)
+	}
+	// The runtime is finished anyway, and the next calls use it.
+	for deadline := time.Now().Add(10 * time.Second); len(s.idle) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the runtime started for the call that gave up never became idle")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i := range 3 {
+		if err := call(`{}`); err != nil {
+			t.Errorf("call %d after: %v", i, err)
+		}
+	}
+	if n := s.created.Load(); n != 2 {
+		t.Errorf("%d runtimes created, want 2", n)
+	}
+}
+
+// TestJSBuildBound checks runtimes built in the background: under the
+// load timeout rather than the call's, never more than the pool, and
+// interrupted by Close.
+func TestJSBuildBound(t *testing.T) {
+	defer func(d time.Duration) { loadTimeout = d }(loadTimeout)
+	loadTimeout = 300 * time.Millisecond
+	// Every runtime but the first spins at the top level.
+	src := `if (store.incr("runtimes") > 1) for (;;) {}
+export function toolCall(c) { if (c.tool === "spin") for (;;) {} }`
+	s := loadJS(t, "spin.js", src, ScriptOptions{Pool: 1})
+	spin := func(timeout time.Duration) error {
+		ctx, cancel := context.WithTimeout(testCtx(t), timeout)
+		defer cancel()
+		_, err := s.Call(ctx, &Input{Hook: PhaseToolCall, Tool: "spin"})
+		return err
+	}
+	if err := spin(50 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("spin: %v", err)
+	}
+	// A call with time to spare fails at the load timeout, not its own.
+	start := time.Now()
+	err := spin(time.Minute)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "interrupted at") || !strings.Contains(err.Error(), "spin.js:1") {
+		t.Errorf("a runtime whose top level spins: %v", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("it took %v", d)
+	}
+
+	loadTimeout = time.Minute
+	if err := spin(50 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "starting a runtime") {
+		t.Errorf("a call that gives up while its runtime starts: %v", err)
+	}
+	// The pool's one runtime is being built: a call waits for it rather
+	// than starting another.
+	if err := spin(50 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "waiting for a free runtime (all 1 busy") {
+		t.Errorf("a call while the pool's runtime starts: %v", err)
+	}
+	start = time.Now()
+	_ = s.Close()
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	if n := len(s.slots); n != 0 {
+		t.Errorf("%d runtimes alive after Close", n)
+	}
+	if _, err := s.Call(testCtx(t), &Input{Hook: PhaseToolCall}); !errors.Is(err, ErrScriptClosed) {
 		t.Errorf("after Close: %v", err)
 	}
 }
