@@ -515,6 +515,12 @@ func (s *Script) release(r *jsVM, broken bool) {
 func (r *jsVM) call(i int, in *Input) (d *Decision, broken bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			// An interrupt or a stack overflow while the decision is read
+			// (a getter, a Proxy trap) comes through Try as a panic.
+			if e, ok := p.(error); ok && uncatchable(e) {
+				d, broken, err = nil, true, jsrt.Describe(e)
+				return
+			}
 			d, broken, err = nil, true, fmt.Errorf("internal error in the JavaScript runtime: %v", p)
 		}
 	}()
@@ -524,15 +530,21 @@ func (r *jsVM) call(i int, in *Input) (d *Decision, broken bool, err error) {
 	}
 	v, err := r.fns[i](r.this[i], arg)
 	if err != nil {
-		var so *goja.StackOverflowError
-		var ie *goja.InterruptedError
-		return nil, errors.As(err, &so) || errors.As(err, &ie), jsrt.Describe(err)
+		return nil, uncatchable(err), jsrt.Describe(err)
 	}
 	// Reading the result may run the script's code (getters, toJSON).
 	if ex := r.vm.Try(func() { d, err = r.decision(in.Hook, v) }); ex != nil {
 		return nil, false, jsrt.Describe(ex)
 	}
 	return d, false, err
+}
+
+// uncatchable says err is an interrupt or a stack overflow, after which a
+// runtime is not used again.
+func uncatchable(err error) bool {
+	var so *goja.StackOverflowError
+	var ie *goja.InterruptedError
+	return errors.As(err, &so) || errors.As(err, &ie)
 }
 
 // input builds the call object: plain JavaScript values throughout (real
@@ -724,6 +736,9 @@ func stringField(phase Phase, name string, v goja.Value) (string, error) {
 func (r *jsVM) toJSON(phase Phase, name string, v goja.Value) (json.RawMessage, error) {
 	s, err := r.stringify(goja.Undefined(), v)
 	if err != nil {
+		if uncatchable(err) {
+			panic(err) // to call, which throws the runtime away
+		}
 		return nil, fmt.Errorf("%s: %s cannot be turned into JSON: %w", phase, name, jsrt.Describe(err))
 	}
 	if !jsDefined(s) {

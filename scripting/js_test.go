@@ -666,6 +666,53 @@ export function toolCall(c) { if (c.tool === "spin") for (;;) {} }`
 	}
 }
 
+// TestJSInterruptReadingDecision checks a timeout or a stack overflow
+// while the decision is read (a getter, a Proxy): reported as such, and
+// the runtime thrown away.
+func TestJSInterruptReadingDecision(t *testing.T) {
+	s := loadJS(t, "getter.js", `
+function deep(n) { return deep(n + 1) + 1 }
+export function toolCall(c) {
+  switch (c.tool) {
+    case "getter": return { get deny() { for (;;) {} } }
+    case "proxy": return new Proxy({}, { ownKeys() { for (;;) {} } })
+    case "toJSON": return { result: { toJSON() { for (;;) {} } } }
+    case "deep": return { get deny() { return deep(0) } }
+    case "deepJSON": return { result: { toJSON() { return deep(0) } } }
+  }
+}`, ScriptOptions{Pool: 1, MaxCallStackSize: 100})
+	h := Middleware(s, Options{Timeout: 200 * time.Millisecond, Logger: testLogger(t)})(func(ctx context.Context, req *engine.Request) (json.RawMessage, error) {
+		return json.RawMessage(`{}`), nil
+	})
+	call := func(tool string) error {
+		_, err := h(testCtx(t), &engine.Request{Server: "a", Method: "tools/call", Params: json.RawMessage(`{"name":"` + tool + `"}`)})
+		return err
+	}
+	for _, tc := range []struct{ tool, want string }{
+		{"getter", "hook: timed out after 200ms: interrupted at"},
+		{"proxy", "hook: timed out after 200ms: interrupted at"},
+		{"toJSON", "hook: timed out after 200ms: "},
+		{"deep", "hook: call stack limit exceeded"},
+		{"deepJSON", "hook: call stack limit exceeded"},
+	} {
+		before := s.created.Load()
+		err := call(tc.tool)
+		checkErr(t, err, tc.want)
+		if strings.Contains(tc.want, "timed out") && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: %v: not a deadline", tc.tool, err)
+		}
+		if strings.Contains(fmt.Sprint(err), "internal error") {
+			t.Errorf("%s: %v", tc.tool, err)
+		}
+		if err := call("ok"); err != nil {
+			t.Errorf("after %s: %v", tc.tool, err)
+		}
+		if n := s.created.Load() - before; n != 1 {
+			t.Errorf("after %s: %d runtimes created, want 1 (the one that failed thrown away)", tc.tool, n)
+		}
+	}
+}
+
 func TestJSStore(t *testing.T) {
 	s := loadJS(t, "store.js", answerJS+`
 export function toolCall({ tool, arguments: a }) {
