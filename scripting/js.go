@@ -99,8 +99,8 @@ type ScriptOptions struct {
 //
 // Beside the language's own globals, a script sees console (into the log,
 // with script=<name>), process.env (only the variables scripts.env grants),
-// fs.readFile, fs.readdir and fs.exists (only under scripts.readDir) and
-// store (below). There is no network, no timer and no Node module; imports
+// fs.readFile (regular files of up to 16 MiB), fs.readdir and fs.exists
+// (only under scripts.readDir) and store (below). There is no network, no timer and no Node module; imports
 // of the script's own files and of packages in node_modules are bundled
 // at load. TypeScript is stripped of its types, not type-checked.
 //

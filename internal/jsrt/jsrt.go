@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -107,7 +108,9 @@ func isNodeBuiltin(text string) bool { return builtinRE.MatchString(text) }
 type Grants struct {
 	// Env names the environment variables process.env shows.
 	Env []string
-	// ReadDir is a folder fs.readFile and fs.readdir may read; "" grants none.
+	// ReadDir is a folder fs.readFile and fs.readdir may read; "" grants
+	// none. fs.readFile reads regular files only, of up to MaxReadFile
+	// bytes.
 	ReadDir string
 }
 
@@ -313,34 +316,17 @@ func setFS(vm *goja.Runtime, opts Options) error {
 		return vm.Set("fs", fsObj)
 	}
 	readFile := func(name string) (string, error) {
-		rel, err := relative(name)
-		if err == nil {
-			var b []byte
-			if b, err = root.ReadFile(rel); err == nil {
-				return string(b), nil
-			}
+		b, err := readRegular(root, name)
+		if err != nil {
+			return "", fmt.Errorf("fs.readFile %q: %w", name, err)
 		}
-		return "", fmt.Errorf("fs.readFile %q: %w", name, err)
+		return string(b), nil
 	}
 	readdir := func(name string) ([]string, error) {
-		rel, err := relative(name)
+		out, err := readFolder(root, name)
 		if err != nil {
 			return nil, fmt.Errorf("fs.readdir %q: %w", name, err)
 		}
-		f, err := root.Open(rel)
-		if err != nil {
-			return nil, fmt.Errorf("fs.readdir %q: %w", name, err)
-		}
-		defer f.Close()
-		ents, err := f.ReadDir(-1)
-		if err != nil {
-			return nil, fmt.Errorf("fs.readdir %q: %w", name, err)
-		}
-		out := make([]string, 0, len(ents))
-		for _, e := range ents {
-			out = append(out, e.Name())
-		}
-		slices.Sort(out)
 		return out, nil
 	}
 	exists := func(name string) bool {
@@ -357,6 +343,111 @@ func setFS(vm *goja.Runtime, opts Options) error {
 		}
 	}
 	return vm.Set("fs", fsObj)
+}
+
+// MaxReadFile bounds what fs.readFile reads: a bigger file is an error.
+const MaxReadFile = 16 << 20
+
+// maxReadDir bounds the entries fs.readdir lists.
+const maxReadDir = 100_000
+
+// open opens name in root for reading, without waiting (a FIFO with no
+// writer), and checks that it is what want says (regular file or folder):
+// checked before opening (so that a device is not opened at all) and on
+// what was opened (in case it changed in between).
+func open(root *os.Root, name string, dir bool) (*os.File, os.FileInfo, error) {
+	rel, err := relative(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	check := func(fi os.FileInfo) error {
+		switch {
+		case dir && !fi.IsDir():
+			return errors.New("not a folder")
+		case !dir && !fi.Mode().IsRegular():
+			return errors.New("not a regular file")
+		}
+		return nil
+	}
+	fi, err := root.Stat(rel)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := check(fi); err != nil {
+		return nil, nil, err
+	}
+	f, err := root.OpenFile(rel, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if fi, err = f.Stat(); err == nil {
+		err = check(fi)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// readRegular reads a regular file of at most MaxReadFile bytes.
+func readRegular(root *os.Root, name string) ([]byte, error) {
+	f, fi, err := open(root, name, false)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tooBig := func(n int64) error {
+		return fmt.Errorf("%d bytes, more than fs.readFile reads (%d MiB)", n, MaxReadFile>>20)
+	}
+	if fi.Size() > MaxReadFile {
+		return nil, tooBig(fi.Size())
+	}
+	b := make([]byte, 0, fi.Size()+1)
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if len(b) > MaxReadFile {
+			return nil, tooBig(int64(len(b))) // it grew
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(cap(b), MaxReadFile+1-len(b)))
+		}
+	}
+}
+
+// readFolder lists a folder's names, sorted, at most maxReadDir of them.
+func readFolder(root *os.Root, name string) ([]string, error) {
+	f, _, err := open(root, name, true)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	for {
+		names, err := f.Readdirnames(1024)
+		out = append(out, names...)
+		if len(out) > maxReadDir {
+			return nil, fmt.Errorf("more than %d entries (fs.readdir lists at most %[1]d)", maxReadDir)
+		}
+		if err == io.EOF || len(names) == 0 && err == nil {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if out == nil {
+		out = []string{}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // ErrOutsideReadDir means a script named a file outside the granted folder.
