@@ -35,15 +35,25 @@ type Script struct {
 }
 
 // Load bundles the script at path and its relative imports into one
-// program. Imports of packages are resolved from node_modules beside it;
-// Node's built-in modules are not available (there is no fs, net or
-// child_process in the sandbox), and importing one is a load error.
+// program. Imports of packages are resolved from node_modules beside it
+// (or above it); Node's built-in modules are not available (there is no
+// fs, net or child_process in the sandbox), and importing one is a load
+// error. A script may import files under its own folder and packages from
+// node_modules, nothing else (an import is data bundled into the script:
+// "/etc/passwd" or "../secrets.json" would give it a file it was not
+// granted).
 func Load(path string) (*Script, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("script %s: %w", path, err)
+	}
+	// esbuild resolves symbolic links, the entry point's too: the folder
+	// is the real one.
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
 		return nil, fmt.Errorf("script %s: %w", path, err)
 	}
 	res := api.Build(api.BuildOptions{
@@ -60,6 +70,7 @@ func Load(path string) (*Script, error) {
 		AbsWorkingDir: filepath.Dir(abs),
 		LogLevel:      api.LogLevelSilent,
 		Charset:       api.CharsetUTF8,
+		Plugins:       []api.Plugin{folderOnly(filepath.Dir(real))},
 	})
 	if len(res.Errors) > 0 {
 		return nil, buildError(path, res.Errors)
@@ -73,6 +84,94 @@ func Load(path string) (*Script, error) {
 		return nil, fmt.Errorf("script %s: %w", path, err)
 	}
 	return &Script{Name: name, Path: path, Program: prog}, nil
+}
+
+// resolving marks the resolutions folderOnly asks of esbuild, so that it
+// does not check them again.
+type resolving struct{}
+
+// folderOnly is an esbuild plugin that refuses an import of a file outside
+// dir, the script's folder (its subfolders are fine), other than a package
+// from node_modules. Each import is resolved as esbuild would, symbolic
+// links followed, and the file it resolves to checked:
+//
+//   - a relative or absolute import in the script's own files must
+//     resolve under dir;
+//   - a package import, and any import in a package's files, must resolve
+//     under dir or into a node_modules folder (a package linked from
+//     elsewhere, or a tsconfig path, cannot reach beyond).
+//
+// Every file loaded is checked too (esbuild resolves the files an import
+// pattern matches without plugins): under dir or in node_modules.
+//
+// What esbuild cannot resolve is left to it, for its own error (a Node
+// built-in, a missing file).
+func folderOnly(dir string) api.Plugin {
+	rule := fmt.Sprintf("scripts may import files under %s and packages from node_modules", dir)
+	return api.Plugin{Name: "mcpscript-folder", Setup: func(b api.PluginBuild) {
+		b.OnResolve(api.OnResolveOptions{Filter: `.*`}, func(args api.OnResolveArgs) (api.OnResolveResult, error) {
+			if args.Kind == api.ResolveEntryPoint || args.Namespace != "file" {
+				return api.OnResolveResult{}, nil
+			}
+			if _, again := args.PluginData.(resolving); again {
+				return api.OnResolveResult{}, nil
+			}
+			res := b.Resolve(args.Path, api.ResolveOptions{
+				Importer: args.Importer, Namespace: args.Namespace, ResolveDir: args.ResolveDir,
+				Kind: args.Kind, With: args.With, PluginData: resolving{},
+			})
+			if len(res.Errors) > 0 || res.External || res.Namespace != "file" || res.Path == "" {
+				return api.OnResolveResult{}, nil
+			}
+			if real, err := filepath.EvalSymlinks(res.Path); err == nil {
+				res.Path = real
+			}
+			if under(dir, res.Path) {
+				return api.OnResolveResult{}, nil
+			}
+			path := isPathImport(args.Path)
+			if inNodeModules(res.Path) && (!path || inNodeModules(args.Importer)) {
+				return api.OnResolveResult{}, nil
+			}
+			msg := fmt.Sprintf("import %q is outside the script's folder; %s", args.Path, rule)
+			if !path {
+				msg = fmt.Sprintf("import %q resolves to %s, outside the script's folder; %s", args.Path, res.Path, rule)
+			}
+			return api.OnResolveResult{Errors: []api.Message{{Text: msg}}}, nil
+		})
+		// esbuild does not ask plugins to resolve the files an import
+		// pattern matches (require(`../${name}`)): every file loaded is
+		// checked as well.
+		b.OnLoad(api.OnLoadOptions{Filter: `.*`, Namespace: "file"}, func(args api.OnLoadArgs) (api.OnLoadResult, error) {
+			real, err := filepath.EvalSymlinks(args.Path)
+			if err != nil {
+				return api.OnLoadResult{}, err
+			}
+			if under(dir, real) || inNodeModules(real) {
+				return api.OnLoadResult{}, nil
+			}
+			return api.OnLoadResult{Errors: []api.Message{{Text: fmt.Sprintf("%s is outside the script's folder (an import pattern such as require(`../${name}`) matches it); %s", args.Path, rule)}}}, nil
+		})
+	}}
+}
+
+// isPathImport says an import names a file (./x, ../x, /x, C:\x) rather
+// than a package.
+func isPathImport(p string) bool {
+	return p == "." || p == ".." || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") ||
+		strings.HasPrefix(p, "/") || filepath.IsAbs(p) ||
+		filepath.Separator == '\\' && (strings.HasPrefix(p, ".\\") || strings.HasPrefix(p, "..\\"))
+}
+
+// under says path is dir or lies below it.
+func under(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && (rel == "." || filepath.IsLocal(rel))
+}
+
+// inNodeModules says path lies in a node_modules folder.
+func inNodeModules(path string) bool {
+	return slices.Contains(strings.Split(filepath.ToSlash(path), "/"), "node_modules")
 }
 
 // buildError turns esbuild's messages into one error that names file:line:col.
