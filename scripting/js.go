@@ -143,14 +143,14 @@ type Script struct {
 
 	// slots holds one token per runtime that exists (idle, in a call or
 	// being built), so that there are never more than the pool's; idle
-	// holds the runtimes ready for a call (it cannot fill: each holds a
-	// token).
+	// holds the runtimes ready for a call (a send never blocks: each
+	// runtime in it holds a token).
 	slots chan struct{}
 	idle  chan *jsVM
 
 	// Runtimes are built on goroutines of their own, under loadTimeout
-	// and until Close (done), whatever the call that asked for one does.
-	done   context.Context
+	// and until Close (life), whatever the call that asked for one does.
+	life   context.Context
 	cancel context.CancelFunc
 	mu     sync.Mutex // guards adding to builds against Close
 	builds sync.WaitGroup
@@ -208,7 +208,7 @@ func LoadScript(path string, opts ScriptOptions) (*Script, error) {
 		slots: make(chan struct{}, pool),
 		idle:  make(chan *jsVM, pool),
 	}
-	s.done, s.cancel = context.WithCancel(context.Background())
+	s.life, s.cancel = context.WithCancel(context.Background())
 	if dir := opts.Grants.ReadDir; dir != "" {
 		root, err := os.OpenRoot(dir)
 		if err != nil {
@@ -217,7 +217,7 @@ func LoadScript(path string, opts ScriptOptions) (*Script, error) {
 		s.root, s.opts.Root = root, root
 	}
 	s.slots <- struct{}{}
-	ctx, cancel := context.WithTimeout(s.done, loadTimeout)
+	ctx, cancel := context.WithTimeout(s.life, loadTimeout)
 	defer cancel()
 	r, exports, err := s.newVM(ctx)
 	if err != nil {
@@ -402,7 +402,7 @@ func (s *Script) acquire(ctx context.Context) (*jsVM, error) {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for a free runtime (all %d busy; see scripts.pool): %w", cap(s.slots), context.Cause(ctx))
-	case <-s.done.Done():
+	case <-s.life.Done():
 		return nil, fmt.Errorf("%s: %w", s.name, ErrScriptClosed)
 	}
 	b := s.build()
@@ -453,7 +453,7 @@ func (s *Script) build() *building {
 	s.builds.Add(1)
 	go func() {
 		defer s.builds.Done()
-		ctx, cancel := context.WithTimeout(s.done, loadTimeout)
+		ctx, cancel := context.WithTimeout(s.life, loadTimeout)
 		r, _, err := s.newVM(ctx)
 		cancel()
 		b.mu.Lock()
