@@ -86,6 +86,15 @@ func (f *Filter) newInstance(ctx context.Context, first bool) (*instance, error)
 			return fail(fmt.Errorf("the filter refused to start (%s returned %d): %s", ExportInit, code, message(inst.out)))
 		}
 	}
+	if ctx.Err() != nil || mod.IsClosed() {
+		// wazero closes the module when ctx ends during a call into it,
+		// even just after the call returned.
+		err := ErrClosed
+		if ctx.Err() != nil {
+			err = inst.describe(ctx, context.Cause(ctx), start)
+		}
+		return fail(fmt.Errorf("starting an instance: %w", err))
+	}
 	inst.filter = mod.ExportedFunction(ExportFilter)
 	f.started.Add(1)
 	return inst, nil
@@ -154,8 +163,8 @@ func (inst *instance) close() {
 }
 
 // nanosleep is the guest's sleep (WASI poll_oneoff with a clock): real
-// time, cut short when the call's context ends so that a sleeping guest
-// cannot outlive its deadline.
+// time, cut short when the call's context ends, so that a sleeping guest
+// cannot outlive its deadline, or when the filter is closed.
 func (inst *instance) nanosleep(ns int64) {
 	if ns <= 0 {
 		return
@@ -165,6 +174,7 @@ func (inst *instance) nanosleep(ns int64) {
 	select {
 	case <-t.C:
 	case <-inst.done:
+	case <-inst.f.done:
 	}
 }
 

@@ -1,5 +1,7 @@
 package wasm
 
+import "encoding/binary"
+
 // A tiny WebAssembly binary writer for hand-made test modules: wazero has
 // no text-format compiler, and these modules must be wrong in exact ways.
 
@@ -41,6 +43,8 @@ const (
 	opBr       = 0x0c
 	opEnd      = 0x0b
 	opVoid     = 0x40
+	opIf       = 0x04
+	opI32GtU   = 0x4b
 )
 
 func uleb(v uint64) []byte {
@@ -154,12 +158,13 @@ func handModule(version, code int32, output string, mutate func(*wmodule)) []byt
 	body = append(body, i32c(code)...)
 	m := wmodule{
 		types: []wtype{
-			{params: []byte{wI32, wI32}},         // 0: (i32, i32)
-			{results: []byte{wI32}},              // 1: () -> i32
-			{[]byte{wI32}, []byte{wI32}},         // 2: (i32) -> i32
-			{},                                   // 3: ()
-			{[]byte{wI32, wI32}, []byte{wI32}},   // 4: (i32, i32) -> i32
-			{[]byte{wI32, wI32, wI32}, []byte{}}, // 5: (i32, i32, i32)
+			{params: []byte{wI32, wI32}},                   // 0: (i32, i32)
+			{results: []byte{wI32}},                        // 1: () -> i32
+			{[]byte{wI32}, []byte{wI32}},                   // 2: (i32) -> i32
+			{},                                             // 3: ()
+			{[]byte{wI32, wI32}, []byte{wI32}},             // 4: (i32, i32) -> i32
+			{[]byte{wI32, wI32, wI32}, []byte{}},           // 5: (i32, i32, i32)
+			{[]byte{wI32, wI32, wI32, wI32}, []byte{wI32}}, // 6: (i32, i32, i32, i32) -> i32
 		},
 		imports: []wimport{{"mcpscript", "output_write", 0}},
 		funcs: []wfunc{
@@ -179,3 +184,30 @@ func handModule(version, code int32, output string, mutate func(*wmodule)) []byt
 	}
 	return m.bytes()
 }
+
+// bodyModule is an ABI v1 module whose mcpscript_filter has the body
+// given: it imports output_write (function 0) and then imports (functions
+// 1, 2, ...), and its memory of pages pages starts with data.
+func bodyModule(imports []wimport, pages int, data, body []byte) []byte {
+	return handModule(1, 0, "", func(m *wmodule) {
+		m.imports = append(m.imports, imports...)
+		m.exports[1].idx += len(imports)
+		m.exports[2].idx += len(imports)
+		m.funcs[1].body = body
+		m.pages = pages
+		m.data = data
+	})
+}
+
+// code concatenates instructions.
+func code(parts ...[]byte) []byte {
+	var b []byte
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// le32 and le64 are little-endian encodings, for data segments.
+func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }

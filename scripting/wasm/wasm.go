@@ -353,18 +353,23 @@ func (f *Filter) Call(ctx context.Context, in *scripting.Input) (*scripting.Deci
 	}
 	f.calls.Add(1)
 	d, err := inst.call(ctx, in.Hook, data, start)
-	f.release(inst, err == nil)
+	// wazero closes the module when ctx ends during the call, even just
+	// after the guest returned: such an instance is never reused.
+	f.release(inst, err == nil && ctx.Err() == nil)
 	if err != nil {
-		f.failures.Add(1)
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			f.failures.Add(1) // the caller giving up is not the filter's failure
+		}
 		return nil, f.callErr(in.Hook, err)
 	}
 	return d, nil
 }
 
-// Stats counts a filter's activity since Load.
+// Stats counts a filter's activity since Load. Every call that failed, and
+// every call whose context ended, discarded its instance.
 type Stats struct {
 	Calls     int64 // calls that reached an instance
-	Failures  int64 // of those, the ones that failed (each discarded its instance)
+	Failures  int64 // of those, the ones that failed, but for those whose caller cancelled them
 	Instances int64 // instances started, the one Load starts included
 }
 
@@ -405,7 +410,10 @@ func (f *Filter) acquire(ctx context.Context) (*instance, error) {
 	}
 	select {
 	case inst := <-f.idle:
-		return inst, nil
+		if !inst.mod.IsClosed() {
+			return inst, nil
+		}
+		inst.close() // closed behind the pool's back: replace it
 	default:
 	}
 	inst, err := f.newInstance(ctx, false)
@@ -423,7 +431,7 @@ func (f *Filter) release(inst *instance, healthy bool) {
 		healthy = false
 	default:
 	}
-	if healthy {
+	if healthy && !inst.mod.IsClosed() {
 		f.idle <- inst // never blocks: at most Pool instances exist
 	} else {
 		inst.close()

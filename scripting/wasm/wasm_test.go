@@ -172,6 +172,14 @@ func TestStopsPromptlyWhenCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), `filter "tg": toolCall: cancelled after`) {
 		t.Fatalf("got %v", err)
 	}
+	// The caller giving up is not the filter's failure, but the instance
+	// is discarded all the same.
+	if _, err := f.Call(testCtx(t), toolCall("count", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.Stats(); st.Calls != 2 || st.Failures != 0 || st.Instances != 2 {
+		t.Errorf("stats %+v, want 2 calls, no failure, 2 instances", st)
+	}
 }
 
 // waitBusy waits until n instances are in use.
@@ -283,22 +291,37 @@ func TestLogs(t *testing.T) {
 	}
 }
 
+// Close stops the calls in flight, looping or sleeping, at once.
 func TestClose(t *testing.T) {
-	f, err := Load(testCtx(t), guestWasm, Options{Name: "tg", CacheDir: testCache, Logger: testLogger(t, nil)})
+	f, err := Load(testCtx(t), guestWasm, Options{Name: "tg", Pool: 2, CacheDir: testCache, Logger: testLogger(t, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() {
-		_, err := f.Call(testCtx(t), toolCall("loop", nil))
-		errc <- err
-	}()
-	waitBusy(t, f, 1)
+	errc := make(chan error, 2)
+	for _, in := range []*scripting.Input{toolCall("loop", nil), toolCall("sleep", map[string]any{"ms": 60000})} {
+		go func() {
+			_, err := f.Call(testCtx(t), in)
+			errc <- err
+		}()
+	}
+	waitBusy(t, f, 2)
+	time.Sleep(50 * time.Millisecond) // into the loop and the sleep
+	start := time.Now()
 	if err := f.Close(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-errc; err == nil {
-		t.Fatal("a call in flight went on after Close")
+	for range 2 {
+		select {
+		case err := <-errc:
+			if err == nil {
+				t.Fatal("a call in flight went on after Close")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a call in flight was still running 10s after Close")
+		}
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the calls in flight ended %v after Close", took)
 	}
 	if _, err := f.Call(testCtx(t), toolCall("count", nil)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close: %v", err)

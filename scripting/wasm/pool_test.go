@@ -1,0 +1,96 @@
+package wasm
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lingerModule writes {} and, when its input is longer than 200 bytes,
+// logs "linger" at info before it returns 0.
+func lingerModule() []byte {
+	body := code(
+		i32c(0), i32c(2), []byte{opCall, 0}, // output_write(0, 2)
+		[]byte{opLocalGet, 0}, i32c(200), []byte{opI32GtU, opIf, opVoid},
+		i32c(0), i32c(16), i32c(6), []byte{opCall, 1}, // log(0, 16, 6)
+		[]byte{opEnd},
+		i32c(0),
+	)
+	return bodyModule([]wimport{{"mcpscript", "log", 5}}, 1, []byte("{}\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00linger"), body)
+}
+
+// slowCtx is a context that ends when end is called, and whose Err, the
+// first time it is called after that, takes 20ms. wazero's watcher
+// (WithCloseOnContextDone) calls Err after it has seen the context end
+// and before it closes the module: slowCtx widens that moment, in which
+// the guest can return successfully, to certainty.
+type slowCtx struct {
+	context.Context // for Value
+	done, slowed    chan struct{}
+	ended, slow     sync.Once
+}
+
+func newSlowCtx() *slowCtx {
+	return &slowCtx{Context: context.Background(), done: make(chan struct{}), slowed: make(chan struct{})}
+}
+
+func (c *slowCtx) Deadline() (time.Time, bool) { return time.Now().Add(time.Minute), true }
+func (c *slowCtx) Done() <-chan struct{}       { return c.done }
+func (c *slowCtx) end()                        { c.ended.Do(func() { close(c.done) }) }
+
+func (c *slowCtx) Err() error {
+	select {
+	case <-c.done:
+	default:
+		return nil
+	}
+	c.slow.Do(func() {
+		close(c.slowed)
+		time.Sleep(20 * time.Millisecond)
+	})
+	return context.DeadlineExceeded
+}
+
+// endHandler is a log handler that, given the message "linger", ends the
+// call's context (a *slowCtx) and waits until wazero's watcher is in its
+// slow Err; the guest then returns 0 at once.
+type endHandler struct{ slog.Handler }
+
+func (endHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h endHandler) Handle(ctx context.Context, r slog.Record) error {
+	if c, ok := ctx.Value(slowCtxKey{}).(*slowCtx); ok && r.Message == "linger" {
+		c.end()
+		select {
+		case <-c.slowed:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+type slowCtxKey struct{}
+
+// A call that succeeds just as its context ends leaves an instance that
+// wazero closes a moment later; it must not go back to the pool, where the
+// next call (with plenty of time) would fail with "deadline exceeded
+// after 0s".
+func TestNoClosedInstanceReused(t *testing.T) {
+	f := load(t, writeModule(t, "linger.wasm", lingerModule()), Options{Pool: 1, Logger: slog.New(endHandler{slog.DiscardHandler})})
+	long := toolCall("linger", map[string]string{"pad": strings.Repeat("x", 200)})
+	for i := range 3 {
+		c := newSlowCtx()
+		_, err := f.Call(context.WithValue(c, slowCtxKey{}, c), long)
+		t.Logf("round %d: the call whose context ended: %v", i, err)
+		time.Sleep(50 * time.Millisecond) // wazero closes the module
+		if _, err := f.Call(testCtx(t), toolCall("x", nil)); err != nil {
+			t.Fatalf("round %d: the next call: %v", i, err)
+		}
+	}
+	if st := f.Stats(); st.Failures != 0 {
+		t.Errorf("stats %+v: a context that ended is not the filter's failure", st)
+	}
+}
