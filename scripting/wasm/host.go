@@ -73,7 +73,8 @@ var hostFuncs = map[string]hostFunc{
 		}
 	}},
 	// log(level, ptr, len): logs the UTF-8 message at ptr at the slog
-	// level (-4 debug, 0 info, 4 warn, 8 error).
+	// level (-4 debug, 0 info, 4 warn, 8 error); at most maxLines messages
+	// and maxLogBytes per call, the rest dropped.
 	"log": {[]api.ValueType{i32, i32, i32}, nil, []string{"level", "ptr", "len"}, func(f *Filter) api.GoModuleFunc {
 		return func(ctx context.Context, m api.Module, stack []uint64) {
 			level, ptr, n := api.DecodeI32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
@@ -85,8 +86,16 @@ var hostFuncs = map[string]hostFunc{
 				panic(outOfRange("log", ptr, n, m))
 			}
 			args := []any{"filter", f.name}
-			if inst := current(ctx); inst != nil && inst.phase != "" {
-				args = append(args, "phase", string(inst.phase))
+			if inst := current(ctx); inst != nil {
+				if inst.logs >= maxLines || inst.logBytes+len(b) > maxLogBytes {
+					inst.logDropped++ // end says so, once
+					return
+				}
+				inst.logs++
+				inst.logBytes += len(b)
+				if inst.phase != "" {
+					args = append(args, "phase", string(inst.phase))
+				}
 			}
 			f.logger.Log(ctx, slog.Level(level), string(b), args...)
 		}

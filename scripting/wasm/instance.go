@@ -35,6 +35,8 @@ type instance struct {
 	done  <-chan struct{} // the call's ctx.Done(), ends a guest's sleep
 	fatal string          // the first panic or fatal error line on stderr
 	last  string          // the last stderr line
+
+	logs, logBytes, logDropped int // log calls made, their bytes, and those dropped
 }
 
 // instKey is the context key under which host functions find the instance
@@ -105,14 +107,21 @@ func (inst *instance) begin(ctx context.Context, p scripting.Phase, in []byte) {
 	inst.phase, inst.in, inst.out = p, in, inst.out[:0]
 	inst.done = ctx.Done()
 	inst.fatal, inst.last = "", ""
-	inst.stdout.lines, inst.stderr.lines = 0, 0
+	inst.stdout.reset()
+	inst.stderr.reset()
+	inst.logs, inst.logBytes, inst.logDropped = 0, 0, 0
 }
 
-// end flushes the guest's partial log lines after a call.
+// end flushes the guest's partial log lines after a call and says what
+// was dropped.
 func (inst *instance) end() {
 	inst.in, inst.done = nil, nil
 	inst.stdout.flush()
 	inst.stderr.flush()
+	if inst.logDropped > 0 {
+		inst.f.logger.Warn("wasm filter log limit reached", "filter", inst.f.name, "dropped", inst.logDropped, "limit", fmt.Sprintf("%d messages or %d MiB per call", maxLines, maxLogBytes>>20))
+		inst.logDropped = 0
+	}
 }
 
 // call runs one phase; start is when the caller asked (before waiting
@@ -288,81 +297,193 @@ func excerptString(s string, max int) string {
 	return s[:cut] + "…"
 }
 
-// Log lines: at most maxLine bytes each (longer ones are split), at most
-// maxLines per stream per call (the rest are counted and dropped).
+// Log output, per call: lines of at most maxLine bytes (longer ones are
+// cut), at most maxLines per stream and maxLines log calls (the rest are
+// counted and dropped), and at most maxLogBytes read per stream and per
+// log calls (the rest is dropped unread). The host does work in
+// proportion to what it logs, and none beyond, in code that the call's
+// deadline cannot interrupt.
 const (
-	maxLine  = 4096
-	maxLines = 200
+	maxLine     = 4096
+	maxLines    = 200
+	maxLogBytes = 1 << 20
 )
 
-// lineLogger turns a guest's stdout or stderr into log lines.
+// lineLogger turns a guest's stdout or stderr into log lines. Write and
+// flush are linear in their input and bounded per call.
 type lineLogger struct {
-	inst    *instance
-	stream  string
-	level   slog.Level
-	buf     []byte
-	lines   int // lines this call
-	dropped int
+	inst   *instance
+	stream string
+	level  slog.Level
+	buf    []byte // the partial last line, at most maxLine bytes
+	cut    bool   // the partial line was longer: the rest of it is dropped
+
+	// Per call.
+	lines   int // lines seen, blank ones included
+	read    int // bytes read
+	dropped int // lines dropped
+	unread  int // bytes dropped unread
+}
+
+// reset starts a call.
+func (w *lineLogger) reset() {
+	w.buf, w.cut = w.buf[:0], false
+	w.lines, w.read, w.dropped, w.unread = 0, 0, 0, 0
 }
 
 // Write implements io.Writer for wazero's fd_write.
 func (w *lineLogger) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		switch {
-		case i >= 0 && i <= maxLine:
-			w.emit(w.buf[:i])
-			w.buf = w.buf[:copy(w.buf, w.buf[i+1:])]
-		case len(w.buf) >= maxLine:
-			w.emit(w.buf[:maxLine])
-			w.buf = w.buf[:copy(w.buf, w.buf[maxLine:])]
-		default:
-			return len(p), nil
-		}
+	n := len(p)
+	if left := maxLogBytes - w.read; len(p) > left {
+		w.unread += len(p) - left
+		p = p[:left]
 	}
+	w.read += len(p)
+	for len(p) > 0 && w.lines < maxLines {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.add(p)
+			return n, nil
+		}
+		w.add(p[:i])
+		w.line()
+		p = p[i+1:]
+	}
+	if len(p) > 0 {
+		w.skip(p)
+	}
+	return n, nil
 }
 
-// flush logs a partial last line at the end of a call.
+// add appends to the partial line, up to maxLine bytes.
+func (w *lineLogger) add(p []byte) {
+	if room := maxLine - len(w.buf); len(p) > room {
+		p, w.cut = p[:room], true
+	}
+	w.buf = append(w.buf, p...)
+}
+
+// line ends the partial line.
+func (w *lineLogger) line() {
+	w.emit(w.buf, w.cut)
+	w.buf, w.cut = w.buf[:0], false
+}
+
+// skip takes p once maxLines lines were seen: it counts the lines and
+// drops them, but keeps noting stderr's (the last one, and a panic).
+func (w *lineLogger) skip(p []byte) {
+	i := bytes.IndexByte(p, '\n')
+	if i < 0 {
+		w.add(p)
+		return
+	}
+	w.add(p[:i]) // the end of the partial line
+	w.line()
+	p = p[i+1:]
+	if j := bytes.LastIndexByte(p, '\n'); j >= 0 {
+		whole := p[:j] // whole lines
+		w.dropped += bytes.Count(whole, []byte{'\n'}) + 1
+		if w.stream == "stderr" {
+			if w.inst.fatal == "" {
+				w.inst.noteFatal(whole)
+			}
+			if t := bytes.TrimRight(whole, " \t\r\n"); len(t) > 0 {
+				w.inst.note(excerptLine(t[bytes.LastIndexByte(t, '\n')+1:]))
+			}
+		}
+		p = p[j+1:]
+	}
+	w.add(p)
+}
+
+// flush logs a partial last line and what was dropped at the end of a call.
 func (w *lineLogger) flush() {
 	if len(w.buf) > 0 {
-		w.emit(w.buf)
-		w.buf = w.buf[:0]
-	}
-	if cap(w.buf) > 2*maxLine {
-		w.buf = nil
+		w.line()
 	}
 	if w.dropped > 0 {
-		w.inst.f.logger.Warn("wasm filter output dropped", "filter", w.inst.f.name, "stream", w.stream, "lines", w.dropped)
-		w.dropped = 0
+		w.inst.f.logger.Warn("wasm filter output dropped", "filter", w.inst.f.name, "stream", w.stream, "lines", w.dropped, "limit", maxLines)
 	}
+	if w.unread > 0 {
+		w.inst.f.logger.Warn("wasm filter output truncated", "filter", w.inst.f.name, "stream", w.stream, "bytes", w.unread, "limit", maxLogBytes)
+	}
+	w.dropped, w.unread = 0, 0
 }
 
-func (w *lineLogger) emit(line []byte) {
-	s := strings.TrimRight(string(line), "\r")
-	if strings.TrimSpace(s) == "" {
+// emit logs a line (but a blank one), or counts it once maxLines lines
+// were seen; cut says it was longer than maxLine.
+func (w *lineLogger) emit(line []byte, cut bool) {
+	if w.lines++; w.lines > maxLines {
+		w.dropped++
+	}
+	line = bytes.TrimRight(line, "\r")
+	if len(bytes.TrimSpace(line)) == 0 {
 		return
 	}
 	if w.stream == "stderr" {
-		w.inst.note(s)
+		w.inst.note(excerptLine(line))
 	}
-	if w.lines++; w.lines > maxLines {
-		w.dropped++
+	if w.lines > maxLines {
 		return
+	}
+	s := string(line)
+	if cut {
+		s += "…"
 	}
 	w.inst.f.logger.Log(context.Background(), w.level, s, "filter", w.inst.f.name, "stream", w.stream)
 }
 
+// excerptLine is a line's start, enough for note.
+func excerptLine(line []byte) string {
+	return string(line[:min(len(line), noteMax+1)])
+}
+
+// noteMax bounds the stderr lines kept for errors.
+const noteMax = 300
+
+// fatalPrefixes start the stderr lines that say why a guest died.
+var fatalPrefixes = []string{"panic: ", "fatal error: ", "thread '", "memory allocation of"}
+
 // note remembers stderr lines that explain a failure.
 func (inst *instance) note(line string) {
-	inst.last = excerptString(line, 300)
+	inst.last = excerptString(line, noteMax)
 	if inst.fatal != "" {
 		return
 	}
-	for _, p := range []string{"panic: ", "fatal error: ", "thread '", "memory allocation of"} {
+	for _, p := range fatalPrefixes {
 		if strings.HasPrefix(line, p) {
-			inst.fatal = excerptString(line, 300)
+			inst.fatal = excerptString(line, noteMax)
 			return
 		}
 	}
+}
+
+// noteFatal notes the first line of lines (whole lines, without the last
+// newline) that says why the guest died, if any.
+func (inst *instance) noteFatal(lines []byte) {
+	first := -1
+	for _, p := range fatalPrefixes {
+		for off := 0; ; {
+			k := bytes.Index(lines[off:], []byte(p))
+			if k < 0 {
+				break
+			}
+			k += off
+			if k == 0 || lines[k-1] == '\n' {
+				if first < 0 || k < first {
+					first = k
+				}
+				break
+			}
+			off = k + 1
+		}
+	}
+	if first < 0 {
+		return
+	}
+	line := lines[first:]
+	if e := bytes.IndexByte(line, '\n'); e >= 0 {
+		line = line[:e]
+	}
+	inst.fatal = excerptString(excerptLine(bytes.TrimRight(line, "\r")), noteMax)
 }
