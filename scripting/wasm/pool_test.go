@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -92,5 +93,34 @@ func TestNoClosedInstanceReused(t *testing.T) {
 	}
 	if st := f.Stats(); st.Failures != 0 {
 		t.Errorf("stats %+v: a context that ended is not the filter's failure", st)
+	}
+}
+
+// Loads of one module sharing a compilation cache, side by side, with
+// the cache cold (a new folder) and then warm: wazero must not see two
+// compilations of one module at once (wazero issue #2547).
+func TestConcurrentLoads(t *testing.T) {
+	path := writeModule(t, "m.wasm", handModule(1, 0, `{}`, nil))
+	for range 5 {
+		dir := filepath.Join(t.TempDir(), "cache")
+		for range 2 {
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					f, err := Load(testCtx(t), path, Options{CacheDir: dir, Logger: slog.New(slog.DiscardHandler)})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if _, err := f.Call(testCtx(t), toolCall("x", nil)); err != nil {
+						t.Error(err)
+					}
+					if err := f.Close(context.Background()); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+		}
 	}
 }

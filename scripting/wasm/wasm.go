@@ -173,8 +173,9 @@ func Load(ctx context.Context, path string, opts Options) (*Filter, error) {
 	rc := wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(uint32(f.limitMiB) * 16)
-	if cache := compilationCache(opts.CacheDir, f.logger); cache != nil {
-		rc = rc.WithCompilationCache(cache)
+	cache := compilationCache(opts.CacheDir, f.logger)
+	if cache != nil {
+		rc = rc.WithCompilationCache(cache.cache)
 	}
 	f.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	ok := false
@@ -192,7 +193,13 @@ func Load(ctx context.Context, path string, opts Options) (*Filter, error) {
 	if err := f.instantiateHost(ctx); err != nil {
 		return nil, f.loadErr(fmt.Errorf("instantiating the host module: %w", err))
 	}
+	if cache != nil {
+		cache.compiling.Lock() // wazero issue #2547
+	}
 	f.compiled, err = f.rt.CompileModule(ctx, wasmBytes)
+	if cache != nil {
+		cache.compiling.Unlock()
+	}
 	if err != nil {
 		if strings.Contains(err.Error(), "exceeds limit") || strings.Contains(err.Error(), "memory") && strings.Contains(err.Error(), "limit") {
 			err = fmt.Errorf("%w (memoryLimitMiB is %d)", err, f.limitMiB)
@@ -482,15 +489,26 @@ func cacheDir(opt string) string {
 	return dir
 }
 
+// sharedCache is a compilation cache shared by the filters of a process.
+type sharedCache struct {
+	cache wazero.CompilationCache
+	// compiling is held around CompileModule: wazero publishes a module
+	// in a shared cache before it is ready, so that a second compilation
+	// of the same module at the same time may use it half made (a data
+	// race, or a panic; wazero issue #2547). Held, a second compilation
+	// waits and then finds the module ready.
+	compiling sync.Mutex
+}
+
 var caches = struct {
 	sync.Mutex
-	m map[string]wazero.CompilationCache
-}{m: map[string]wazero.CompilationCache{}}
+	m map[string]*sharedCache
+}{m: map[string]*sharedCache{}}
 
 // compilationCache returns the process-wide cache for the folder opt
 // resolves to, or nil (compile without a shared cache) when the disk cache
 // is off or its folder cannot be made.
-func compilationCache(opt string, logger *slog.Logger) wazero.CompilationCache {
+func compilationCache(opt string, logger *slog.Logger) *sharedCache {
 	dir := cacheDir(opt)
 	if dir == "" {
 		return nil
@@ -503,11 +521,12 @@ func compilationCache(opt string, logger *slog.Logger) wazero.CompilationCache {
 	if c, ok := caches.m[dir]; ok {
 		return c
 	}
-	c, err := wazero.NewCompilationCacheWithDir(dir)
+	wc, err := wazero.NewCompilationCacheWithDir(dir)
 	if err != nil {
 		logger.Warn("wasm compilation cache unavailable; compiling without it", "dir", dir, "err", err)
 		return nil
 	}
+	c := &sharedCache{cache: wc}
 	caches.m[dir] = c
 	return c
 }
