@@ -3,11 +3,14 @@ package wasm
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tetratelabs/wazero"
 )
 
 // lingerModule writes {} and, when its input is longer than 200 bytes,
@@ -122,5 +125,43 @@ func TestConcurrentLoads(t *testing.T) {
 			}
 			wg.Wait()
 		}
+	}
+}
+
+// A cache folder that exists but cannot be written to is logged, and the
+// filter compiles without it.
+func TestCacheNotWritable(t *testing.T) {
+	probe := t.TempDir()
+	if _, err := wazero.NewCompilationCacheWithDir(probe); err != nil {
+		t.Fatal(err)
+	}
+	made, err := os.ReadDir(probe)
+	if err != nil || len(made) != 1 {
+		t.Fatalf("wazero made %v in its cache folder (%v)", made, err)
+	}
+	dir := filepath.Join(t.TempDir(), "cache")
+	sub := filepath.Join(dir, made[0].Name())
+	if got := cacheSubdir(dir); got != sub {
+		t.Errorf("cacheSubdir: %s, but wazero made %s", got, sub)
+	}
+	// A folder no one may create files in: read-only, or, for root, /proc.
+	if err := os.MkdirAll(sub, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	if writable(sub) == nil {
+		if err := os.Remove(sub); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("/proc", sub); err != nil || writable(sub) == nil {
+			t.Skip("no folder that cannot be written to here")
+		}
+	}
+	var logs syncBuffer
+	f := load(t, writeModule(t, "m.wasm", handModule(1, 0, `{"deny": "x"}`, nil)), Options{CacheDir: dir, Logger: testLogger(t, &logs)})
+	if d, err := f.Call(testCtx(t), toolCall("x", nil)); err != nil || string(d.Deny) != `"x"` {
+		t.Fatalf("%+v, %v", d, err)
+	}
+	if want := `level=WARN msg="wasm compilation cache folder cannot be written to; compiling without it"`; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, logs.String())
 	}
 }

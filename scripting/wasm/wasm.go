@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -526,9 +527,51 @@ func compilationCache(opt string, logger *slog.Logger) *sharedCache {
 		logger.Warn("wasm compilation cache unavailable; compiling without it", "dir", dir, "err", err)
 		return nil
 	}
+	// wazero fails to compile when it cannot write to its cache.
+	sub := cacheSubdir(dir)
+	if _, err := os.Stat(sub); err != nil {
+		sub = dir
+	}
+	if err := writable(sub); err != nil {
+		logger.Warn("wasm compilation cache folder cannot be written to; compiling without it", "dir", sub, "err", err)
+		return nil
+	}
 	c := &sharedCache{cache: wc}
 	caches.m[dir] = c
 	return c
+}
+
+// cacheSubdir is the folder in which a wazero compilation cache in dir
+// keeps its files: one per wazero version and platform, named as wazero's
+// cache.go and internal/version name it. Should the two differ, Load
+// checks dir itself, and TestCacheNotWritable fails.
+func cacheSubdir(dir string) string {
+	v := ""
+	missing := func() bool { return v == "" || v == "(devel)" }
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if strings.Contains(dep.Path, "github.com/tetratelabs/wazero") {
+				v = dep.Version
+			}
+		}
+		if missing() {
+			v = info.Main.Version
+		}
+	}
+	if missing() {
+		v = "dev"
+	}
+	return filepath.Join(dir, "wazero-"+v+"-"+runtime.GOARCH+"-"+runtime.GOOS)
+}
+
+// writable reports whether a file can be created in dir.
+func writable(dir string) error {
+	f, err := os.CreateTemp(dir, ".mcpscript-probe-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 var _ io.Writer = (*lineLogger)(nil)
