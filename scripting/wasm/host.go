@@ -2,10 +2,12 @@ package wasm
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
 // hostFunc is one function of the "mcpscript" host module.
@@ -116,6 +118,74 @@ func (f *Filter) instantiateHost(ctx context.Context) error {
 	}
 	_, err := b.Instantiate(ctx)
 	return err
+}
+
+// instantiateWASI builds WASI preview 1 in f's runtime, with fd_write
+// replaced by fdWrite.
+func (f *Filter) instantiateWASI(ctx context.Context) error {
+	b := f.rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(fdWrite), []api.ValueType{i32, i32, i32, i32}, sigI).
+		WithParameterNames("fd", "iovs", "iovs_len", "result.nwritten").
+		Export("fd_write")
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+// maxIovecs bounds the buffers of one fd_write, as Linux's IOV_MAX does.
+const maxIovecs = 1024
+
+// WASI errno values.
+const (
+	errnoBadf  = 8
+	errnoFault = 21
+	errnoInval = 28
+)
+
+// fdWrite is WASI's fd_write(fd, iovs, iovs_len, result.nwritten) ->
+// errno, for stdout and stderr, the only files a guest has. wazero's own
+// takes any number of buffers (millions fit in a guest's memory), in host
+// code that the call's deadline cannot interrupt; this one takes at most
+// maxIovecs (more is EINVAL, as on Linux), and the instance's lineLoggers
+// bound the rest.
+func fdWrite(ctx context.Context, m api.Module, stack []uint64) {
+	fd, iovs, n, result := api.DecodeI32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
+	stack[0] = func() uint64 {
+		inst := current(ctx)
+		var w *lineLogger
+		switch {
+		case inst == nil:
+			return errnoBadf
+		case fd == 1:
+			w = inst.stdout
+		case fd == 2:
+			w = inst.stderr
+		default:
+			return errnoBadf
+		}
+		if n > maxIovecs {
+			return errnoInval
+		}
+		mem := m.Memory()
+		vec, ok := mem.Read(iovs, n*8)
+		if !ok {
+			return errnoFault
+		}
+		var written uint32
+		for i := uint32(0); i < n; i++ {
+			b, ok := mem.Read(binary.LittleEndian.Uint32(vec[8*i:]), binary.LittleEndian.Uint32(vec[8*i+4:]))
+			if !ok {
+				return errnoFault
+			}
+			_, _ = w.Write(b)
+			written += uint32(len(b))
+		}
+		if !mem.WriteUint32Le(result, written) {
+			return errnoFault
+		}
+		return 0
+	}()
 }
 
 // current returns the instance being called, from a host function's context.

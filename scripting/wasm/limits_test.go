@@ -155,3 +155,38 @@ func TestLogFlood(t *testing.T) {
 		})
 	}
 }
+
+// fd_write takes at most maxIovecs buffers at once (wazero's own walks
+// millions, past the deadline), writes only to stdout and stderr, and
+// checks its buffers.
+func TestFdWrite(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		fd, iovs, count int32
+		want            string // "" or the error
+	}{
+		{"one buffer", 1, 0, 1, ""},
+		{"stderr", 2, 0, maxIovecs, ""},
+		{"too many buffers", 1, 0, 64 << 17, "error code 28"}, // EINVAL, at once
+		{"not a stream", 3, 0, 1, "error code 8"},             // EBADF
+		{"iovecs outside memory", 1, -16, 4, "error code 21"}, // EFAULT
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// iovecs of {0, 0}, nwritten at 8, "{}" at 16: output_write(16, 2), return fd_write's errno.
+			body := code(i32c(16), i32c(2), []byte{opCall, 0},
+				i32c(c.fd), i32c(c.iovs), i32c(c.count), i32c(8), []byte{opCall, 1})
+			mod := bodyModule([]wimport{{"wasi_snapshot_preview1", "fd_write", 6}}, 64*16, []byte("\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00{}"), body)
+			f := load(t, writeModule(t, "w.wasm", mod), Options{Logger: slog.New(slog.DiscardHandler)})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			start := time.Now()
+			_, err := f.Call(ctx, toolCall("x", nil))
+			if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("took %v", took)
+			}
+		})
+	}
+}

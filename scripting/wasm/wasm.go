@@ -5,9 +5,10 @@
 // A filter is compiled once by Load (with an on-disk compilation cache) and
 // run in a bounded pool of instances, each used by one goroutine at a time.
 // An instance that fails in any way (a trap, a deadline, an exit, an error
-// code, unreadable output) is discarded and a fresh one takes its place on
-// the next call. Guests get WASI preview1 with no files, no environment, no
-// network and real clocks; their stdout and stderr go to the log.
+// code, unreadable output), or whose call's context ended, is discarded and
+// a fresh one takes its place on the next call. Guests get WASI preview1
+// with no files, no environment, no network and real clocks; their stdout
+// and stderr go to the log, within limits per call.
 //
 //	f, err := wasm.Load(ctx, "filters/redact.wasm", wasm.Options{Config: cfg})
 //	...
@@ -188,7 +189,7 @@ func Load(ctx context.Context, path string, opts Options) (*Filter, error) {
 			_ = f.rt.Close(context.Background())
 		}
 	}()
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, f.rt); err != nil {
+	if err := f.instantiateWASI(ctx); err != nil {
 		return nil, f.loadErr(fmt.Errorf("instantiating WASI: %w", err))
 	}
 	if err := f.instantiateHost(ctx); err != nil {
