@@ -172,8 +172,8 @@ func (inst *instance) close() {
 }
 
 // nanosleep is the guest's sleep (WASI poll_oneoff with a clock): real
-// time, cut short when the call's context ends, so that a sleeping guest
-// cannot outlive its deadline, or when the filter is closed.
+// time, cut short when the call's context ends (its deadline, or Close),
+// so that a sleeping guest cannot outlive it.
 func (inst *instance) nanosleep(ns int64) {
 	if ns <= 0 {
 		return
@@ -183,7 +183,6 @@ func (inst *instance) nanosleep(ns int64) {
 	select {
 	case <-t.C:
 	case <-inst.done:
-	case <-inst.f.done:
 	}
 }
 
@@ -204,6 +203,11 @@ func (inst *instance) describe(ctx context.Context, err error, start time.Time) 
 	if dl, ok := ctx.Deadline(); ok && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		after = elapsed(dl.Sub(start)) // the time allowed, not when we noticed
 	}
+	select {
+	case <-inst.f.done:
+		return ErrClosed
+	default:
+	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
@@ -211,11 +215,6 @@ func (inst *instance) describe(ctx context.Context, err error, start time.Time) 
 			return &deadlineError{after}
 		case sys.ExitCodeContextCanceled:
 			return fmt.Errorf("cancelled after %v (the instance was discarded): %w", after, context.Canceled)
-		}
-		select {
-		case <-inst.f.done:
-			return ErrClosed
-		default:
 		}
 		return inst.withMemory(fmt.Errorf("the guest exited with code %d%s", exit.ExitCode(), inst.stderrNote()))
 	}

@@ -208,6 +208,5 @@ func code(parts ...[]byte) []byte {
 	return b
 }
 
-// le32 and le64 are little-endian encodings, for data segments.
+// le32 is the little-endian encoding of v, for data segments.
 func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
-func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }

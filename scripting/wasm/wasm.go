@@ -122,9 +122,11 @@ type Filter struct {
 	calls    atomic.Int64 // calls made
 	failures atomic.Int64 // calls failed
 
-	sem       chan struct{}  // a token per instance in use or being made
-	idle      chan *instance // instances ready for a call
-	done      chan struct{}  // closed by Close
+	sem       chan struct{}   // a token per instance in use or being made
+	idle      chan *instance  // instances ready for a call
+	life      context.Context // ended by Close; every call's context ends with it
+	stop      context.CancelFunc
+	done      <-chan struct{} // life.Done()
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -230,7 +232,8 @@ func Load(ctx context.Context, path string, opts Options) (*Filter, error) {
 	}
 	f.sem = make(chan struct{}, f.pool)
 	f.idle = make(chan *instance, f.pool)
-	f.done = make(chan struct{})
+	f.life, f.stop = context.WithCancel(context.Background())
+	f.done = f.life.Done()
 	f.idle <- inst
 	ok = true
 	return f, nil
@@ -352,6 +355,11 @@ func (f *Filter) Call(ctx context.Context, in *scripting.Input) (*scripting.Deci
 		ctx, cancel = context.WithTimeout(ctx, scripting.DefaultTimeout)
 		defer cancel()
 	}
+	// Close ends the call too: wazero then stops the guest at its next
+	// check (closing its module from outside while it runs would race).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(f.life, cancel)()
 	data, err := json.Marshal(in)
 	if err != nil {
 		return nil, f.callErr(in.Hook, fmt.Errorf("encoding the input: %w", err))
@@ -448,11 +456,20 @@ func (f *Filter) release(inst *instance, healthy bool) {
 	<-f.sem
 }
 
-// Close closes the filter's instances and frees its compiled code. Calls
-// in flight fail; later calls return ErrClosed.
+// Close stops the calls in flight (they return ErrClosed, as later calls
+// do), waits for them, within ctx, then closes the filter's instances and
+// frees its compiled code.
 func (f *Filter) Close(ctx context.Context) error {
 	f.closeOnce.Do(func() {
-		close(f.done)
+		f.stop()
+	wait: // for every slot of the pool: a call holds one until it ends
+		for range f.pool {
+			select {
+			case f.sem <- struct{}{}:
+			case <-ctx.Done():
+				break wait
+			}
+		}
 	drain:
 		for {
 			select {
