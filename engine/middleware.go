@@ -9,7 +9,9 @@ import (
 
 // Request is one MCP request on its way to a server through the middleware
 // chain. Middleware may change Server (routing), Params (rewriting) and,
-// rarely, Method; the next handler sends what it finds.
+// rarely, Method; the next handler sends what it finds. Change a copy
+// (r := *req) rather than building a new Request: the copy keeps the
+// engine's bookkeeping (which client asked, a cached answer to serve).
 type Request struct {
 	Server string          // the server the request goes to
 	Method string          // e.g. "tools/call", "tools/list", "resources/read"
