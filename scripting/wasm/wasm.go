@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -198,11 +199,12 @@ func Load(ctx context.Context, path string, opts Options) (*Filter, error) {
 		return nil, f.loadErr(fmt.Errorf("instantiating the host module: %w", err))
 	}
 	if cache != nil {
-		cache.compiling.Lock() // wazero issue #2547
-	}
-	f.compiled, err = f.rt.CompileModule(ctx, wasmBytes)
-	if cache != nil {
-		cache.compiling.Unlock()
+		mu := cache.compiling(wasmBytes)
+		mu.Lock()
+		f.compiled, err = f.rt.CompileModule(ctx, wasmBytes)
+		mu.Unlock()
+	} else {
+		f.compiled, err = f.rt.CompileModule(ctx, wasmBytes)
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "exceeds limit") || strings.Contains(err.Error(), "memory") && strings.Contains(err.Error(), "limit") {
@@ -511,12 +513,27 @@ func cacheDir(opt string) string {
 // sharedCache is a compilation cache shared by the filters of a process.
 type sharedCache struct {
 	cache wazero.CompilationCache
-	// compiling is held around CompileModule: wazero publishes a module
-	// in a shared cache before it is ready, so that a second compilation
-	// of the same module at the same time may use it half made (a data
-	// race, or a panic; wazero issue #2547). Held, a second compilation
-	// waits and then finds the module ready.
-	compiling sync.Mutex
+
+	mu      sync.Mutex
+	modules map[[sha256.Size]byte]*sync.Mutex // by the module's hash, as wazero keys them
+}
+
+// compiling returns the lock to hold around compiling the module: wazero
+// publishes a module in a shared cache before it is ready, so that a
+// second compilation of the same module at the same time may use it half
+// made (a data race, or a panic; wazero issue #2547). With the lock held,
+// a second compilation waits, then finds the module ready; other modules
+// compile side by side.
+func (c *sharedCache) compiling(module []byte) *sync.Mutex {
+	key := sha256.Sum256(module)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mu, ok := c.modules[key]
+	if !ok {
+		mu = new(sync.Mutex)
+		c.modules[key] = mu
+	}
+	return mu
 }
 
 var caches = struct {
@@ -554,7 +571,7 @@ func compilationCache(opt string, logger *slog.Logger) *sharedCache {
 		logger.Warn("wasm compilation cache folder cannot be written to; compiling without it", "dir", sub, "err", err)
 		return nil
 	}
-	c := &sharedCache{cache: wc}
+	c := &sharedCache{cache: wc, modules: map[[sha256.Size]byte]*sync.Mutex{}}
 	caches.m[dir] = c
 	return c
 }
