@@ -1,7 +1,7 @@
 package scripting_test
 
-// TEMPORARY: the TestMain of package scripting until scripting/js_test.go
-// (another engineer's) defines it; delete this file then.
+// The TestMain of package scripting's tests (internal and external share
+// one binary): the no-orphan shim, and the test server when re-executed as one.
 
 import (
 	"os"
