@@ -205,22 +205,23 @@ func (m *hookMW) run(ctx context.Context, in *Input) (*Decision, error) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("timed out after %v: %w", m.opts.Timeout, err)
 	}
-	if m.opts.FailOpen {
-		m.opts.Logger.Warn("hook failed; letting the request through (fail-open)", "hook", m.h.Name(), "phase", in.Hook, "server", in.Server, "method", in.Method, "err", err)
-		return &Decision{}, nil
+	if err := m.fail(in, err); err != nil {
+		return nil, err
 	}
-	m.opts.Logger.Warn("hook failed; refusing the request (fail-closed)", "hook", m.h.Name(), "phase", in.Hook, "server", in.Server, "method", in.Method, "err", err)
-	return nil, &engine.HookError{Hook: m.h.Name(), Phase: string(in.Hook), Err: err}
+	return &Decision{}, nil
 }
 
-// fail turns a decision this middleware cannot apply into an error, under
-// the same fail mode as a failing hook.
+// fail applies the fail mode to a hook that failed or returned a decision
+// this middleware cannot apply: open logs it and returns nil (go on as if
+// the hook had returned nothing); closed logs it and returns the
+// *engine.HookError that refuses the request.
 func (m *hookMW) fail(in *Input, err error) error {
+	attrs := []any{"hook", m.h.Name(), "phase", in.Hook, "server", in.Server, "method", in.Method, "err", err}
 	if m.opts.FailOpen {
-		m.opts.Logger.Warn("hook returned an unusable decision; ignoring it (fail-open)", "hook", m.h.Name(), "phase", in.Hook, "err", err)
+		m.opts.Logger.Warn("hook failed; letting the request through (fail-open)", attrs...)
 		return nil
 	}
-	m.opts.Logger.Warn("hook returned an unusable decision; refusing the request (fail-closed)", "hook", m.h.Name(), "phase", in.Hook, "err", err)
+	m.opts.Logger.Warn("hook failed; refusing the request (fail-closed)", attrs...)
 	return &engine.HookError{Hook: m.h.Name(), Phase: string(in.Hook), Err: err}
 }
 

@@ -113,7 +113,7 @@ func TestMiddlewareDecisions(t *testing.T) {
 			out:   outHook, want: "hook fake.js: toolCall failed: deny must be a string (the reason) or true, not 1"},
 		{name: "deny a number, fail-open", method: "tools/call", params: callParams, failOpen: true,
 			hooks: map[Phase]fn{PhaseToolCall: decide(&Decision{Deny: raw(`1`)})},
-			next:  callResult, want: callResult, wantNext: callParams, wantLog: "unusable decision"},
+			next:  callResult, want: callResult, wantNext: callParams, wantLog: "deny must be a string"},
 		{name: "answer without the server", method: "tools/call", params: callParams,
 			hooks: map[Phase]fn{PhaseToolCall: decide(&Decision{Result: raw(`{"content":[]}`)})},
 			want:  `{"content":[]}`},
