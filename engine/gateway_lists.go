@@ -288,17 +288,16 @@ func (s *GatewaySession) aggregateList(ctx context.Context, kind listKind, param
 		ok = true
 		for _, item := range items {
 			if !info.namespaced {
-				var key string
-				if json.Unmarshal(memberOf(item, info.key), &key) != nil || seen[key] {
+				if seen[item.key] {
 					continue // another server already offers this URI, and reads go there
 				}
-				seen[key] = true
+				seen[item.key] = true
 			}
 			if !first {
 				b.WriteByte(',')
 			}
 			first = false
-			b.Write(item)
+			b.Write(item.raw)
 		}
 	}
 	if !ok && firstErr != nil {
@@ -308,20 +307,28 @@ func (s *GatewaySession) aggregateList(ctx context.Context, kind listKind, param
 	return b.Bytes(), nil
 }
 
+// keyedItem is one item of an aggregate list as a session sees it, with its
+// key (the server's own name or URI).
+type keyedItem struct {
+	key string
+	raw json.RawMessage
+}
+
 // hooked returns one server's items of an aggregate list as this session
 // sees them: through the middleware (which sees the server's own names and
-// may filter, edit or rename items), then namespaced.
-func (s *GatewaySession) hooked(ctx context.Context, server string, kind listKind, params json.RawMessage, l *serverList) ([]json.RawMessage, error) {
+// may filter, edit or rename items), then namespaced. Without middleware
+// it is the cached list as it is.
+func (s *GatewaySession) hooked(ctx context.Context, server string, kind listKind, params json.RawMessage, l *serverList) ([]keyedItem, error) {
 	info := kindInfo[kind]
 	if !s.g.r.hasMiddleware() {
-		out := make([]json.RawMessage, 0, len(l.items))
+		out := make([]keyedItem, 0, len(l.items))
 		for _, it := range l.items {
 			item := it.out
 			if !info.namespaced {
 				item = it.raw
 			}
 			if !it.dup && item != nil {
-				out = append(out, item)
+				out = append(out, keyedItem{it.key, item})
 			}
 		}
 		return out, nil
@@ -356,14 +363,15 @@ func (s *GatewaySession) hooked(ctx context.Context, server string, kind listKin
 	if json.Unmarshal(res, &p) != nil || json.Unmarshal(p[info.field], &items) != nil {
 		return nil, fmt.Errorf("%w: server %q: %s: the hooks returned no %q array", ErrHook, server, info.method, info.field)
 	}
-	if !info.namespaced {
-		return items, nil
-	}
 	prefix := s.g.prefix[server]
-	out := items[:0]
+	out := make([]keyedItem, 0, len(items))
 	for _, item := range items {
 		var key string
 		if json.Unmarshal(memberOf(item, info.key), &key) != nil {
+			continue
+		}
+		if !info.namespaced {
+			out = append(out, keyedItem{key, item})
 			continue
 		}
 		// A name the server has keeps its namespaced form; a new one (a
@@ -380,7 +388,7 @@ func (s *GatewaySession) hooked(ctx context.Context, server string, kind listKin
 		if err != nil {
 			continue
 		}
-		out = append(out, edited)
+		out = append(out, keyedItem{key, edited})
 	}
 	return out, nil
 }
