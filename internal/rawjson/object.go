@@ -105,6 +105,18 @@ func Apply(obj []byte, e Edit) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return apply(ms, len(obj), e), nil
+}
+
+// ApplyValid is Apply for an object already known to be valid (see
+// EachValid): it does not validate obj again.
+func ApplyValid(obj []byte, e Edit) []byte {
+	var ms []Member
+	EachValid(obj, func(m Member) { ms = append(ms, m) })
+	return apply(ms, len(obj), e)
+}
+
+func apply(ms []Member, size int, e Edit) []byte {
 	last := make([]int, len(e.Set)) // index in ms of each set key's last occurrence
 	for i := range last {
 		last[i] = -1
@@ -116,7 +128,7 @@ func Apply(obj []byte, e Edit) ([]byte, error) {
 			}
 		}
 	}
-	size := len(obj) + 2
+	size += 2
 	for _, f := range e.Set {
 		size += len(f.Key) + len(f.Value) + 4
 	}
@@ -154,7 +166,7 @@ members:
 			put(Quote(f.Key), f.Value)
 		}
 	}
-	return append(out, '}'), nil
+	return append(out, '}')
 }
 
 // Set returns obj with key set to value; see Apply.
@@ -184,6 +196,22 @@ func SetPath(obj []byte, path []string, value []byte) ([]byte, error) {
 		value = v
 	}
 	return Set(obj, path[0], value)
+}
+
+// SetPathValid is SetPath for an object already known to be valid (see
+// EachValid). A member on the way that is not an object is replaced.
+func SetPathValid(obj []byte, path []string, value []byte) []byte {
+	if len(path) == 0 {
+		return value
+	}
+	if len(path) > 1 {
+		inner, ok := GetValid(obj, path[0])
+		if !ok || len(inner) == 0 || inner[0] != '{' {
+			inner = nil
+		}
+		value = SetPathValid(inner, path[1:], value)
+	}
+	return ApplyValid(obj, Edit{Set: []Field{{path[0], value}}})
 }
 
 // Quote returns s as a JSON string.

@@ -267,3 +267,38 @@ func BenchmarkEncodingJSONValid64K(b *testing.B) {
 		}
 	}
 }
+
+// FuzzEachValid checks that the fast walker finds the members the
+// validating one does, on every valid object.
+func FuzzEachValid(f *testing.F) {
+	for _, s := range []string{`{"a":"x\\\"y","b":[1,{"c":"]"}],"d":-1.5e3,"e":true}`, `{}`, `{ "a" : { } , "b" : "\\\\" }`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, err := Members(b)
+		if err != nil {
+			EachValid(b, func(Member) {}) // must not panic
+			return
+		}
+		var got []Member
+		EachValid(b, func(m Member) { got = append(got, m) })
+		if len(got) != len(want) {
+			t.Fatalf("EachValid(%q): %d members, Each %d", b, len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i].Key, want[i].Key) || !bytes.Equal(got[i].Value, want[i].Value) {
+				t.Fatalf("EachValid(%q) member %d = %q:%q, Each %q:%q", b, i, got[i].Key, got[i].Value, want[i].Key, want[i].Value)
+			}
+		}
+	})
+}
+
+func BenchmarkEachValid64K(b *testing.B) {
+	payload, _ := json.Marshal(map[string]any{"name": "echo", "arguments": map[string]string{"text": strings.Repeat("0123456789abcdef", 4096)}})
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if _, ok := GetValid(payload, "name"); !ok {
+			b.Fatal("no name")
+		}
+	}
+}
