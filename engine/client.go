@@ -18,7 +18,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpscript/mcpscript/internal/rawjson"
 	"github.com/mcpscript/mcpscript/internal/suggest"
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // Version is the mcpscript version, sent as clientInfo.version.
@@ -87,8 +89,8 @@ type Client struct {
 	// shared, when set, supplies the request handler instead of
 	// opts.OnRequest: a Runner's clients share one that can be set late.
 	shared *atomic.Pointer[RequestHandler]
-	// chain, when set, is the runner's middleware every Call passes.
-	chain *atomic.Pointer[Handler]
+	// runner, when set, is the Runner whose middleware every Call passes.
+	runner *Runner
 
 	mu       sync.Mutex
 	sess     *session
@@ -327,12 +329,18 @@ func WithProgress(ctx context.Context, fn ProgressFunc) context.Context {
 	return context.WithValue(ctx, progressKey{}, fn)
 }
 
-type rawProgressKey struct{}
-
-// WithRawProgress is WithProgress for proxies: fn receives each
-// notifications/progress params exactly as the server sent them.
-func WithRawProgress(ctx context.Context, fn func(params json.RawMessage)) context.Context {
-	return context.WithValue(ctx, rawProgressKey{}, fn)
+// progressFrom turns the ProgressFunc of ctx, if any, into a raw callback.
+func progressFrom(ctx context.Context) func(json.RawMessage) {
+	fn, ok := ctx.Value(progressKey{}).(ProgressFunc)
+	if !ok || fn == nil {
+		return nil
+	}
+	return func(raw json.RawMessage) {
+		var p mcp.ProgressNotificationParams
+		if json.Unmarshal(raw, &p) == nil {
+			fn(&p)
+		}
+	}
 }
 
 // Call sends any MCP request with raw or marshalable params and returns the
@@ -347,25 +355,27 @@ func (c *Client) Call(ctx context.Context, method string, params any) (json.RawM
 	if err != nil {
 		return nil, fmt.Errorf("server %q: %s: %w", c.name, method, err)
 	}
-	if c.chain != nil {
-		if h := c.chain.Load(); h != nil {
-			return (*h)(ctx, &Request{Server: c.name, Method: method, Params: raw, Caller: IdentityFrom(ctx), origin: c})
-		}
+	if c.runner != nil {
+		return c.runner.Do(ctx, &Request{Server: c.name, Method: method, Params: raw, Caller: IdentityFrom(ctx),
+			Progress: progressFrom(ctx), Route: (*selfRouter)(c)})
 	}
-	return c.send(ctx, method, raw)
+	return c.send(ctx, method, raw, progressFrom(ctx))
 }
 
-// callRaw is Call without the middleware, for the engine's own housekeeping.
-func (c *Client) callRaw(ctx context.Context, method string, params any) (json.RawMessage, error) {
+// CallDirect is Call without the runner's middleware and without
+// progress: for housekeeping that is the caller's own, not a client's
+// request (a gateway's list cache, subscriptions and log levels).
+func (c *Client) CallDirect(ctx context.Context, method string, params any) (json.RawMessage, error) {
 	raw, err := marshalParams(params)
 	if err != nil {
 		return nil, fmt.Errorf("server %q: %s: %w", c.name, method, err)
 	}
-	return c.send(ctx, method, raw)
+	return c.send(ctx, method, raw, nil)
 }
 
-// send delivers a request to this client's server.
-func (c *Client) send(ctx context.Context, method string, raw json.RawMessage) (json.RawMessage, error) {
+// send delivers a request to this client's server. raw must be valid JSON
+// or empty; progress, if set, receives the server's progress for it.
+func (c *Client) send(ctx context.Context, method string, raw json.RawMessage, progress func(json.RawMessage)) (json.RawMessage, error) {
 	if c.opts.RequestTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.RequestTimeout)
@@ -375,16 +385,20 @@ func (c *Client) send(ctx context.Context, method string, raw json.RawMessage) (
 	if err != nil {
 		return nil, err
 	}
-	progress, _ := ctx.Value(rawProgressKey{}).(func(json.RawMessage))
-	if fn, ok := ctx.Value(progressKey{}).(ProgressFunc); ok && fn != nil && progress == nil {
-		progress = func(raw json.RawMessage) {
-			var p mcp.ProgressNotificationParams
-			if json.Unmarshal(raw, &p) == nil {
-				fn(&p)
-			}
-		}
-	}
 	return sess.conn.call(ctx, method, raw, progress)
+}
+
+// selfRouter routes the requests made on a client: to the client itself
+// while the request's server is the client's (a per-session child keeps
+// its own requests), else as the runner routes by default.
+type selfRouter Client
+
+func (s *selfRouter) Route(ctx context.Context, server string) (*Client, func(), error) {
+	c := (*Client)(s)
+	if server == c.name {
+		return c, noRelease, nil
+	}
+	return c.runner.defaultRoute(ctx, server)
 }
 
 // Notify sends a notification to the server.
@@ -400,23 +414,23 @@ func (c *Client) Notify(ctx context.Context, method string, params any) error {
 	return sess.conn.notify(ctx, method, raw)
 }
 
+// marshalParams encodes params; raw JSON given as it is must be valid.
 func marshalParams(params any) (json.RawMessage, error) {
+	var raw []byte
 	switch p := params.(type) {
 	case nil:
 		return json.RawMessage("{}"), nil
 	case json.RawMessage:
-		return p, nil
+		raw = p
 	case []byte:
-		return json.RawMessage(p), nil
+		raw = p
 	default:
 		return json.Marshal(p)
 	}
-}
-
-// callRawInto is callRaw for requests whose result is not needed.
-func (c *Client) callRawInto(ctx context.Context, method string, params any) error {
-	_, err := c.callRaw(ctx, method, params)
-	return err
+	if err := rawjson.Check(raw); err != nil {
+		return nil, fmt.Errorf("params: %w", err)
+	}
+	return raw, nil
 }
 
 // callInto is Call followed by decoding the result into out.
@@ -529,7 +543,7 @@ func (c *Client) CallTool(ctx context.Context, name string, args any) (*mcp.Call
 // mistaken for a missing one.
 func (c *Client) toolError(ctx context.Context, name string, err error) error {
 	var re *RPCError
-	if !errors.As(err, &re) || (re.Code != codeInvalidParams && re.Code != codeMethodNotFound) {
+	if !errors.As(err, &re) || (re.Code != wire.CodeInvalidParams && re.Code != wire.CodeMethodNotFound) {
 		return err
 	}
 	tools, lerr := c.ListTools(ctx)
@@ -702,7 +716,7 @@ func (c *Client) handleRequest(ctx context.Context, method string, params json.R
 	case c.requestHandler() != nil:
 		return c.requestHandler()(ctx, c.name, method, params)
 	default:
-		return nil, &RPCError{Code: codeMethodNotFound,
+		return nil, &RPCError{Code: wire.CodeMethodNotFound,
 			Message: fmt.Sprintf("mcpscript has no handler for %s (server %q); the client did not advertise this capability", method, c.name)}
 	}
 }

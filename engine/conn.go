@@ -10,10 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/mcpscript/mcpscript/internal/rawjson"
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // handler receives what a server sends on its own initiative. Both methods are
@@ -43,7 +45,7 @@ type conn struct {
 
 	mu       sync.Mutex
 	pending  map[int64]*call
-	incoming map[any]context.CancelFunc // server→client requests being served, by raw id
+	incoming map[string]context.CancelFunc // server→client requests being served, by wire.IDKey
 	err      error                      // why the connection ended; set once
 	done     chan struct{}              // closed when err is set
 	baseCtx  context.Context            // parent of server→client request contexts
@@ -80,7 +82,7 @@ func newConn(r io.Reader, w io.WriteCloser, opts connOptions) *conn {
 		maxFrame: opts.maxFrame,
 		writeSem: make(chan struct{}, 1),
 		pending:  make(map[int64]*call),
-		incoming: make(map[any]context.CancelFunc),
+		incoming: make(map[string]context.CancelFunc),
 		done:     make(chan struct{}),
 		baseCtx:  ctx,
 		cancel:   cancel,
@@ -89,16 +91,19 @@ func newConn(r io.Reader, w io.WriteCloser, opts connOptions) *conn {
 	return c
 }
 
-// call sends a request and waits for its outcome. When ctx ends first, the
-// server is told with notifications/cancelled (never for initialize, which
-// MCP forbids cancelling) and a late response is dropped.
+// call sends a request and waits for its outcome. params must be valid
+// JSON (or empty). When progress is set, the request carries a progress
+// token of the connection's own (replacing any the params had) and
+// progress receives the server's notifications/progress params for it.
+// When ctx ends first, the server is told with notifications/cancelled
+// (never for initialize, which MCP forbids cancelling) and a late response
+// is dropped.
 func (c *conn) call(ctx context.Context, method string, params json.RawMessage, progress func(json.RawMessage)) (json.RawMessage, error) {
 	id := c.nextID.Add(1)
+	var idBuf [20]byte
+	rawID := strconv.AppendInt(idBuf[:0], id, 10)
 	if progress != nil {
-		var err error
-		if params, err = setMeta(params, "progressToken", id); err != nil {
-			return nil, fmt.Errorf("server %q: %s: %w", c.name, method, err)
-		}
+		params = rawjson.SetPathValid(params, []string{"_meta", "progressToken"}, rawID)
 	}
 	cl := &call{method: method, result: make(chan callResult, 1), progress: progress}
 	c.mu.Lock()
@@ -110,11 +115,8 @@ func (c *conn) call(ctx context.Context, method string, params json.RawMessage, 
 	c.mu.Unlock()
 
 	start := time.Now()
-	data, err := jsonrpc.EncodeMessage(&jsonrpc.Request{ID: int64ID(id), Method: method, Params: params})
-	if err == nil {
-		err = c.write(ctx, data)
-	}
-	if err != nil {
+	data := wire.AppendRequest(make([]byte, 0, len(params)+len(method)+64), rawID, method, params)
+	if err := c.write(ctx, data); err != nil {
 		if c.take(id) != nil {
 			if ctx.Err() != nil {
 				return nil, c.contextError(ctx, method, time.Since(start))
@@ -134,7 +136,7 @@ func (c *conn) call(ctx context.Context, method string, params json.RawMessage, 
 			return r.result, r.err
 		}
 		if method != "initialize" {
-			go c.sendCancelled(id, context.Cause(ctx))
+			go c.sendCancelled(rawID, context.Cause(ctx))
 		}
 		return nil, c.contextError(ctx, method, time.Since(start))
 	}
@@ -148,29 +150,29 @@ func (c *conn) contextError(ctx context.Context, method string, elapsed time.Dur
 	return fmt.Errorf("server %q: %s: %w", c.name, method, context.Cause(ctx))
 }
 
-func (c *conn) sendCancelled(id int64, cause error) {
+func (c *conn) sendCancelled(rawID []byte, cause error) {
 	reason := "cancelled"
 	if cause != nil {
 		reason = cause.Error()
 	}
-	params, _ := json.Marshal(map[string]any{"requestId": id, "reason": reason})
+	params := append([]byte(`{"requestId":`), rawID...)
+	params = append(params, `,"reason":`...)
+	params = append(rawjson.AppendQuote(params, reason), '}')
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.notify(ctx, "notifications/cancelled", params); err != nil {
-		c.logger.Debug("could not send cancellation", "server", c.name, "id", id, "err", err)
+		c.logger.Debug("could not send cancellation", "server", c.name, "id", string(rawID), "err", err)
 	}
 }
 
-// notify sends a notification.
+// notify sends a notification; params must be valid JSON (or empty).
 func (c *conn) notify(ctx context.Context, method string, params json.RawMessage) error {
-	data, err := jsonrpc.EncodeMessage(&jsonrpc.Request{Method: method, Params: params})
-	if err != nil {
-		return fmt.Errorf("server %q: %s: %w", c.name, method, err)
-	}
-	return c.write(ctx, data)
+	return c.write(ctx, wire.Notification(method, params))
 }
 
-// write sends one framed message. A failed or abandoned write breaks the
+// write sends one message, which must be valid JSON that the caller no
+// longer uses (its line breaks, whitespace in valid JSON, are replaced to
+// frame it as one line). A failed or abandoned write breaks the
 // connection: the stream may hold half a message.
 func (c *conn) write(ctx context.Context, data []byte) error {
 	select {
@@ -206,7 +208,8 @@ func (c *conn) write(ctx context.Context, data []byte) error {
 		})
 	})
 	defer stop()
-	data = append(bytes.TrimRight(data, "\n"), '\n')
+	rawjson.Flatten(data)
+	data = append(data, '\n')
 	_, err := c.w.Write(data)
 	wmu.Lock()
 	finished = true
@@ -371,75 +374,57 @@ func (c *conn) dispatch(frame []byte) {
 }
 
 func (c *conn) dispatchOne(data []byte) {
-	msg, err := jsonrpc.DecodeMessage(data)
-	if err != nil {
-		c.logger.Warn("ignoring malformed JSON-RPC message from server", "server", c.name, "err", err, "line", excerpt(data))
+	m, perr := wire.Parse(data)
+	if perr != nil {
+		c.logger.Warn("ignoring malformed JSON-RPC message from server", "server", c.name, "err", perr.Message, "line", excerpt(data))
 		return
 	}
-	switch m := msg.(type) {
-	case *jsonrpc.Response:
+	switch m.Kind {
+	case wire.KindResponse:
 		c.deliver(m)
-	case *jsonrpc.Request:
-		if m.ID.IsValid() {
-			c.serve(m)
-		} else {
-			c.notification(m.Method, m.Params)
-		}
+	case wire.KindRequest:
+		c.serve(m)
+	case wire.KindNotification:
+		c.notification(m.Method, m.Params)
 	}
 }
 
-func (c *conn) deliver(m *jsonrpc.Response) {
-	id, ok := m.ID.Raw().(int64)
+func (c *conn) deliver(m *wire.Message) {
 	var cl *call
-	if ok {
+	if id, err := strconv.ParseInt(string(m.ID), 10, 64); err == nil {
 		cl = c.take(id)
 	}
 	if cl == nil {
-		c.logger.Debug("dropping response to no pending request (late or cancelled)", "server", c.name, "id", m.ID.Raw())
+		c.logger.Debug("dropping response to no pending request (late or cancelled)", "server", c.name, "id", string(m.ID))
 		return
 	}
 	if m.Error != nil {
-		cl.result <- callResult{err: c.rpcError(cl.method, m.Error)}
+		e := wire.DecodeError(m.Error)
+		cl.result <- callResult{err: &RPCError{Server: c.name, Method: cl.method, Code: e.Code, Message: e.Message, Data: e.Data}}
 		return
 	}
 	cl.result <- callResult{result: m.Result}
 }
 
-func (c *conn) rpcError(method string, err error) error {
-	e := &RPCError{Server: c.name, Method: method, Code: codeInternalError, Message: err.Error()}
-	var we *jsonrpc.Error
-	if errors.As(err, &we) {
-		e.Code, e.Message, e.Data = we.Code, we.Message, we.Data
-	}
-	return e
-}
-
 func (c *conn) notification(method string, params json.RawMessage) {
 	switch method {
 	case "notifications/progress":
-		var p struct {
-			Token any `json:"progressToken"`
-		}
-		if json.Unmarshal(params, &p) == nil {
-			if f, ok := p.Token.(float64); ok {
-				c.mu.Lock()
-				cl := c.pending[int64(f)]
-				c.mu.Unlock()
-				if cl != nil && cl.progress != nil {
-					// Called outside the lock: a notification racing the
-					// caller's deadline may arrive just after it returned.
-					cl.progress(params)
-					return
-				}
+		tok, _ := rawjson.GetValid(params, "progressToken")
+		if id, err := strconv.ParseInt(string(tok), 10, 64); err == nil {
+			c.mu.Lock()
+			cl := c.pending[id]
+			c.mu.Unlock()
+			if cl != nil && cl.progress != nil {
+				// Called outside the lock: a notification racing the
+				// caller's deadline may arrive just after it returned.
+				cl.progress(params)
+				return
 			}
 		}
 	case "notifications/cancelled":
-		var p struct {
-			RequestID any `json:"requestId"`
-		}
-		if json.Unmarshal(params, &p) == nil {
+		if rid, ok := rawjson.GetValid(params, "requestId"); ok {
 			c.mu.Lock()
-			cancel := c.incoming[normalizeID(p.RequestID)]
+			cancel := c.incoming[wire.IDKey(rid)]
 			c.mu.Unlock()
 			if cancel != nil {
 				cancel()
@@ -454,22 +439,24 @@ func (c *conn) notification(method string, params json.RawMessage) {
 
 // serve answers a request the server sent us. ping is answered here; the
 // rest goes to the handler on its own goroutine, cancellable by the server.
-func (c *conn) serve(req *jsonrpc.Request) {
+func (c *conn) serve(req *wire.Message) {
+	id := bytes.Clone(req.ID)
 	if req.Method == "ping" || c.h == nil {
 		var err error
 		if req.Method != "ping" {
-			err = &RPCError{Code: codeMethodNotFound, Message: "mcpscript does not handle " + req.Method}
+			err = &RPCError{Code: wire.CodeMethodNotFound, Message: "mcpscript does not handle " + req.Method}
 		}
-		go c.reply(req.ID, struct{}{}, err)
+		go c.reply(id, struct{}{}, err)
 		return
 	}
-	key := normalizeID(req.ID.Raw())
+	key := wire.IDKey(id)
 	ctx, cancel := context.WithCancel(c.baseCtx)
 	c.mu.Lock()
 	c.incoming[key] = cancel
 	c.mu.Unlock()
+	method, params := req.Method, req.Params
 	go func() {
-		result, err := c.h.handleRequest(ctx, req.Method, req.Params)
+		result, err := c.h.handleRequest(ctx, method, params)
 		c.mu.Lock()
 		delete(c.incoming, key)
 		c.mu.Unlock()
@@ -478,54 +465,35 @@ func (c *conn) serve(req *jsonrpc.Request) {
 			return // the server cancelled it: MCP says not to answer
 		}
 		cancel()
-		c.reply(req.ID, result, err)
+		c.reply(id, result, err)
 	}()
 }
 
-func (c *conn) reply(id jsonrpc.ID, result any, err error) {
-	resp := &jsonrpc.Response{ID: id}
-	if err != nil {
-		we := &jsonrpc.Error{Code: codeInternalError, Message: err.Error()}
-		var re *RPCError
-		if errors.As(err, &re) {
-			we.Code, we.Message, we.Data = re.Code, re.Message, re.Data
-		}
-		resp.Error = we
-	} else {
+func (c *conn) reply(id []byte, result any, err error) {
+	var data []byte
+	if err == nil {
 		raw, merr := marshalRaw(result)
+		if merr == nil && !rawjson.Valid(raw) {
+			merr = fmt.Errorf("the answer is not valid JSON: %s", excerpt(raw))
+		}
 		if merr != nil {
-			resp.Error = &jsonrpc.Error{Code: codeInternalError, Message: merr.Error()}
+			err = merr
 		} else {
-			resp.Result = raw
+			data = wire.Result(id, raw)
 		}
 	}
-	data, err := jsonrpc.EncodeMessage(resp)
 	if err != nil {
-		c.logger.Error("cannot encode reply to server", "server", c.name, "err", err)
-		return
+		e := &wire.Error{Code: wire.CodeInternalError, Message: err.Error()}
+		var re *RPCError
+		if errors.As(err, &re) {
+			e.Code, e.Message, e.Data = re.Code, re.Message, re.Data
+		}
+		data = wire.ErrorResponse(id, e)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.write(ctx, data); err != nil {
 		c.logger.Debug("could not send reply to server", "server", c.name, "err", err)
-	}
-}
-
-func int64ID(id int64) jsonrpc.ID {
-	v, _ := jsonrpc.MakeID(float64(id))
-	return v
-}
-
-// normalizeID turns a decoded JSON id (float64 from encoding/json, int64 from
-// the go-sdk, or string) into a comparable map key.
-func normalizeID(v any) any {
-	switch v := v.(type) {
-	case float64:
-		return int64(v)
-	case int:
-		return int64(v)
-	default:
-		return v
 	}
 }
 
@@ -541,31 +509,6 @@ func marshalRaw(v any) (json.RawMessage, error) {
 	default:
 		return json.Marshal(v)
 	}
-}
-
-// setMeta sets params._meta[key] = value, keeping everything else as it is.
-func setMeta(params json.RawMessage, key string, value any) (json.RawMessage, error) {
-	obj := map[string]json.RawMessage{}
-	if len(params) > 0 && string(params) != "null" {
-		if err := json.Unmarshal(params, &obj); err != nil {
-			return nil, fmt.Errorf("params must be a JSON object: %w", err)
-		}
-	}
-	meta := map[string]json.RawMessage{}
-	if raw, ok := obj["_meta"]; ok && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &meta); err != nil {
-			return nil, fmt.Errorf("params._meta must be a JSON object: %w", err)
-		}
-	}
-	v, err := json.Marshal(value)
-	if err != nil {
-		return nil, err
-	}
-	meta[key] = v
-	if obj["_meta"], err = json.Marshal(meta); err != nil {
-		return nil, err
-	}
-	return json.Marshal(obj)
 }
 
 func excerpt(b []byte) string {

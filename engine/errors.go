@@ -47,10 +47,3 @@ func (e *RPCError) Error() string {
 	}
 	return msg
 }
-
-// Standard JSON-RPC error codes, as in the go-sdk's jsonrpc package.
-const (
-	codeMethodNotFound = -32601
-	codeInvalidParams  = -32602
-	codeInternalError  = -32603
-)

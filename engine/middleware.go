@@ -5,22 +5,39 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // Request is one MCP request on its way to a server through the middleware
 // chain. Middleware may change Server (routing), Params (rewriting) and,
 // rarely, Method; the next handler sends what it finds. Change a copy
-// (r := *req) rather than building a new Request: the copy keeps the
-// engine's bookkeeping (which client asked, a cached answer to serve).
+// (r := *req) rather than building a new Request, so that Progress and
+// Route stay with the request.
 type Request struct {
 	Server string          // the server the request goes to
 	Method string          // e.g. "tools/call", "tools/list", "resources/read"
-	Params json.RawMessage // the params as they will be sent (may be empty)
+	Params json.RawMessage // the params as they will be sent: valid JSON, or empty
 	Caller Identity        // who asked: token name, session, transport
 
-	origin *Client  // the client the request was made on (a private child keeps its own)
-	final  *Handler // answers in place of the server (the gateway's cached lists)
+	// Progress, if set, receives the params of the server's
+	// notifications/progress about this request, as sent; the request then
+	// carries a progress token of the engine's own.
+	Progress func(params json.RawMessage)
+	// Route, if set, finds the client for the request's Server when it is
+	// sent; nil sends it to the runner's client of that server, if
+	// Caller.Servers allows it.
+	Route Router
 }
+
+// Router finds the client a request is sent on: the gateway's sessions
+// route to the servers their caller may use and to their own per-session
+// children. release is called when the request is done.
+type Router interface {
+	Route(ctx context.Context, server string) (c *Client, release func(), err error)
+}
+
+func noRelease() {}
 
 // Handler sends a request on and returns the raw result, or an error. For a
 // tools/call the result is the CallToolResult object; for a list method it
@@ -39,7 +56,7 @@ type Middleware func(next Handler) Handler
 
 // CodeDenied is the JSON-RPC error code the gateway answers a denied
 // request with; the error's data is {"by": hook, "reason": reason}.
-const CodeDenied = -32003
+const CodeDenied = wire.CodeDenied
 
 // ErrDenied means a middleware refused a request; see DeniedError.
 var ErrDenied = errors.New("denied")
@@ -110,6 +127,15 @@ func (r *Request) Name() string {
 	return name
 }
 
+// Identity says who calls: the gateway's sessions carry the proxy's, and
+// middleware and hooks read it from Request.Caller.
+type Identity struct {
+	Token     string   // name of the bearer token used ("" when auth is off)
+	Session   string   // the transport's session id
+	Transport string   // "streamable-http", "sse", "reference-sse", "go", "cli", "workflow"
+	Servers   []string // if non-nil, the only servers this caller may use (the token's limit)
+}
+
 type identityKey struct{}
 
 // WithIdentity returns a context whose requests carry id as their caller.
@@ -124,16 +150,4 @@ func IdentityFrom(ctx context.Context) Identity {
 		return id
 	}
 	return Identity{Transport: "go"}
-}
-
-// chain composes middleware around final, the first given outermost:
-// requests pass them first to last, results come back last to first.
-func chain(mw []Middleware, final Handler) Handler {
-	h := final
-	for i := len(mw) - 1; i >= 0; i-- {
-		if mw[i] != nil {
-			h = mw[i](h)
-		}
-	}
-	return h
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -172,110 +171,6 @@ func TestMiddlewareErrors(t *testing.T) {
 		r := &engine.Request{Params: json.RawMessage(tc.params)}
 		if got := r.Name(); got != tc.want {
 			t.Errorf("Name(%s) = %q, want %q", tc.params, got, tc.want)
-		}
-	}
-}
-
-// TestMiddlewareThroughGateway checks the proxy's side: the session's
-// identity reaches the chain, aggregate lists pass it per server under the
-// servers' own names, a tool renamed in the list reaches it under its new
-// name, and a denial becomes JSON-RPC error CodeDenied.
-func TestMiddlewareThroughGateway(t *testing.T) {
-	var mu sync.Mutex
-	callers := map[string]bool{}
-	mw := func(next engine.Handler) engine.Handler {
-		return func(ctx context.Context, req *engine.Request) (json.RawMessage, error) {
-			mu.Lock()
-			callers[req.Caller.Token+"/"+req.Caller.Transport] = true
-			mu.Unlock()
-			switch req.Method {
-			case "tools/list":
-				res, err := next(ctx, req)
-				if err != nil || req.Caller.Token != "ci" {
-					return res, err
-				}
-				var page map[string]json.RawMessage
-				var tools []map[string]any
-				if err := json.Unmarshal(res, &page); err != nil {
-					return nil, err
-				}
-				if err := json.Unmarshal(page["tools"], &tools); err != nil {
-					return nil, err
-				}
-				var kept []map[string]any
-				for _, tl := range tools {
-					switch tl["name"] {
-					case "echo":
-						tl["name"] = "say"
-						kept = append(kept, tl)
-					case "pid":
-						kept = append(kept, tl)
-					}
-				}
-				page["tools"], _ = json.Marshal(kept)
-				return json.Marshal(page)
-			case "tools/call":
-				if req.Caller.Token != "ci" {
-					return next(ctx, req)
-				}
-				switch req.Name() {
-				case "say":
-					r := *req
-					var p map[string]any
-					_ = json.Unmarshal(req.Params, &p)
-					p["name"] = "echo"
-					r.Params, _ = json.Marshal(p)
-					return next(ctx, &r)
-				case "pid":
-					return next(ctx, req)
-				}
-				return nil, &engine.DeniedError{By: "allow-list", Server: req.Server, Method: req.Method, Name: req.Name(), Reason: "not on ci's list"}
-			}
-			return next(ctx, req)
-		}
-	}
-	r := newRunner(t, map[string]string{"a": serverJSON(t, "normal", ""), "b": serverJSON(t, "normal", "")}, &engine.Options{Middleware: []engine.Middleware{mw}})
-	g := engine.NewGateway(r, nil)
-	t.Cleanup(g.Close)
-	if err := r.StartAll(ctx(t)); err != nil {
-		t.Fatal(err)
-	}
-	ci := openPeer(t, g, "", engine.Identity{Token: "ci", Transport: "streamable-http"})
-	ci.initialize(engine.LatestProtocolVersion, nil)
-	var list struct {
-		Tools []struct {
-			Name string `json:"name"`
-		} `json:"tools"`
-	}
-	if err := json.Unmarshal(ci.result("tools/list", nil), &list); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, tl := range list.Tools {
-		names = append(names, tl.Name)
-	}
-	slices.Sort(names)
-	if want := []string{"a__pid", "a__say", "b__pid", "b__say"}; !slices.Equal(names, want) {
-		t.Errorf("ci's tools %v, want %v", names, want)
-	}
-	if got := ci.call("b__say", map[string]any{"text": "renamed"}); got != "renamed" {
-		t.Errorf("b__say = %q", got)
-	}
-	e := ci.fail("tools/call", map[string]any{"name": "a__env", "arguments": map[string]any{"name": "X"}})
-	if e.Code != engine.CodeDenied || !strings.Contains(e.Message, "not on ci's list") || !strings.Contains(string(e.Data), `"by":"allow-list"`) {
-		t.Errorf("denied call: %+v", e)
-	}
-
-	admin := openPeer(t, g, "a", engine.Identity{Token: "admin", Transport: "sse"})
-	admin.initialize(engine.LatestProtocolVersion, nil)
-	if got := admin.call("echo", map[string]any{"text": "hi"}); got != "hi" {
-		t.Errorf("admin echo = %q", got)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, want := range []string{"ci/streamable-http", "admin/sse"} {
-		if !callers[want] {
-			t.Errorf("the chain never saw caller %s (saw %v)", want, callers)
 		}
 	}
 }

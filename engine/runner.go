@@ -8,12 +8,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -98,11 +96,12 @@ type Runner struct {
 	requestHandler atomic.Pointer[RequestHandler] // shared by every server's client
 	opts           Options                        // as given to New, for private children
 
-	// chain is the composed middleware, nil when there is none, so that a
-	// runner without middleware pays nothing per request.
-	chain   atomic.Pointer[Handler]
-	mwMu    sync.Mutex
-	mwStack []Middleware
+	// chain is the middleware composed around deliver, nil when there is
+	// none, so that a runner without middleware pays nothing per request;
+	// mw is the same middleware as a list, for Through.
+	chain atomic.Pointer[Handler]
+	mw    atomic.Pointer[[]Middleware]
+	mwMu  sync.Mutex
 
 	mu     sync.Mutex
 	subs   map[int]chan Event
@@ -168,78 +167,6 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 		r.names = append(r.names, name)
 	}
 	return r, nil
-}
-
-// Use appends middleware to the chain every request of the runner's clients
-// passes (after any already there: requests meet them in the order added,
-// results in reverse). It is safe to call at any time; requests already in
-// flight keep the chain they started with.
-func (r *Runner) Use(mw ...Middleware) {
-	r.mwMu.Lock()
-	defer r.mwMu.Unlock()
-	for _, m := range mw {
-		if m != nil {
-			r.mwStack = append(r.mwStack, m)
-		}
-	}
-	if len(r.mwStack) == 0 {
-		return
-	}
-	h := chain(r.mwStack, r.deliver)
-	r.chain.Store(&h)
-}
-
-// hasMiddleware says whether any middleware is installed.
-func (r *Runner) hasMiddleware() bool { return r.chain.Load() != nil }
-
-// deliver ends the chain: it sends the request to the server it names now,
-// on the client it was made on when that is still the target (so that a
-// per-session child keeps its requests), else on the server's shared client.
-func (r *Runner) deliver(ctx context.Context, req *Request) (json.RawMessage, error) {
-	if req.final != nil {
-		return (*req.final)(ctx, req)
-	}
-	c := req.origin
-	if c == nil || c.name != req.Server {
-		// A middleware routed the request to another server.
-		if rt, ok := ctx.Value(routerKey{}).(router); ok {
-			rc, release, err := rt(ctx, req.Server)
-			if err != nil {
-				return nil, fmt.Errorf("routing %s: %w", req.Method, err)
-			}
-			defer release()
-			c = rc
-		} else {
-			if ids := req.Caller.Servers; ids != nil && !slices.Contains(ids, req.Server) {
-				return nil, fmt.Errorf("routing %s: %w: %q is not available to this caller", req.Method, ErrServerNotFound, req.Server)
-			}
-			s, err := r.server(req.Server)
-			if err != nil {
-				return nil, fmt.Errorf("routing %s: %w", req.Method, err)
-			}
-			c = s.client
-		}
-	}
-	return c.send(ctx, req.Method, req.Params)
-}
-
-type routerKey struct{}
-
-// router gives the client for a request a middleware sent to another server,
-// as the caller may use it (the gateway: the session's allowed servers and
-// its private children); release is called when the request is done.
-type router func(ctx context.Context, server string) (c *Client, release func(), err error)
-
-// through runs one request through the chain with final answering in place
-// of the server, for results the engine already holds (the gateway's
-// cached lists): hooks see them as if the server had answered.
-func (r *Runner) through(ctx context.Context, req *Request, final Handler) (json.RawMessage, error) {
-	h := r.chain.Load()
-	if h == nil {
-		return final(ctx, req)
-	}
-	req.final = &final
-	return (*h)(ctx, req)
 }
 
 // Config returns the runner's config, with defaults filled in. Treat it as
@@ -348,12 +275,14 @@ func (r *Runner) StartServer(ctx context.Context, name string) error {
 	return s.start(ctx)
 }
 
-// spawnPrivate starts a private instance of the named server's config: its
+// SpawnPrivate starts a private instance of the named server's config: its
 // own process and Client, with the same restart policy, timeouts and stderr
-// handling, not registered with the runner (no events, no status). onRequest
-// answers the instance's own requests (sampling, elicitation, roots when the
-// config has none). stop stops the instance.
-func (r *Runner) spawnPrivate(ctx context.Context, name string, onRequest RequestHandler) (c *Client, stop func(context.Context) error, err error) {
+// handling, not registered with the runner (no events, no status). Its
+// requests pass the runner's middleware. onRequest answers the instance's
+// own requests (sampling, elicitation, roots when the config has none).
+// stop stops the instance. A gateway gives each of its sessions such an
+// instance of a server with "childModel": "per-session".
+func (r *Runner) SpawnPrivate(ctx context.Context, name string, onRequest RequestHandler) (c *Client, stop func(context.Context) error, err error) {
 	reg, err := r.server(name)
 	if err != nil {
 		return nil, nil, err
@@ -513,7 +442,7 @@ func (r *Runner) newServer(name string, sc *config.Server, o *Options) (*server,
 		Logger:         o.Logger,
 	})
 	s.client.shared = &r.requestHandler
-	s.client.chain = &r.chain
+	s.client.runner = r
 	command := sc.Command
 	if alias, ok := o.Commands[command]; ok {
 		command = alias

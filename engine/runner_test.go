@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,67 +15,16 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpscript/mcpscript/engine"
-	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/internal/testenv"
 	"github.com/mcpscript/mcpscript/internal/testserver"
-	"github.com/mcpscript/mcpscript/procman"
 )
 
-func TestMain(m *testing.M) {
-	procman.RunShimIfRequested()
-	if testserver.Requested() {
-		testserver.Main()
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
-// serverJSON returns the config of one test server in the given mode; extra
-// is spliced into its object (e.g. `"requestTimeout": "1s"`).
-func serverJSON(t testing.TB, mode, extra string) string {
-	t.Helper()
-	s := `{` + testserver.ConfigJSON(mode, nil) + `, "restart": {"policy": "on-failure", "backoff": "10ms"}`
-	if extra != "" {
-		s += ", " + extra
-	}
-	return s + "}"
-}
+func serverJSON(t testing.TB, mode, extra string) string { return testenv.ServerJSON(t, mode, extra) }
 
-// newRunner builds a runner from {"mcpServers": {name: serverJSON...}}.
 func newRunner(t testing.TB, servers map[string]string, opts *engine.Options) *engine.Runner {
-	t.Helper()
-	var parts []string
-	for name, s := range servers {
-		parts = append(parts, fmt.Sprintf("%q: %s", name, s))
-	}
-	cfg, err := config.Parse([]byte(`{"mcpServers": {`+strings.Join(parts, ",")+`}}`), "test.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if opts == nil {
-		opts = &engine.Options{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	r, err := engine.New(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := r.StopAll(ctx); err != nil {
-			t.Errorf("StopAll: %v", err)
-		}
-	})
-	return r
-}
-
-// testWriter sends logs to t.Log so that they show only for failing tests.
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return testenv.NewRunner(t, servers, opts)
 }
 
 func startOne(t testing.TB, mode, extra string, opts *engine.Options) (*engine.Runner, *engine.Client) {
@@ -95,11 +42,7 @@ func startOne(t testing.TB, mode, extra string, opts *engine.Options) (*engine.R
 	return r, c
 }
 
-func ctx(t testing.TB) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
+func ctx(t testing.TB) context.Context { return testenv.Ctx(t) }
 
 func text(t *testing.T, res *mcp.CallToolResult) string {
 	t.Helper()
@@ -334,14 +277,14 @@ func TestStopKillsGrandchildren(t *testing.T) {
 	if err != nil || gpid <= 0 {
 		t.Fatalf("grandchild pid: %v", err)
 	}
-	if !alive(gpid) {
+	if !testenv.Alive(gpid) {
 		t.Fatal("grandchild not running")
 	}
 	if err := r.StopServer(ctx(t), "ts"); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for alive(gpid) {
+	for testenv.Alive(gpid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("grandchild %d still alive after stop", gpid)
 		}
@@ -357,15 +300,6 @@ func TestStopKillsGrandchildren(t *testing.T) {
 
 // alive reports whether pid exists and is not a zombie (this container's init
 // does not reap orphans).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || !strings.HasPrefix(s[i+1:], " Z")
-}
 
 func TestOversizedFrameRestartsConnection(t *testing.T) {
 	_, c := startOne(t, "normal", `"maxFrameBytes": 65536`, nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/gateway"
 )
 
 // identityKey is the fiber Locals key under which the auth middleware stores
@@ -323,7 +324,7 @@ func supportedVersion(v string) bool {
 // handle passes one client message to a gateway session and reports how long
 // the gateway took to answer a request: the latency a client sees, whether
 // the answer then goes out as JSON or on an event stream.
-func (o *transportOptions) handle(ctx context.Context, gs *engine.GatewaySession, body []byte) json.RawMessage {
+func (o *transportOptions) handle(ctx context.Context, gs *gateway.Session, body []byte) json.RawMessage {
 	start := time.Now()
 	resp := gs.Handle(ctx, body)
 	if resp != nil && o.OnCall != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/gateway"
 )
 
 // Routes of the proxy:
@@ -71,7 +72,7 @@ type Server struct {
 	cfg     *config.Proxy // with defaults
 	logger  *slog.Logger
 	listen  string // the address to listen on
-	gw      *engine.Gateway
+	gw      *gateway.Gateway
 	app     *fiber.App
 	auth    *authenticator // nil: authentication off
 	metrics *metrics
@@ -149,7 +150,7 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 			s.allowed = append(s.allowed, name)
 		}
 	}
-	s.gw = engine.NewGateway(r, &engine.GatewayOptions{AllowedServers: cfg.AllowedServers, Logger: o.Logger})
+	s.gw = gateway.New(r, &gateway.Options{AllowedServers: cfg.AllowedServers, Logger: o.Logger})
 	s.metrics = newMetrics(r, s.configured)
 
 	// One subscription feeds the restart metrics and the reference's
@@ -382,7 +383,7 @@ func (s *Server) URLs() []string {
 }
 
 // Gateway returns the proxy's gateway.
-func (s *Server) Gateway() *engine.Gateway { return s.gw }
+func (s *Server) Gateway() *gateway.Gateway { return s.gw }
 
 // Shutdown stops the proxy: it closes every session (their streams end and
 // requests in flight are cancelled), the gateway, then the HTTP server,

@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/gateway"
 )
 
 // This file holds the SSE machinery both HTTP transports write with (the
@@ -381,7 +382,7 @@ func noResponse(id []byte) []byte {
 // its stream: when the stream breaks, the session closes and its requests
 // are cancelled.
 type legacySSE struct {
-	gw        *engine.Gateway
+	gw        *gateway.Gateway
 	view      string
 	postPath  string
 	opts      transportOptions
@@ -400,7 +401,7 @@ type sseSession struct {
 	l      *legacySSE
 	id     string
 	ident  engine.Identity
-	gs     *engine.GatewaySession
+	gs     *gateway.Session
 	ctx    context.Context // ends when the session closes; bounds its requests
 	cancel context.CancelFunc
 	st     *eventStream
@@ -413,7 +414,7 @@ type sseSession struct {
 // newLegacySSE returns the legacy SSE transport of view ("" for the
 // aggregate) whose endpoint events point at postPath, the path of the
 // route its Post handler is mounted on, as clients see it.
-func newLegacySSE(gw *engine.Gateway, view string, postPath string, opts transportOptions) *legacySSE {
+func newLegacySSE(gw *gateway.Gateway, view string, postPath string, opts transportOptions) *legacySSE {
 	return &legacySSE{
 		gw: gw, view: view, postPath: postPath, opts: opts.withDefaults(), transport: transportSSE,
 		sessions: map[string]*sseSession{}, done: make(chan struct{}),

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/gateway"
 )
 
 // HTTP headers of the Streamable HTTP transport.
@@ -63,7 +64,7 @@ const primingRetry = 1000
 // for transportOptions.IdleTimeout is closed. A header MCP-Protocol-Version
 // naming a version the gateway does not speak gets 400.
 type streamable struct {
-	gw   *engine.Gateway
+	gw   *gateway.Gateway
 	view string
 	opts transportOptions
 
@@ -78,7 +79,7 @@ type smSession struct {
 	t          *streamable
 	id         string
 	token      string
-	gs         *engine.GatewaySession
+	gs         *gateway.Session
 	ctx        context.Context // ends when the session closes; bounds its requests
 	cancel     context.CancelFunc
 	standalone *eventStream // stream 0, for the GET
@@ -95,7 +96,7 @@ type smSession struct {
 // newStreamable returns the Streamable HTTP transport of view ("" for the
 // aggregate). Mount Post, Get and Delete on one path; call Close at
 // shutdown.
-func newStreamable(gw *engine.Gateway, view string, opts transportOptions) *streamable {
+func newStreamable(gw *gateway.Gateway, view string, opts transportOptions) *streamable {
 	t := &streamable{gw: gw, view: view, opts: opts.withDefaults(), sessions: map[string]*smSession{}, stop: make(chan struct{})}
 	go t.janitor()
 	return t

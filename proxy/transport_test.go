@@ -27,6 +27,7 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/gateway"
 	"github.com/mcpscript/mcpscript/internal/testserver"
 	"github.com/mcpscript/mcpscript/procman"
 )
@@ -52,7 +53,7 @@ func TestMain(m *testing.M) {
 type testEnv struct {
 	base     string
 	runner   *engine.Runner
-	gw       *engine.Gateway
+	gw       *gateway.Gateway
 	sm       *streamable
 	ref      *legacySSE
 	sessions atomic.Int64 // the OnSession count
@@ -81,7 +82,7 @@ func newEnv(t testing.TB, opts transportOptions, servers ...string) *testEnv {
 			t.Errorf("StopAll: %v", err)
 		}
 	})
-	gw := engine.NewGateway(r, &engine.GatewayOptions{Logger: logger})
+	gw := gateway.New(r, &gateway.Options{Logger: logger})
 	t.Cleanup(gw.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/gateway"
 	"github.com/mcpscript/mcpscript/internal/jsrt"
 	"github.com/mcpscript/mcpscript/internal/testserver"
 )
@@ -872,7 +873,7 @@ export function toolCall({ caller, tool }) { if (!allowed(caller, tool)) return 
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := engine.NewGateway(r, nil)
+	g := gateway.New(r, nil)
 	t.Cleanup(func() {
 		g.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -891,7 +892,7 @@ export function toolCall({ caller, tool }) { if (!allowed(caller, tool)) return 
 		} `json:"error"`
 	}
 	id := 0
-	rpc := func(sess *engine.GatewaySession, method string, params any) rpcResp {
+	rpc := func(sess *gateway.Session, method string, params any) rpcResp {
 		t.Helper()
 		id++
 		msg, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
@@ -901,7 +902,7 @@ export function toolCall({ caller, tool }) { if (!allowed(caller, tool)) return 
 		}
 		return resp
 	}
-	open := func(token string) *engine.GatewaySession {
+	open := func(token string) *gateway.Session {
 		sess, err := g.Open("", engine.Identity{Token: token, Transport: "streamable-http", Session: "sess-" + token}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -912,7 +913,7 @@ export function toolCall({ caller, tool }) { if (!allowed(caller, tool)) return 
 		}
 		return sess
 	}
-	toolNames := func(sess *engine.GatewaySession) []string {
+	toolNames := func(sess *gateway.Session) []string {
 		var names []string
 		cursor := ""
 		for {

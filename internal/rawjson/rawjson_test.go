@@ -144,6 +144,9 @@ func TestSetPath(t *testing.T) {
 		if err != nil || string(got) != c.want {
 			t.Errorf("SetPath(%s) = %s, %v; want %s", c.in, got, err, c.want)
 		}
+		if got := SetPathValid([]byte(c.in), []string{"_meta", "progressToken"}, []byte("7")); string(got) != c.want {
+			t.Errorf("SetPathValid(%s) = %s; want %s", c.in, got, c.want)
+		}
 	}
 	if _, err := SetPath([]byte(`{"_meta":3}`), []string{"_meta", "x"}, []byte("1")); err == nil {
 		t.Error("SetPath through a number: no error")

@@ -1,4 +1,4 @@
-package engine_test
+package gateway_test
 
 import (
 	"context"
@@ -13,20 +13,22 @@ import (
 	"time"
 
 	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/gateway"
+	"github.com/mcpscript/mcpscript/internal/testenv"
 )
 
 // startGateway starts test servers by name and a gateway over them. The
 // gateway is created before the servers start, as the proxy does.
-func startGateway(t *testing.T, names []string, opts *engine.GatewayOptions) *engine.Gateway {
+func startGateway(t *testing.T, names []string, opts *gateway.Options) *gateway.Gateway {
 	t.Helper()
 	servers := map[string]string{}
 	for _, n := range names {
-		servers[n] = serverJSON(t, "normal", "")
+		servers[n] = testenv.ServerJSON(t, "normal", "")
 	}
-	r := newRunner(t, servers, nil)
-	g := engine.NewGateway(r, opts)
+	r := testenv.NewRunner(t, servers, nil)
+	g := gateway.New(r, opts)
 	t.Cleanup(g.Close)
-	if err := r.StartAll(ctx(t)); err != nil {
+	if err := r.StartAll(testenv.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	return g
@@ -36,7 +38,7 @@ func startGateway(t *testing.T, names []string, opts *engine.GatewayOptions) *en
 // the session sends it outside responses.
 type peer struct {
 	t    *testing.T
-	s    *engine.GatewaySession
+	s    *gateway.Session
 	next atomic.Int64
 
 	mu     sync.Mutex
@@ -53,7 +55,7 @@ type outMsg struct {
 	Raw     string          `json:"-"`
 }
 
-func openPeer(t *testing.T, g *engine.Gateway, view string, id engine.Identity) *peer {
+func openPeer(t *testing.T, g *gateway.Gateway, view string, id engine.Identity) *peer {
 	t.Helper()
 	p := &peer{t: t, signal: make(chan struct{}, 1)}
 	s, err := g.Open(view, id, func(msg, related json.RawMessage) {
@@ -111,7 +113,7 @@ func (p *peer) handle(c context.Context, msg string) *response {
 func (p *peer) request(method string, params any) *response {
 	p.t.Helper()
 	id := p.next.Add(1)
-	r := p.requestID(ctx(p.t), fmt.Sprint(id), method, params)
+	r := p.requestID(testenv.Ctx(p.t), fmt.Sprint(id), method, params)
 	return r
 }
 
@@ -155,7 +157,7 @@ func (p *peer) fail(method string, params any) *rpcError {
 func (p *peer) notify(method string, params any) {
 	p.t.Helper()
 	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": method, "params": params})
-	if r := p.handle(ctx(p.t), string(b)); r != nil {
+	if r := p.handle(testenv.Ctx(p.t), string(b)); r != nil {
 		p.t.Fatalf("notification %s got a response", method)
 	}
 }
@@ -497,7 +499,7 @@ func TestGatewayAggregate(t *testing.T) {
 	p.call("b__addtool", map[string]any{"name": "dotted.name"})
 	p.call("b__addtool", map[string]any{"name": longTool})
 	var dotted, long70 string
-	waitFor(t, func() bool { // the server may send one list_changed for both
+	testenv.WaitFor(t, func() bool { // the server may send one list_changed for both
 		for _, tool := range listTools(t, p) {
 			switch {
 			case strings.HasPrefix(tool.Name, "b__dotted_name_"):
@@ -524,10 +526,10 @@ func TestGatewayAggregate(t *testing.T) {
 func TestGatewayAllowedServers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts *engine.GatewayOptions
+		opts *gateway.Options
 		id   engine.Identity
 	}{
-		{"allowedServers", &engine.GatewayOptions{AllowedServers: []string{"a"}}, engine.Identity{Transport: "go"}},
+		{"allowedServers", &gateway.Options{AllowedServers: []string{"a"}}, engine.Identity{Transport: "go"}},
 		{"token limit", nil, engine.Identity{Token: "web", Transport: "go", Servers: []string{"a"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -590,7 +592,7 @@ func TestGatewayProgressGoesOnlyToItsRequester(t *testing.T) {
 		name := []string{"a__slow", "slow"}[i]
 		wg.Go(func() {
 			// The same request id and the same progress token in both sessions.
-			r := p.requestID(ctx(t), "1", "tools/call", map[string]any{
+			r := p.requestID(testenv.Ctx(t), "1", "tools/call", map[string]any{
 				"name": name, "arguments": map[string]any{"steps": 4, "delayMs": 20},
 				"_meta": map[string]any{"progressToken": "tok"},
 			})
@@ -636,7 +638,7 @@ func TestGatewayIsolation(t *testing.T) {
 				}
 				msg, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": json.RawMessage(id), "method": "tools/call",
 					"params": map[string]any{"name": tool, "arguments": map[string]any{"text": text}}})
-				out := p.s.Handle(ctx(t), msg)
+				out := p.s.Handle(testenv.Ctx(t), msg)
 				var r response
 				if err := json.Unmarshal(out, &r); err != nil || r.Error != nil || string(r.ID) != id {
 					t.Errorf("session %d call %d: %s", i, j, out)
@@ -656,7 +658,7 @@ func TestGatewayCancellation(t *testing.T) {
 	p := openPeer(t, g, "", engine.Identity{})
 	done := make(chan *response, 1)
 	go func() {
-		done <- p.requestID(ctx(t), "7", "tools/call", map[string]any{
+		done <- p.requestID(testenv.Ctx(t), "7", "tools/call", map[string]any{
 			"name": "a__hang", "_meta": map[string]any{"progressToken": 99},
 		})
 	}()
@@ -672,7 +674,7 @@ func TestGatewayCancellation(t *testing.T) {
 	}
 
 	// Handle's ctx ending cancels too.
-	c, cancel := context.WithCancel(ctx(t))
+	c, cancel := context.WithCancel(testenv.Ctx(t))
 	go func() {
 		done <- p.requestID(c, `"h2"`, "tools/call", map[string]any{
 			"name": "a__hang", "_meta": map[string]any{"progressToken": "p2"},
@@ -683,18 +685,7 @@ func TestGatewayCancellation(t *testing.T) {
 	if r := <-done; r.Error == nil || r.Error.Code != -32800 {
 		t.Errorf("call whose ctx ended answered %+v", r)
 	}
-	waitFor(t, func() bool { return p.call("a__cancelled", nil) == "2" }, "the server to count 2 cancelled hang calls")
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.WaitFor(t, func() bool { return p.call("a__cancelled", nil) == "2" }, "the server to count 2 cancelled hang calls")
 }
 
 func TestGatewaySubscriptions(t *testing.T) {
@@ -744,7 +735,7 @@ func TestGatewaySubscriptions(t *testing.T) {
 		t.Fatalf("upstream subscriptions = %s", got)
 	}
 	one.s.Close()
-	waitFor(t, func() bool { return upstream() == `[]` }, "the upstream subscriptions to go when the last subscriber closed")
+	testenv.WaitFor(t, func() bool { return upstream() == `[]` }, "the upstream subscriptions to go when the last subscriber closed")
 }
 
 func TestGatewayLogLevels(t *testing.T) {
@@ -793,14 +784,14 @@ func TestGatewaySampling(t *testing.T) {
 
 	done := make(chan *response, 1)
 	go func() {
-		done <- asker.requestID(ctx(t), `"call-1"`, "tools/call", map[string]any{"name": "a__sample", "arguments": map[string]any{"prompt": "hi"}})
+		done <- asker.requestID(testenv.Ctx(t), `"call-1"`, "tools/call", map[string]any{"name": "a__sample", "arguments": map[string]any{"prompt": "hi"}})
 	}()
 	req := asker.waitMessages(1, method("sampling/createMessage"))[0]
 	if req.Related != `"call-1"` || len(req.ID) == 0 || !strings.Contains(string(req.Params), `"hi"`) {
 		t.Fatalf("sampling request %s related %s", req.Raw, req.Related)
 	}
 	answer := fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":{"role":"assistant","model":"m","content":{"type":"text","text":"sampled by the asker"}}}`, req.ID)
-	if r := asker.handle(ctx(t), answer); r != nil {
+	if r := asker.handle(testenv.Ctx(t), answer); r != nil {
 		t.Fatalf("a response got a response: %+v", r)
 	}
 	r := <-done
@@ -814,7 +805,7 @@ func TestGatewaySampling(t *testing.T) {
 	// With requests of two sessions in flight, the server's request cannot be attributed.
 	hang := make(chan *response, 1)
 	go func() {
-		hang <- other.requestID(ctx(t), "5", "tools/call", map[string]any{"name": "hang", "_meta": map[string]any{"progressToken": 1}})
+		hang <- other.requestID(testenv.Ctx(t), "5", "tools/call", map[string]any{"name": "hang", "_meta": map[string]any{"progressToken": 1}})
 	}()
 	other.waitMessages(1, method("notifications/progress"))
 	res := asker.result("tools/call", map[string]any{"name": "a__sample", "arguments": map[string]any{"prompt": "who?"}})
@@ -864,7 +855,7 @@ func TestGatewayProtocolErrors(t *testing.T) {
 			{`{"jsonrpc":"2.0","id":12,"method":"ping"}`, `12`, 0},
 			{`{"jsonrpc":"2.0","id":"x-1","method":"tools/list"}`, `"x-1"`, 0},
 		} {
-			r := p.handle(ctx(t), tc.msg)
+			r := p.handle(testenv.Ctx(t), tc.msg)
 			if r == nil {
 				t.Errorf("view %q: %s: no response", view, tc.msg)
 				continue
@@ -884,7 +875,7 @@ func TestGatewayProtocolErrors(t *testing.T) {
 			`{"jsonrpc":"2.0","method":"notifications/whatever","params":{}}`,
 			`{"jsonrpc":"2.0","id":99,"result":{}}`, // a response to nothing
 		} {
-			if r := p.handle(ctx(t), msg); r != nil {
+			if r := p.handle(testenv.Ctx(t), msg); r != nil {
 				t.Errorf("view %q: %s got a response %+v", view, msg, r)
 			}
 		}
@@ -902,7 +893,7 @@ func TestGatewayServerRestart(t *testing.T) {
 		t.Fatalf("crash answered %s", r.Result)
 	}
 	// The restarted server gets the subscription back; the session hears the lists may have changed.
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, func() bool {
 		r := p.request("tools/call", map[string]any{"name": "a__subscriptions"})
 		return r.Error == nil && toolText(t, r.Result) == `["test://static"]`
 	}, "the subscription to be restored")

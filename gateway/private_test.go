@@ -1,4 +1,4 @@
-package engine_test
+package gateway_test
 
 import (
 	"context"
@@ -9,23 +9,25 @@ import (
 	"time"
 
 	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/gateway"
+	"github.com/mcpscript/mcpscript/internal/testenv"
 )
 
 // startPerSession starts a gateway over "ps" (per-session, with extra config)
 // and "sh" (shared).
-func startPerSession(t *testing.T, extra string) *engine.Gateway {
+func startPerSession(t *testing.T, extra string) *gateway.Gateway {
 	t.Helper()
 	ps := `"childModel": "per-session"`
 	if extra != "" {
 		ps += ", " + extra
 	}
-	r := newRunner(t, map[string]string{
-		"ps": serverJSON(t, "normal", ps),
-		"sh": serverJSON(t, "normal", ""),
+	r := testenv.NewRunner(t, map[string]string{
+		"ps": testenv.ServerJSON(t, "normal", ps),
+		"sh": testenv.ServerJSON(t, "normal", ""),
 	}, nil)
-	g := engine.NewGateway(r, nil)
+	g := gateway.New(r, nil)
 	t.Cleanup(g.Close)
-	if err := r.StartAll(ctx(t)); err != nil {
+	if err := r.StartAll(testenv.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := r.Status("ps"); st.State != engine.StateStopped || st.Err != nil {
@@ -46,7 +48,7 @@ func pidOf(t *testing.T, p *peer, tool string) int {
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for alive(pid) {
+	for testenv.Alive(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("process %d still alive", pid)
 		}
@@ -90,7 +92,7 @@ func TestGatewayPerSessionChildren(t *testing.T) {
 	// Closing a session stops its child only.
 	a.s.Close()
 	waitGone(t, pa)
-	if !alive(pb) {
+	if !testenv.Alive(pb) {
 		t.Fatal("closing one session stopped another's child")
 	}
 	if again := pidOf(t, b, "pid"); again != pb {
@@ -128,7 +130,7 @@ func TestGatewayPerSessionCap(t *testing.T) {
 	waitGone(t, pid)
 	// The slot is freed once the child has stopped.
 	var got int
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, func() bool {
 		r := b.request("tools/call", map[string]any{"name": "pid"})
 		if r.Error != nil {
 			return false
@@ -176,19 +178,19 @@ func TestGatewayPerSessionRouting(t *testing.T) {
 
 	hang := make(chan *response, 1)
 	go func() {
-		hang <- b.requestID(ctx(t), "77", "tools/call", map[string]any{"name": "hang", "_meta": map[string]any{"progressToken": 1}})
+		hang <- b.requestID(testenv.Ctx(t), "77", "tools/call", map[string]any{"name": "hang", "_meta": map[string]any{"progressToken": 1}})
 	}()
 	b.waitMessages(1, method("notifications/progress"))
 
 	done := make(chan *response, 1)
 	go func() {
-		done <- a.requestID(ctx(t), `"s1"`, "tools/call", map[string]any{"name": "sample", "arguments": map[string]any{"prompt": "hi"}})
+		done <- a.requestID(testenv.Ctx(t), `"s1"`, "tools/call", map[string]any{"name": "sample", "arguments": map[string]any{"prompt": "hi"}})
 	}()
 	req := a.waitMessages(1, method("sampling/createMessage"))[0]
 	if req.Related != `"s1"` {
 		t.Fatalf("sampling related to %s", req.Related)
 	}
-	a.handle(ctx(t), `{"jsonrpc":"2.0","id":`+string(req.ID)+`,"result":{"role":"assistant","model":"m","content":{"type":"text","text":"mine"}}}`)
+	a.handle(testenv.Ctx(t), `{"jsonrpc":"2.0","id":`+string(req.ID)+`,"result":{"role":"assistant","model":"m","content":{"type":"text","text":"mine"}}}`)
 	if r := <-done; r.Error != nil || toolText(t, r.Result) != "mine" {
 		t.Fatalf("sample = %+v", r)
 	}

@@ -2,7 +2,7 @@
 // version the gateway speaks, it is current.
 //lint:file-ignore SA1019 see above
 
-package engine
+package gateway
 
 import (
 	"context"
@@ -28,81 +28,56 @@ import (
 
 // privChild is a session's private child of a per-session server.
 type privChild struct {
-	srv   *gwServer // the child's own gateway state (client, list caches)
+	u     *upstream // the child's own gateway state (client, list caches)
 	stop  func(context.Context) error
 	users int       // requests using it now
 	last  time.Time // when it was last released
 	timer *time.Timer
 }
 
-type privKey struct{}
-
-// privCtx is what a request's context holds about the session's private
-// children: those acquired for it, and why others could not start.
-type privCtx struct {
-	srv  map[string]*gwServer
-	errs map[string]error
-}
-
-// privateErr returns why the session's child of a per-session server could
-// not start for this request, or nil.
-func privateErr(ctx context.Context, server string) error {
-	if p, ok := ctx.Value(privKey{}).(*privCtx); ok {
-		return p.errs[server]
-	}
-	return nil
-}
-
-// srv returns the gateway state of server for a request: the session's
-// private child for a per-session server (from ctx), else the shared one.
-func (g *Gateway) srv(ctx context.Context, server string) *gwServer {
-	if m, ok := ctx.Value(privKey{}).(*privCtx); ok {
-		if p := m.srv[server]; p != nil {
-			return p
-		}
-	}
-	return g.servers[server]
-}
-
-// withPrivate acquires the session's private children of the per-session
-// servers among names, starting those not running. The returned release
-// must be called when the request is done. In the aggregate view (lenient)
-// a server whose child cannot start is left out; its requests then fail.
-func (s *GatewaySession) withPrivate(ctx context.Context, names []string, lenient bool) (context.Context, func(), *wireError) {
+// acquireFor acquires, for one request, the session's private children of
+// the per-session servers among names, starting those not running; they
+// are what rq.upstream gives for those servers. The returned release must
+// be called when the request is done. In the aggregate view (lenient) a
+// server whose child cannot start is left out (rq.privateErr says why);
+// its requests then fail.
+func (s *Session) acquireFor(ctx context.Context, rq *request, names []string, lenient bool) (func(), error) {
 	var got []*privChild
 	var gotNames []string
-	m := &privCtx{srv: map[string]*gwServer{}, errs: map[string]error{}}
 	release := func() {
 		for i, pc := range got {
 			s.releasePrivate(gotNames[i], pc)
 		}
 	}
 	for _, name := range names {
-		srv := s.g.servers[name]
-		if srv == nil || !srv.perSession {
+		u := s.g.servers[name]
+		if u == nil || !u.perSession {
 			continue
 		}
-		pc, err := s.acquirePrivate(ctx, srv)
+		pc, err := s.acquirePrivate(ctx, u)
 		if err != nil {
 			if lenient {
 				s.g.logger.Warn("gateway: could not start a per-session child", "server", name, "err", err)
-				m.errs[name] = err
+				if rq.privErr == nil {
+					rq.privErr = map[string]error{}
+				}
+				rq.privErr[name] = err
 				continue
 			}
 			release()
-			return ctx, nil, toWireError(err)
+			return nil, err
 		}
 		got = append(got, pc)
 		gotNames = append(gotNames, name)
-		m.srv[name] = pc.srv
+		if rq.priv == nil {
+			rq.priv = map[string]*privChild{}
+		}
+		rq.priv[name] = pc
 	}
-	if len(m.srv) == 0 && len(m.errs) == 0 {
-		return ctx, release, nil
-	}
-	return context.WithValue(ctx, privKey{}, m), release, nil
+	return release, nil
 }
 
-func (s *GatewaySession) acquirePrivate(ctx context.Context, shared *gwServer) (*privChild, error) {
+func (s *Session) acquirePrivate(ctx context.Context, shared *upstream) (*privChild, error) {
 	name := shared.name
 	if err := s.privMu.lock(ctx); err != nil {
 		return nil, err
@@ -128,7 +103,7 @@ func (s *GatewaySession) acquirePrivate(ctx context.Context, shared *gwServer) (
 	g.mu.Lock()
 	if shared.privCount >= shared.maxSessions {
 		g.mu.Unlock()
-		// Not wrapped in a sentinel: toWireError turns it into -32603 with
+		// Not wrapped in a sentinel: errorFor turns it into -32603 with
 		// this message as it is.
 		return nil, fmt.Errorf("server %q has reached its cap of %d per-session children (maxSessions); try again when a session ends", name, shared.maxSessions)
 	}
@@ -140,32 +115,29 @@ func (s *GatewaySession) acquirePrivate(ctx context.Context, shared *gwServer) (
 		g.mu.Unlock()
 	}
 
-	srv := &gwServer{name: name, private: true, logMu: newCtxMutex(), logWant: -1, logApplied: -1}
-	for i := range srv.lists {
-		srv.lists[i].sem = newCtxMutex()
-	}
 	onRequest := func(ctx context.Context, server, method string, params json.RawMessage) (any, error) {
 		related, _, _ := s.inflightTo(server)
 		return s.ask(ctx, server, method, params, related)
 	}
-	c, stop, err := g.r.spawnPrivate(ctx, name, onRequest)
+	c, stop, err := g.r.SpawnPrivate(ctx, name, onRequest)
 	if err != nil {
 		uncount()
 		return nil, err
 	}
-	srv.client = c
+	u := newUpstream(name, c)
+	u.private = true
 	s.mu.Lock()
 	lvl := s.logLevel
 	s.mu.Unlock()
 	if ir := c.InitializeResult(); lvl >= 0 && ir != nil && ir.Capabilities != nil && ir.Capabilities.Logging != nil {
-		if err := srv.applyLogLevel(ctx, lvl); err != nil {
+		if err := u.applyLogLevel(ctx, lvl); err != nil {
 			g.logger.Warn("gateway: could not set a per-session child's log level", "server", name, "err", err)
 		}
 	}
-	rm := c.OnNotification("", func(server, method string, params json.RawMessage) {
-		s.onPrivateNotification(srv, method, params)
+	rm := c.OnNotification("", func(_, method string, params json.RawMessage) {
+		g.onNotification(u, s, method, params)
 	})
-	pc := &privChild{srv: srv, users: 1}
+	pc := &privChild{u: u, users: 1}
 	pc.stop = func(ctx context.Context) error {
 		rm()
 		defer uncount()
@@ -189,7 +161,7 @@ func (s *GatewaySession) acquirePrivate(ctx context.Context, shared *gwServer) (
 
 // releasePrivate ends one request's use of a private child; the last
 // release arms the idle timer.
-func (s *GatewaySession) releasePrivate(name string, pc *privChild) {
+func (s *Session) releasePrivate(name string, pc *privChild) {
 	idle := s.g.servers[name].idle
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,7 +186,7 @@ func (s *GatewaySession) releasePrivate(name string, pc *privChild) {
 
 // subscribedTo reports whether the session holds subscriptions on server;
 // the caller holds s.mu.
-func (s *GatewaySession) subscribedTo(server string) bool {
+func (s *Session) subscribedTo(server string) bool {
 	for k := range s.subs {
 		if k.server == server {
 			return true
@@ -225,7 +197,7 @@ func (s *GatewaySession) subscribedTo(server string) bool {
 
 // closePrivate stops all of the session's private children; the caller
 // has marked the session closed.
-func (s *GatewaySession) closePrivate() {
+func (s *Session) closePrivate() {
 	s.mu.Lock()
 	priv := s.priv
 	s.priv = nil
@@ -273,72 +245,20 @@ func stopPrivate(pc *privChild) {
 	_ = pc.stop(ctx)
 }
 
-// onPrivateNotification routes a private child's notification to its session.
-func (s *GatewaySession) onPrivateNotification(srv *gwServer, method string, params json.RawMessage) {
-	server := srv.name
-	switch method {
-	case "notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed":
-		switch method {
-		case "notifications/tools/list_changed":
-			srv.lists[kindTools].invalidate()
-		case "notifications/prompts/list_changed":
-			srv.lists[kindPrompts].invalidate()
-		default:
-			srv.lists[kindResources].invalidate()
-			srv.lists[kindTemplates].invalidate()
-		}
-		if s.view == server {
-			s.send(encodeNotification(method, params), nil)
-		} else {
-			s.send(encodeNotification(method, nil), nil)
-		}
-	case "notifications/resources/updated":
-		var p struct {
-			URI string `json:"uri"`
-		}
-		if json.Unmarshal(params, &p) != nil {
-			return
-		}
-		s.mu.Lock()
-		ok := s.subs[subKey{server: server, uri: p.URI}] == subActive
-		s.mu.Unlock()
-		if ok {
-			s.send(encodeNotification(method, params), nil)
-		}
-	case "notifications/message":
-		var p struct {
-			Level string `json:"level"`
-		}
-		if json.Unmarshal(params, &p) != nil {
-			return
-		}
-		lvl := logLevelIndex(p.Level)
-		if lvl < 0 {
-			lvl = len(logLevels) - 1
-		}
-		s.mu.Lock()
-		ok := s.logLevel >= 0 && lvl >= s.logLevel
-		s.mu.Unlock()
-		if ok {
-			s.send(encodeNotification(method, params), nil)
-		}
-	}
-}
-
 // privateSubscription (un)subscribes on the session's private child
 // directly: nobody else shares it, so nothing is counted.
-func (s *GatewaySession) privateSubscription(ctx context.Context, srv *gwServer, k subKey, method string) (json.RawMessage, *wireError) {
+func (s *Session) privateSubscription(ctx context.Context, u *upstream, k subKey, method string) (json.RawMessage, error) {
 	if method == "resources/unsubscribe" {
 		s.mu.Lock()
 		delete(s.subs, k)
 		s.mu.Unlock()
-		if err := srv.client.callRawInto(ctx, "resources/unsubscribe", &mcp.UnsubscribeParams{URI: k.uri}); err != nil {
-			return nil, toWireError(err)
+		if _, err := u.client.CallDirect(ctx, "resources/unsubscribe", &mcp.UnsubscribeParams{URI: k.uri}); err != nil {
+			return nil, err
 		}
 		return json.RawMessage("{}"), nil
 	}
-	if err := srv.client.callRawInto(ctx, "resources/subscribe", &mcp.SubscribeParams{URI: k.uri}); err != nil {
-		return nil, toWireError(err)
+	if _, err := u.client.CallDirect(ctx, "resources/subscribe", &mcp.SubscribeParams{URI: k.uri}); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	s.subs[k] = subActive

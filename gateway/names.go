@@ -1,11 +1,8 @@
-package engine
+package gateway
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -131,107 +128,6 @@ func namespaceItems(prefix string, names []string) map[string]string {
 		out[n] = full
 	}
 	return out
-}
-
-// member is one member of a JSON object, its value kept byte for byte.
-type member struct {
-	key string
-	val json.RawMessage
-}
-
-// objectMembers splits a JSON object into its members, in order. Empty or
-// null input is an empty object.
-func objectMembers(raw json.RawMessage) ([]member, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, errors.New("not a JSON object")
-	}
-	var out []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, errors.New("malformed JSON object")
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, member{key: key, val: v})
-	}
-	return out, nil
-}
-
-// editObject returns the object raw with the members in set replaced (or
-// appended when missing) and those in del removed; every other member keeps
-// its place and its bytes.
-func editObject(raw json.RawMessage, set map[string]json.RawMessage, del ...string) (json.RawMessage, error) {
-	ms, err := objectMembers(raw)
-	if err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	b.WriteByte('{')
-	first := true
-	write := func(k string, v json.RawMessage) {
-		if !first {
-			b.WriteByte(',')
-		}
-		first = false
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	done := map[string]bool{}
-	for _, m := range ms {
-		switch v, ok := set[m.key]; {
-		case containsString(del, m.key):
-		case ok:
-			write(m.key, v)
-			done[m.key] = true
-		default:
-			write(m.key, m.val)
-		}
-	}
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		if !done[k] {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		write(k, set[k])
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// jsonString encodes s as a JSON string.
-func jsonString(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
-	return b
 }
 
 // templateRegexp compiles an RFC 6570 URI template into a loose matcher:

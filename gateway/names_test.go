@@ -1,7 +1,6 @@
-package engine
+package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -65,22 +64,6 @@ func TestGatewayNamespaceItems(t *testing.T) {
 		if got["echo"] != prefix+"__echo" || got["read_file"] != prefix+"__read_file" {
 			t.Errorf("valid names were changed: %v", got)
 		}
-	}
-}
-
-func TestGatewayEditObject(t *testing.T) {
-	raw := json.RawMessage(`{"name":"echo", "description":"keeps \u00e9 and spacing",
-		"inputSchema":{"type":"object","properties":{"name":{"type":"string"}}},"server":"x"}`)
-	out, err := editObject(raw, map[string]json.RawMessage{"name": jsonString("a__echo"), "extra": json.RawMessage(`1`)}, "server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"name":"a__echo","description":"keeps \u00e9 and spacing","inputSchema":{"type":"object","properties":{"name":{"type":"string"}}},"extra":1}`
-	if string(out) != want {
-		t.Errorf("editObject =\n%s\nwant\n%s", out, want)
-	}
-	if _, err := editObject(json.RawMessage(`[1]`), nil); err == nil {
-		t.Error("editObject accepted an array")
 	}
 }
 

@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// Use appends middleware to the chain every request of the runner's clients
+// passes (after any already there: requests meet them in the order added,
+// results in reverse). It is safe to call at any time; requests already in
+// flight keep the chain they started with.
+func (r *Runner) Use(mw ...Middleware) {
+	r.mwMu.Lock()
+	defer r.mwMu.Unlock()
+	stack := slices.Clone(r.middleware())
+	for _, m := range mw {
+		if m != nil {
+			stack = append(stack, m)
+		}
+	}
+	if len(stack) == 0 {
+		return
+	}
+	r.mw.Store(&stack)
+	h := chain(stack, r.deliver)
+	r.chain.Store(&h)
+}
+
+func (r *Runner) middleware() []Middleware {
+	if p := r.mw.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// HasMiddleware reports whether any middleware is installed.
+func (r *Runner) HasMiddleware() bool { return r.chain.Load() != nil }
+
+// Do sends a request through the runner's middleware to the server it
+// names (see Request.Route). It is what a Client's Call does, for callers
+// that hold the request's progress and routing themselves: a gateway.
+func (r *Runner) Do(ctx context.Context, req *Request) (json.RawMessage, error) {
+	if h := r.chain.Load(); h != nil {
+		return (*h)(ctx, req)
+	}
+	return r.deliver(ctx, req)
+}
+
+// Through runs a request through the middleware with final answering in
+// place of the server: for results the caller already holds (a gateway's
+// cached lists), which middleware sees as if the server had answered.
+func (r *Runner) Through(ctx context.Context, req *Request, final Handler) (json.RawMessage, error) {
+	mw := r.middleware()
+	if len(mw) == 0 {
+		return final(ctx, req)
+	}
+	return chain(mw, final)(ctx, req)
+}
+
+// deliver ends the chain: it sends the request to the server it names now,
+// on the client its Router gives.
+func (r *Runner) deliver(ctx context.Context, req *Request) (json.RawMessage, error) {
+	var (
+		c       *Client
+		release func()
+		err     error
+	)
+	if req.Route != nil {
+		c, release, err = req.Route.Route(ctx, req.Server)
+	} else {
+		c, release, err = r.defaultRoute(ctx, req.Server)
+		if err == nil && req.Caller.Servers != nil && !slices.Contains(req.Caller.Servers, req.Server) {
+			err = fmt.Errorf("%w: %q is not available to this caller", ErrServerNotFound, req.Server)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("routing %s: %w", req.Method, err)
+	}
+	defer release()
+	return c.send(ctx, req.Method, req.Params, req.Progress)
+}
+
+// defaultRoute is the runner's client of server.
+func (r *Runner) defaultRoute(_ context.Context, server string) (*Client, func(), error) {
+	s, err := r.server(server)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.client, noRelease, nil
+}
+
+// chain composes middleware around final, the first given outermost:
+// requests pass them first to last, results come back last to first.
+func chain(mw []Middleware, final Handler) Handler {
+	h := final
+	for i := len(mw) - 1; i >= 0; i-- {
+		if mw[i] != nil {
+			h = mw[i](h)
+		}
+	}
+	return h
+}

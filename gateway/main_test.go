@@ -1,0 +1,9 @@
+package gateway_test
+
+import (
+	"testing"
+
+	"github.com/mcpscript/mcpscript/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
