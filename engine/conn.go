@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,9 +46,9 @@ type conn struct {
 	mu       sync.Mutex
 	pending  map[int64]*call
 	incoming map[string]context.CancelFunc // server→client requests being served, by wire.IDKey
-	err      error                      // why the connection ended; set once
-	done     chan struct{}              // closed when err is set
-	baseCtx  context.Context            // parent of server→client request contexts
+	err      error                         // why the connection ended; set once
+	done     chan struct{}                 // closed when err is set
+	baseCtx  context.Context               // parent of server→client request contexts
 	cancel   context.CancelFunc
 }
 

@@ -182,4 +182,3 @@ func (s *Session) ask(ctx context.Context, server, method string, params, relate
 			Message: fmt.Sprintf("the client did not answer %s within %s", method, serverRequestTimeout)}
 	}
 }
-

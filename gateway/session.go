@@ -47,7 +47,7 @@ type Session struct {
 	seq         uint64
 	subs        map[subKey]subState
 	nextOut     int64
-	pendingOut  map[string]chan answer      // server→client requests awaiting the client, by our id key
+	pendingOut  map[string]chan answer // server→client requests awaiting the client, by our id key
 	// priv holds the session's private children of per-session servers,
 	// by server; see private.go.
 	priv map[string]*privChild
