@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // Authentication
@@ -194,7 +195,7 @@ func unauthorized(c *fiber.Ctx, invalid bool, msg string) error {
 		challenge += `, error="invalid_token"`
 	}
 	c.Set(fiber.HeaderWWWAuthenticate, challenge)
-	return sendRPCError(c, fiber.StatusUnauthorized, nil, codeInvalidRequest, msg)
+	return refuse(fiber.StatusUnauthorized, wire.CodeInvalidRequest, "%s", msg)
 }
 
 // authMiddleware enforces authentication on every route but the public
@@ -266,7 +267,7 @@ func (s *Server) issueToken(c *fiber.Ctx) error {
 	}
 	tok, err := s.auth.issue(identityOf(c))
 	if err != nil {
-		return sendRPCError(c, fiber.StatusServiceUnavailable, nil, codeInternalError, err.Error())
+		return refuse(fiber.StatusServiceUnavailable, wire.CodeInternalError, "%s", err.Error())
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(tokenResponse{Token: tok, TokenType: "query", ExpiresIn: int(queryTokenTTL / time.Second)})
@@ -408,12 +409,12 @@ func (s *Server) guardMiddleware(c *fiber.Ctx) error {
 	g := s.guard
 	host := string(c.Request().Host())
 	if !g.hostOK(host) {
-		return sendRPCError(c, fiber.StatusForbidden, nil, codeInvalidRequest, fmt.Sprintf(
-			"forbidden: Host %q is not allowed (if clients reach the proxy under that name, add it to sseProxy.allowedHosts)", host))
+		return refuse(fiber.StatusForbidden, wire.CodeInvalidRequest,
+			"forbidden: Host %q is not allowed (if clients reach the proxy under that name, add it to sseProxy.allowedHosts)", host)
 	}
 	if origin := c.Get(fiber.HeaderOrigin); !g.originOK(origin, host) {
-		return sendRPCError(c, fiber.StatusForbidden, nil, codeInvalidRequest, fmt.Sprintf(
-			"forbidden: Origin %q is not allowed (to let its pages call the proxy, add it to sseProxy.cors.allowedOrigins)", origin))
+		return refuse(fiber.StatusForbidden, wire.CodeInvalidRequest,
+			"forbidden: Origin %q is not allowed (to let its pages call the proxy, add it to sseProxy.cors.allowedOrigins)", origin)
 	}
 	return c.Next()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // Metrics, served in the Prometheus text format at GET /metrics (which
@@ -29,9 +30,8 @@ import (
 // "other" for unknown paths); server is the server of a per-server route,
 // "*" for the aggregate routes, "" for the others, "unknown" for a name that
 // is not configured; method is the JSON-RPC method of a POSTed message
-// (peeked at without decoding the body; methods MCP does not define count
-// as "other", JSON-RPC responses as "response", unparsable bodies as
-// "invalid"), or "http:GET", "http:DELETE" and the like for requests that
+// (methods MCP does not define count as "other", JSON-RPC responses as
+// "response", bodies that are no JSON-RPC message as "invalid"), or "http:GET", "http:DELETE" and the like for requests that
 // carry no message; code is the HTTP status; transport is
 // "streamable-http", "sse" or "reference-sse".
 //
@@ -110,9 +110,9 @@ func (m *metrics) onEvent(ev engine.Event) {
 }
 
 // callHook returns the OnCall callback of one transport.
-func (m *metrics) callHook(transport, server string) func([]byte, time.Duration) {
-	return func(msg []byte, d time.Duration) {
-		m.calls.WithLabelValues(transport, server, methodLabel(msg)).Observe(d.Seconds())
+func (m *metrics) callHook(transport, server string) func(string, time.Duration) {
+	return func(method string, d time.Duration) {
+		m.calls.WithLabelValues(transport, server, method).Observe(d.Seconds())
 	}
 }
 
@@ -168,13 +168,16 @@ func httpMethodLabel(method string) string {
 func (s *Server) metricsMiddleware(c *fiber.Ctx) error {
 	start := time.Now()
 	route, server := s.metrics.labels(c.Path())
-	method := httpMethodLabel(c.Method())
-	if c.Method() == fiber.MethodPost && messageRoute(route) {
-		method = methodLabel(c.Request().Body())
-	}
 	if err := c.Next(); err != nil {
 		if herr := s.app.ErrorHandler(c, err); herr != nil {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	method := httpMethodLabel(c.Method())
+	if c.Method() == fiber.MethodPost && messageRoute(route) {
+		method = "invalid" // unless the transport parsed a message
+		if l, ok := c.Locals(methodLabelKey).(string); ok {
+			method = l
 		}
 	}
 	code := c.Response().StatusCode()
@@ -255,129 +258,18 @@ var mcpMethods = func() map[string]string {
 	return m
 }()
 
-// methodLabel returns the method label of a POSTed body.
-func methodLabel(body []byte) string {
-	method, isMessage := peekMethod(body)
-	switch {
-	case !isMessage:
-		return "invalid"
-	case method == nil:
+// methodLabelKey is the fiber Locals key under which a transport stores the
+// method label of the message it parsed (readMessage).
+const methodLabelKey = "mcpscript.method"
+
+// messageLabel is the method label of a parsed message: its method when
+// MCP defines it, "other" for any other method, "response" for a response.
+func messageLabel(m *wire.Message) string {
+	if m.Kind == wire.KindResponse {
 		return "response"
 	}
-	if name, ok := mcpMethods[string(method)]; ok {
+	if name, ok := mcpMethods[m.Method]; ok {
 		return name
 	}
 	return "other"
-}
-
-// peekMethod finds the top-level "method" string of a JSON object without
-// decoding it: it walks the object's members and skips their values. It
-// returns the method's raw bytes (nil when there is none, as in a
-// response; an escaped method is returned as written, and so counts as
-// unknown), and false when body does not start as a JSON object. It does
-// not validate the JSON; the transports do.
-func peekMethod(body []byte) (method []byte, ok bool) {
-	i := skipSpace(body, 0)
-	if i >= len(body) || body[i] != '{' {
-		return nil, false
-	}
-	i++
-	for {
-		i = skipSpace(body, i)
-		if i >= len(body) {
-			return nil, false
-		}
-		switch body[i] {
-		case '}':
-			return nil, true
-		case ',':
-			i++
-			continue
-		case '"':
-		default:
-			return nil, false
-		}
-		end := skipString(body, i)
-		if end < 0 {
-			return nil, false
-		}
-		key := body[i+1 : end-1]
-		i = skipSpace(body, end)
-		if i >= len(body) || body[i] != ':' {
-			return nil, false
-		}
-		i = skipSpace(body, i+1)
-		if i >= len(body) {
-			return nil, false
-		}
-		if string(key) == "method" {
-			if body[i] != '"' {
-				return nil, true
-			}
-			end := skipString(body, i)
-			if end < 0 {
-				return nil, false
-			}
-			return body[i+1 : end-1], true
-		}
-		if i = skipValue(body, i); i < 0 {
-			return nil, false
-		}
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at b[i] == '"',
-// or -1 if it does not end.
-func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// skipValue returns the index after the value starting at b[i], or -1.
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end := skipString(b, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	for j := i; j < len(b); j++ {
-		switch b[j] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return j
-		}
-	}
-	return len(b)
 }

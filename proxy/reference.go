@@ -2,10 +2,11 @@ package proxy
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // The reference extras: what the reference mcp-runner's web clients expect
@@ -57,7 +58,7 @@ type serverStatus struct {
 func (l *legacySSE) forwardStatus(events <-chan engine.Event) {
 	for {
 		select {
-		case <-l.done:
+		case <-l.sessions.done:
 			return
 		case ev, ok := <-events:
 			if !ok {
@@ -71,14 +72,9 @@ func (l *legacySSE) forwardStatus(events <-chan engine.Event) {
 // announce sends a server-status event to every session allowed to see the server.
 func (l *legacySSE) announce(ev engine.Event) {
 	data, _ := json.Marshal(serverStatus{Type: "server-status", ServerName: ev.Server, ServerID: string(ev.ID), Status: string(ev.State)})
-	l.mu.Lock()
-	sessions := make([]*sseSession, 0, len(l.sessions))
-	for _, s := range l.sessions {
-		if (s.statusAlways || !s.initialized.Load()) && (s.ident.Servers == nil || slices.Contains(s.ident.Servers, ev.Server)) {
-			sessions = append(sessions, s)
-		}
-	}
-	l.mu.Unlock()
+	sessions := l.sessions.all(func(s *sseSession) bool {
+		return (s.statusAlways || !s.initialized.Load()) && (s.ident.Servers == nil || slices.Contains(s.ident.Servers, ev.Server))
+	})
 	for _, s := range sessions {
 		s.st.push("server-status", data, false)
 	}
@@ -87,21 +83,14 @@ func (l *legacySSE) announce(ev engine.Event) {
 // soleSession returns the one open session of token, for a POST without a
 // session id.
 func (l *legacySSE) soleSession(token string) (*sseSession, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var found *sseSession
-	n := 0
-	for _, s := range l.sessions {
-		if sameToken(s.ident.Token, token) {
-			found = s
-			n++
-		}
-	}
-	switch n {
+	mine := l.sessions.all(func(s *sseSession) bool { return sameToken(s.ident.Token, token) })
+	switch len(mine) {
 	case 1:
-		return found, nil
+		return mine[0], nil
 	case 0:
-		return nil, fmt.Errorf("missing sessionId, and this caller has no open SSE stream: open one with GET, then POST to the URL its endpoint event gives (%s?sessionId=…)", l.postPath)
+		return nil, refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
+			"missing sessionId, and this caller has no open SSE stream: open one with GET, then POST to the URL its endpoint event gives (%s?sessionId=…)", l.postPath)
 	}
-	return nil, fmt.Errorf("missing sessionId, and this caller has %d open SSE streams: POST to the URL the endpoint event of your stream gives (%s?sessionId=…)", n, l.postPath)
+	return nil, refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
+		"missing sessionId, and this caller has %d open SSE streams: POST to the URL the endpoint event of your stream gives (%s?sessionId=…)", len(mine), l.postPath)
 }

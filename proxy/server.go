@@ -18,6 +18,7 @@ import (
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/gateway"
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // Routes of the proxy:
@@ -230,7 +231,7 @@ func (s *Server) routes() {
 	each := func(pick func(*serverTransports) fiber.Handler) fiber.Handler {
 		return func(c *fiber.Ctx) error {
 			t, err := s.serverFor(c)
-			if t == nil {
+			if err != nil {
 				return err
 			}
 			return pick(t)(c)
@@ -243,9 +244,9 @@ func (s *Server) routes() {
 	app.Post("/servers/:name/messages", each(func(t *serverTransports) fiber.Handler { return t.sse.Post }))
 }
 
-// serverFor returns the transports of the route's server, or nil and the
-// answer already sent: 404 for a name that is not configured, 403 for a
-// server outside allowedServers or the caller's token limit.
+// serverFor returns the transports of the route's server, or the refusal:
+// 404 for a name that is not configured, 403 for a server outside
+// allowedServers or the caller's token limit.
 func (s *Server) serverFor(c *fiber.Ctx) (*serverTransports, error) {
 	name, ok := s.configured[c.Params("name")]
 	if !ok {
@@ -253,29 +254,34 @@ func (s *Server) serverFor(c *fiber.Ctx) (*serverTransports, error) {
 		if len(s.allowed) > 0 {
 			msg += " (servers: " + strings.Join(s.allowed, ", ") + ")"
 		}
-		return nil, sendRPCError(c, fiber.StatusNotFound, nil, codeInvalidRequest, msg)
+		return nil, refuse(fiber.StatusNotFound, wire.CodeInvalidRequest, "%s", msg)
 	}
 	t := s.servers[name]
 	if t == nil {
-		return nil, sendRPCError(c, fiber.StatusForbidden, nil, codeInvalidRequest,
-			fmt.Sprintf("forbidden: server %q is not exposed by this proxy (sseProxy.allowedServers)", name))
+		return nil, refuse(fiber.StatusForbidden, wire.CodeInvalidRequest,
+			"forbidden: server %q is not exposed by this proxy (sseProxy.allowedServers)", name)
 	}
 	if id := identityOf(c); id.Servers != nil && !slices.Contains(id.Servers, name) {
-		return nil, sendRPCError(c, fiber.StatusForbidden, nil, codeInvalidRequest,
-			fmt.Sprintf("forbidden: the token %q may not use server %q", id.Token, name))
+		return nil, refuse(fiber.StatusForbidden, wire.CodeInvalidRequest,
+			"forbidden: the token %q may not use server %q", id.Token, name)
 	}
 	return t, nil
 }
 
-// errorHandler answers errors returned by handlers and fasthttp's own
-// (such as a body over the limit) with a JSON-RPC error.
+// errorHandler is the one place that renders errors as responses: a
+// handler's refusal (httpError), and fiber's and fasthttp's own (such as a
+// body over the limit, an unknown route), as a JSON-RPC error body.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var he *httpError
+	if errors.As(err, &he) {
+		return renderRefusal(c, err)
+	}
 	code, msg := fiber.StatusInternalServerError, "internal error"
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		code, msg = fe.Code, fe.Message
 	}
-	rpcCode := codeInvalidRequest
+	rpcCode := int64(wire.CodeInvalidRequest)
 	switch code {
 	case fiber.StatusRequestEntityTooLarge:
 		msg = fmt.Sprintf("request body too large: the limit is %d bytes (sseProxy.maxBodyBytes)", s.app.Config().BodyLimit)
@@ -287,11 +293,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		msg = "method not allowed: " + c.Method() + " " + c.Path()
 	default:
 		if code >= 500 {
-			rpcCode = codeInternalError
+			rpcCode = wire.CodeInternalError
 			s.logger.Error("proxy: request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		}
 	}
-	return sendRPCError(c, code, nil, rpcCode, msg)
+	return sendJSON(c, code, wire.ErrorResponse(nil, &wire.Error{Code: rpcCode, Message: msg}))
 }
 
 // Start listens on the configured address (ctx bounds only that) and

@@ -17,6 +17,7 @@ import (
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/internal/testserver"
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // These tests run the whole proxy (New, Start) on 127.0.0.1:0 over a real
@@ -546,22 +547,25 @@ func TestStartAllWithProxyUnconfigured(t *testing.T) {
 	}
 }
 
-func TestPeekMethod(t *testing.T) {
+func TestMessageLabel(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
 		{`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}`, "tools/call"},
-		{` { "params" : {"method": "x", "a": [1, {"method": "y"}], "s": "\"method\":"}, "id": "m", "method" : "ping" } `, "ping"},
+		{` { "params" : {"method": "x", "a": [1, {"method": "y"}], "s": "\"method\":"}, "id": "m", "jsonrpc":"2.0", "method" : "ping" } `, "ping"},
 		{`{"jsonrpc":"2.0","id":1,"result":{"method":"tools/call"}}`, "response"},
-		{`{"method":"vendor/custom"}`, "other"},
-		{`{"method":"tools\/call"}`, "other"},
-		{`{"id": 1, "method": 5}`, "response"},
-		{`[{"method":"ping"}]`, "invalid"},
+		{`{"jsonrpc":"2.0","method":"vendor/custom"}`, "other"},
+		{`{"jsonrpc":"2.0","method":"tools\/call"}`, "tools/call"},
+		{`{"jsonrpc":"2.0","id": 1, "method": 5}`, "invalid"},
+		{`[{"jsonrpc":"2.0","method":"ping"}]`, "invalid"},
 		{`{"method"`, "invalid"},
-		{`{"a": "unterminated`, "invalid"},
 		{``, "invalid"},
-		{`{"a": 1e5, "b": true, "c": null, "method": "initialize"}`, "initialize"},
+		{`{"a": 1e5, "b": true, "c": null, "jsonrpc":"2.0","id":1,"method": "initialize"}`, "initialize"},
 	} {
-		if got := methodLabel([]byte(tc.body)); got != tc.want {
-			t.Errorf("methodLabel(%s) = %q, want %q", tc.body, got, tc.want)
+		got := "invalid"
+		if m, err := wire.Parse([]byte(tc.body)); err == nil {
+			got = messageLabel(m)
+		}
+		if got != tc.want {
+			t.Errorf("label of %s = %q, want %q", tc.body, got, tc.want)
 		}
 	}
 }

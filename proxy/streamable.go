@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/gateway"
+	"github.com/mcpscript/mcpscript/internal/rawjson"
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // HTTP headers of the Streamable HTTP transport.
@@ -64,14 +65,10 @@ const primingRetry = 1000
 // for transportOptions.IdleTimeout is closed. A header MCP-Protocol-Version
 // naming a version the gateway does not speak gets 400.
 type streamable struct {
-	gw   *gateway.Gateway
-	view string
-	opts transportOptions
-
-	mu       sync.Mutex
-	sessions map[string]*smSession
-	closed   bool
-	stop     chan struct{} // stops the janitor
+	gw       *gateway.Gateway
+	view     string
+	opts     transportOptions
+	sessions *sessionTable[*smSession]
 }
 
 // smSession is one Streamable HTTP session.
@@ -97,77 +94,71 @@ type smSession struct {
 // aggregate). Mount Post, Get and Delete on one path; call Close at
 // shutdown.
 func newStreamable(gw *gateway.Gateway, view string, opts transportOptions) *streamable {
-	t := &streamable{gw: gw, view: view, opts: opts.withDefaults(), sessions: map[string]*smSession{}, stop: make(chan struct{})}
+	t := &streamable{gw: gw, view: view, opts: opts.withDefaults(), sessions: newSessionTable[*smSession]()}
 	go t.janitor()
 	return t
 }
 
+func (s *smSession) sessionID() string { return s.id }
+func (s *smSession) tokenName() string { return s.token }
+
 // checkVersion answers 400 when the MCP-Protocol-Version header names a
 // version the gateway does not speak. A missing header is fine (MCP says to
 // assume 2025-03-26 then).
-func checkVersion(c *fiber.Ctx) *httpError {
+func checkVersion(c *fiber.Ctx) error {
 	v := c.Get(headerProtocolVersion)
-	if v == "" || supportedVersion(v) {
+	if v == "" || engine.IsSupportedProtocolVersion(v) {
 		return nil
 	}
-	return &httpError{fiber.StatusBadRequest, codeInvalidRequest, fmt.Sprintf(
-		"unsupported %s %q (supported: %s)", headerProtocolVersion, v, strings.Join(engine.SupportedProtocolVersions(), ", "))}
+	return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
+		"unsupported %s %q (supported: %s)", headerProtocolVersion, v, strings.Join(engine.SupportedProtocolVersions(), ", "))
 }
 
-// missingSession answers a request without a session id.
-func missingSession(c *fiber.Ctx) error {
-	return sendRPCError(c, fiber.StatusBadRequest, nil, codeInvalidRequest,
-		"missing "+headerSessionID+" header: send initialize first, then the session id it returned with every request")
-}
+// errMissingSession refuses a request without a session id.
+var errMissingSession = refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
+	"missing %s header: send initialize first, then the session id it returned with every request", headerSessionID)
 
-// unknownSession answers a request for a session that does not exist here
-// (or not for this caller: the two are not told apart).
-func unknownSession(c *fiber.Ctx) error {
-	return sendRPCError(c, fiber.StatusNotFound, nil, codeSessionNotFound,
-		"session not found: it was closed or never existed; send initialize without "+headerSessionID+" to start a new one")
-}
+// errUnknownSession refuses a request for a session that does not exist
+// here (or not for this caller: the two are not told apart).
+var errUnknownSession = refuse(fiber.StatusNotFound, wire.CodeSessionNotFound,
+	"session not found: it was closed or never existed; send initialize without %s to start a new one", headerSessionID)
 
 // Post is the POST handler.
 func (t *streamable) Post(c *fiber.Ctx) error {
-	if e := checkContentType(c); e != nil {
-		return e.send(c)
+	m, err := readMessage(c)
+	if err != nil {
+		return err
 	}
-	body := bytes.Clone(c.Body())
-	m, perr := parseMessage(body)
-	if perr != nil {
-		return sendRPCError(c, fiber.StatusBadRequest, nil, perr.code, perr.msg)
-	}
-	if e := checkVersion(c); e != nil {
-		return e.send(c)
+	if err := checkVersion(c); err != nil {
+		return err
 	}
 	acc := parseAccept(c.Get(fiber.HeaderAccept))
-	if m.isRequest() && !acc.json && !acc.sse {
-		return sendRPCError(c, fiber.StatusBadRequest, m.id, codeInvalidRequest,
-			"the Accept header must allow application/json or text/event-stream (MCP clients send both)")
+	if m.IsRequest() && !acc.json && !acc.sse {
+		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
+			"the Accept header must allow application/json or text/event-stream (MCP clients send both)").withID(m.ID)
 	}
 	ident := identityOf(c)
 	sid := c.Get(headerSessionID)
 	if sid == "" {
-		if m.isRequest() && m.method == "initialize" {
-			return t.initialize(c, ident, body, m, acc.sse)
+		if m.IsRequest() && m.Method == "initialize" {
+			return t.initialize(c, ident, m, acc.sse)
 		}
-		return missingSession(c)
+		return errMissingSession
 	}
-	s := t.lookup(sid, ident.Token)
-	if s == nil {
-		return unknownSession(c)
+	s, ok := t.sessions.lookup(sid, ident.Token)
+	if !ok {
+		return errUnknownSession
 	}
-	if m.isRequest() {
-		return s.request(c, body, m, acc.sse)
+	if m.IsRequest() {
+		return s.request(c, m, acc.sse)
 	}
 	if !s.begin() {
-		return unknownSession(c)
+		return errUnknownSession
 	}
-	resp := s.t.opts.handle(s.ctx, s.gs, body)
+	resp := s.t.opts.handle(s.ctx, s.gs, m)
 	s.end()
 	if resp != nil { // the gateway refused the message itself
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Status(fiber.StatusBadRequest).Send(resp)
+		return sendJSON(c, fiber.StatusBadRequest, resp)
 	}
 	c.Status(fiber.StatusAccepted)
 	return nil
@@ -177,19 +168,18 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 // stream with Last-Event-ID.
 func (t *streamable) Get(c *fiber.Ctx) error {
 	if !parseAccept(c.Get(fiber.HeaderAccept)).sse {
-		return sendRPCError(c, fiber.StatusNotAcceptable, nil, codeInvalidRequest,
-			"GET opens an event stream: send Accept: text/event-stream")
+		return refuse(fiber.StatusNotAcceptable, wire.CodeInvalidRequest, "GET opens an event stream: send Accept: text/event-stream")
 	}
-	if e := checkVersion(c); e != nil {
-		return e.send(c)
+	if err := checkVersion(c); err != nil {
+		return err
 	}
 	sid := c.Get(headerSessionID)
 	if sid == "" {
-		return missingSession(c)
+		return errMissingSession
 	}
-	s := t.lookup(sid, identityOf(c).Token)
-	if s == nil {
-		return unknownSession(c)
+	s, ok := t.sessions.lookup(sid, identityOf(c).Token)
+	if !ok {
+		return errUnknownSession
 	}
 	last := c.Get(headerLastEventID)
 	if last == "" {
@@ -197,13 +187,13 @@ func (t *streamable) Get(c *fiber.Ctx) error {
 	}
 	streamID, seq, ok := parseEventID(last)
 	if !ok {
-		return sendRPCError(c, fiber.StatusBadRequest, nil, codeInvalidRequest,
-			fmt.Sprintf("malformed %s %q: expected an event id of this server (<stream>-<seq>)", headerLastEventID, last))
+		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
+			"malformed %s %q: expected an event id of this server (<stream>-<seq>)", headerLastEventID, last)
 	}
 	st := s.stream(streamID)
 	if st == nil {
-		return sendRPCError(c, fiber.StatusBadRequest, nil, codeInvalidRequest,
-			fmt.Sprintf("stream %d of this session is complete or unknown: nothing to resume", streamID))
+		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
+			"stream %d of this session is complete or unknown: nothing to resume", streamID)
 	}
 	return s.resume(c, st, seq)
 }
@@ -212,11 +202,11 @@ func (t *streamable) Get(c *fiber.Ctx) error {
 func (t *streamable) Delete(c *fiber.Ctx) error {
 	sid := c.Get(headerSessionID)
 	if sid == "" {
-		return missingSession(c)
+		return errMissingSession
 	}
-	s := t.lookup(sid, identityOf(c).Token)
-	if s == nil {
-		return unknownSession(c)
+	s, ok := t.sessions.lookup(sid, identityOf(c).Token)
+	if !ok {
+		return errUnknownSession
 	}
 	s.close("deleted by the client")
 	c.Status(fiber.StatusNoContent)
@@ -224,23 +214,10 @@ func (t *streamable) Delete(c *fiber.Ctx) error {
 }
 
 // Close closes every session and refuses new ones.
-func (t *streamable) Close() {
-	closeAll(&t.mu, &t.closed, t.stop, t.sessions)
-}
-
-// lookup returns the open session sid if it belongs to token.
-func (t *streamable) lookup(sid, token string) *smSession {
-	t.mu.Lock()
-	s := t.sessions[sid]
-	t.mu.Unlock()
-	if s == nil || !sameToken(s.token, token) {
-		return nil
-	}
-	return s
-}
+func (t *streamable) Close() { t.sessions.closeAll() }
 
 // initialize opens a session with the client's initialize request.
-func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, body []byte, m message, sse bool) error {
+func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, m *wire.Message, sse bool) error {
 	ident.Transport = transportStreamable
 	ident.Session = newSessionID()
 	s := &smSession{
@@ -253,28 +230,23 @@ func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, body []byte
 	gs, err := t.gw.Open(t.view, ident, s.deliver)
 	if err != nil {
 		s.cancel()
-		return openError(c, err)
+		return openError(err)
 	}
 	s.gs = gs
-	resp := t.opts.handle(s.ctx, gs, body)
+	resp := t.opts.handle(s.ctx, gs, m)
 	if resp == nil {
-		resp = noResponse(m.id)
+		resp = noResponse(m.ID)
 	}
 	if isError(resp) { // no session for a failed initialize
 		gs.Close()
 		s.cancel()
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(resp)
+		return sendJSON(c, fiber.StatusOK, resp)
 	}
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
+	if err := t.sessions.add(s); err != nil {
 		gs.Close()
 		s.cancel()
-		return errShuttingDown(c)
+		return err
 	}
-	t.sessions[s.id] = s
-	t.mu.Unlock()
 	t.opts.sessionCount(+1)
 	t.opts.Logger.Debug("proxy: Streamable HTTP session opened", "session", s.id, "view", t.view, "token", ident.Token)
 	c.Set(headerSessionID, s.id)
@@ -289,12 +261,11 @@ func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, body []byte
 	return s.serveStream(c, st, 0, false, true)
 }
 
-// isError reports whether a JSON-RPC response is an error.
+// isError reports whether a JSON-RPC response (the gateway's: valid JSON)
+// is an error.
 func isError(resp []byte) bool {
-	var r struct {
-		Error json.RawMessage `json:"error"`
-	}
-	return json.Unmarshal(resp, &r) == nil && len(r.Error) > 0 && string(r.Error) != "null"
+	e, ok := rawjson.GetValid(resp, "error")
+	return ok && rawjson.Present(e)
 }
 
 // newStreamLocked adds a stream for a request; the caller holds s.mu.
@@ -341,18 +312,18 @@ func (s *smSession) end() {
 }
 
 // request serves a client request, as JSON or on its own SSE stream.
-func (s *smSession) request(c *fiber.Ctx, body []byte, m message, sse bool) error {
-	key := idKey(m.id)
+func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse bool) error {
+	key := wire.IDKey(m.ID)
 	var st *eventStream
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return unknownSession(c)
+		return errUnknownSession
 	}
 	if _, dup := s.inflight[key]; dup {
 		s.mu.Unlock()
-		return sendRPCError(c, fiber.StatusBadRequest, m.id, codeInvalidRequest,
-			fmt.Sprintf("invalid request: a request with id %s is already in flight in this session", m.id))
+		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
+			"invalid request: a request with id %s is already in flight in this session", m.ID).withID(m.ID)
 	}
 	if sse {
 		st = s.newStreamLocked()
@@ -363,9 +334,9 @@ func (s *smSession) request(c *fiber.Ctx, body []byte, m message, sse bool) erro
 	s.mu.Unlock()
 
 	run := func() []byte {
-		resp := s.t.opts.handle(s.ctx, s.gs, body)
+		resp := s.t.opts.handle(s.ctx, s.gs, m)
 		if resp == nil {
-			resp = noResponse(m.id)
+			resp = noResponse(m.ID)
 		}
 		s.mu.Lock()
 		delete(s.inflight, key)
@@ -374,9 +345,7 @@ func (s *smSession) request(c *fiber.Ctx, body []byte, m message, sse bool) erro
 		return resp
 	}
 	if !sse {
-		resp := run()
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(resp)
+		return sendJSON(c, fiber.StatusOK, run())
 	}
 	go func() { st.push("message", run(), true) }()
 	return s.serveStream(c, st, 0, false, true)
@@ -388,7 +357,7 @@ func (s *smSession) deliver(msg, related json.RawMessage) {
 	st := s.standalone
 	if related != nil {
 		s.mu.Lock()
-		if rs := s.inflight[idKey(related)]; rs != nil {
+		if rs := s.inflight[wire.IDKey(related)]; rs != nil {
 			st = rs
 		}
 		s.mu.Unlock()
@@ -405,10 +374,10 @@ func (s *smSession) serveStream(c *fiber.Ctx, st *eventStream, cursor int64, res
 	a, err := st.attach(cursor, resume, resume)
 	switch {
 	case errors.Is(err, errStreamBusy):
-		return sendRPCError(c, fiber.StatusConflict, nil, codeInvalidRequest,
+		return refuse(fiber.StatusConflict, wire.CodeInvalidRequest,
 			"this session's GET stream is already open; a session has one (resume it with Last-Event-ID to take it over)")
 	case err != nil:
-		return unknownSession(c)
+		return errUnknownSession
 	}
 	s.mu.Lock()
 	s.busy++
@@ -459,9 +428,7 @@ func (s *smSession) close(why string) {
 		streams = append(streams, st)
 	}
 	s.mu.Unlock()
-	s.t.mu.Lock()
-	delete(s.t.sessions, s.id)
-	s.t.mu.Unlock()
+	s.t.sessions.remove(s.id)
 	s.cancel()
 	for _, st := range streams {
 		st.close()
@@ -482,17 +449,10 @@ func (t *streamable) janitor() {
 	defer tick.Stop()
 	for {
 		select {
-		case <-t.stop:
+		case <-t.sessions.done:
 			return
 		case now := <-tick.C:
-			t.mu.Lock()
-			var idle []*smSession
-			for _, s := range t.sessions {
-				if s.idle(now, t.opts.IdleTimeout) {
-					idle = append(idle, s)
-				}
-			}
-			t.mu.Unlock()
+			idle := t.sessions.all(func(s *smSession) bool { return s.idle(now, t.opts.IdleTimeout) })
 			for _, s := range idle {
 				s.close(fmt.Sprintf("idle for %s", t.opts.IdleTimeout))
 			}
