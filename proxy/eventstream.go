@@ -51,6 +51,7 @@ type eventStream struct {
 	dropOldest bool  // when detached, drop instead of overflowing
 	overflow   func()
 	logger     *slog.Logger
+	queued     chan struct{} // signalled (capacity 1) when an event is queued
 
 	mu      sync.Mutex
 	events  []sseEvent // by seq: kept written events, then unwritten ones
@@ -71,7 +72,7 @@ type attachment struct {
 }
 
 func newEventStream(id int64, withIDs bool, o transportOptions, overflow func()) *eventStream {
-	st := &eventStream{id: id, withIDs: withIDs, limit: o.QueueSize, overflow: overflow, logger: o.Logger}
+	st := &eventStream{id: id, withIDs: withIDs, limit: o.QueueSize, overflow: overflow, logger: o.Logger, queued: make(chan struct{}, 1)}
 	if withIDs {
 		st.keep = o.Replay
 	}
@@ -124,7 +125,18 @@ func (st *eventStream) push(name string, data []byte, final bool) bool {
 		default:
 		}
 	}
+	select {
+	case st.queued <- struct{}{}:
+	default:
+	}
 	return true
+}
+
+// empty reports whether no event was ever queued.
+func (st *eventStream) empty() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.next == 0
 }
 
 // attach makes a response the stream's writer. With resume, writing starts

@@ -141,7 +141,7 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 	sid := c.Get(headerSessionID)
 	if sid == "" {
 		if m.IsRequest() && m.Method == "initialize" {
-			return t.initialize(c, ident, m, acc.sse)
+			return t.initialize(c, ident, m, acc.sse && !acc.json) // answered at once: JSON when the client takes it
 		}
 		return errMissingSession
 	}
@@ -150,7 +150,7 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 		return errUnknownSession
 	}
 	if m.IsRequest() {
-		return s.request(c, m, acc.sse)
+		return s.request(c, m, acc.sse, acc.json)
 	}
 	if !s.begin() {
 		return errUnknownSession
@@ -312,7 +312,7 @@ func (s *smSession) end() {
 }
 
 // request serves a client request, as JSON or on its own SSE stream.
-func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse bool) error {
+func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse, jsonOK bool) error {
 	key := wire.IDKey(m.ID)
 	var st *eventStream
 	s.mu.Lock()
@@ -347,7 +347,38 @@ func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse bool) error {
 	if !sse {
 		return sendJSON(c, fiber.StatusOK, run())
 	}
-	go func() { st.push("message", run(), true) }()
+	if !jsonOK {
+		go func() { st.push("message", run(), true) }()
+		return s.serveStream(c, st, 0, false, true)
+	}
+	// The client takes either: the answer is plain JSON when it comes
+	// before anything related to the request and within JSONWindow, and
+	// an event stream otherwise (progress, a server's request, or a slow
+	// call that needs heartbeats). JSON costs both sides less, and a
+	// client that stops reading a stream after the answer loses the
+	// connection, where one that read a JSON body keeps it.
+	answer := make(chan []byte, 1)
+	go func() { answer <- run() }()
+	window := time.NewTimer(s.t.opts.JSONWindow)
+	defer window.Stop()
+	select {
+	case resp := <-answer:
+		if st.empty() {
+			// Nothing more can reach the stream (the request is no longer
+			// in flight, and a message racing in now finds it closed and
+			// takes the standalone stream): drop it.
+			st.close()
+			s.mu.Lock()
+			delete(s.streams, st.id)
+			s.mu.Unlock()
+			return sendJSON(c, fiber.StatusOK, resp)
+		}
+		st.push("message", resp, true)
+	case <-st.queued:
+		go func() { st.push("message", <-answer, true) }()
+	case <-window.C:
+		go func() { st.push("message", <-answer, true) }()
+	}
 	return s.serveStream(c, st, 0, false, true)
 }
 

@@ -314,12 +314,14 @@ func Int(n int64) []byte { return strconv.AppendInt(nil, n, 10) }
 // must escape them), so the value is unchanged, and it fits on one line of
 // a newline-delimited stream.
 func Flatten(b []byte) {
-	for {
-		i := bytes.IndexAny(b, "\r\n")
-		if i < 0 {
-			return
+	for _, c := range [...]byte{'\n', '\r'} {
+		for rest := b; ; {
+			i := bytes.IndexByte(rest, c)
+			if i < 0 {
+				break
+			}
+			rest[i] = ' '
+			rest = rest[i+1:]
 		}
-		b[i] = ' '
-		b = b[i+1:]
 	}
 }
