@@ -19,9 +19,9 @@ func TestCheckSecrets(t *testing.T) {
 	}{
 		{
 			name: "a strong token from a variable",
-			in:   `{"mcpServers": {"s": {"command": "x"}},
+			in: `{"mcpServers": {"s": {"command": "x"}},
 "sseProxy": {"authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}}}`,
-			env:  map[string]string{"MCP_PROXY_TOKEN": strong},
+			env: map[string]string{"MCP_PROXY_TOKEN": strong},
 		},
 		{
 			name: "no proxy",
@@ -35,20 +35,20 @@ func TestCheckSecrets(t *testing.T) {
 		},
 		{
 			name: "a placeholder set in the variable",
-			in:   `{"mcpServers": {"s": {"command": "x"}},
+			in: `{"mcpServers": {"s": {"command": "x"}},
 "sseProxy": {"authenticate": {"bearer": {"token": "${TOK}"}}}}`,
 			env:  map[string]string{"TOK": "CHANGEME"},
 			want: `s.json:2:51: sseProxy.authenticate.bearer.token: "CHANGEME" is a placeholder, not a secret; serve refuses it (set TOK to a random secret, e.g. export TOK=$(openssl rand -hex 32))`,
 		},
 		{
 			name: "a short literal token",
-			in:   `{"mcpServers": {"s": {"command": "x"}},
+			in: `{"mcpServers": {"s": {"command": "x"}},
 "sseProxy": {"authenticate": {"bearer": {"token": "t0ken"}}}}`,
 			want: `s.json:2:51: sseProxy.authenticate.bearer.token: is 5 bytes long, shorter than the 16 a secret needs; serve refuses it (read it from a variable: write "${MCP_PROXY_TOKEN}" here and export MCP_PROXY_TOKEN=$(openssl rand -hex 32))`,
 		},
 		{
 			name: "one character repeated",
-			in:   `{"mcpServers": {"s": {"command": "x"}},
+			in: `{"mcpServers": {"s": {"command": "x"}},
 "sseProxy": {"authenticate": {"bearer": {"token": "xxxxxxxxxxxxxxxxxxxx"}}}}`,
 			want: `"xxxxxxxxxxxxxxxxxxxx" is a placeholder`,
 		},
