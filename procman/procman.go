@@ -105,6 +105,10 @@ type Event struct {
 	Restarts int       // restarts so far in this supervision (since Start)
 	Err      error     // why, when relevant: exit error, spawn error, restart cause
 	Time     time.Time // when the change happened
+
+	// returned marks the failure of a spawn whose error Start returns:
+	// its caller reports it, so the log only notes it at info level.
+	returned bool
 }
 
 // Process supervises one command: at most one instance runs at a time.
@@ -225,6 +229,7 @@ func (p *Process) Start(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		p.sess = nil
 		p.setLocked(Failed, nil, err)
+		p.pending[len(p.pending)-1].returned = true
 		close(s.done)
 		p.mu.Unlock()
 		p.flush()
@@ -466,6 +471,8 @@ func (p *Process) logEvent(ev Event) {
 		attrs = append(attrs, "err", ev.Err)
 	}
 	switch {
+	case ev.State == Failed && ev.returned:
+		p.log.Info("process failed to start", attrs...)
 	case ev.State == Failed:
 		p.log.Warn("process failed", attrs...)
 	case ev.State == Starting && ev.Err != nil:
