@@ -77,7 +77,7 @@ func (a *app) serve(ctx context.Context, listen string) error {
 		}
 	}()
 	if err := r.StartAll(ctx); err != nil {
-		a.logger.Error("some servers did not start; the proxy serves them once they run", "err", err)
+		a.logger.Error("some servers did not start; the proxy serves them once they run", "err", startFailure{err})
 	}
 	if ctx.Err() != nil {
 		return nil // interrupted while starting
