@@ -3,6 +3,9 @@ package procman
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -66,4 +69,96 @@ func roundUptime(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Microsecond)
 	}
+}
+
+// StartError says why a process could not be started: its working
+// directory or its command is missing or unusable, or the system refused
+// to run it. Err is the cause, so errors.Is matches exec.ErrNotFound,
+// fs.ErrNotExist, fs.ErrPermission, syscall.ENOTDIR and the like.
+type StartError struct {
+	Name    string // the server name from the Spec
+	Command string // the command as the Spec gives it
+	Dir     string // the working directory; "" for the current one
+	// Field is what to fix: "command", "cwd", or "" when neither is at
+	// fault (the system refused to start the process).
+	Field string
+	Err   error
+}
+
+// Error names the server, says what went wrong and what to change, e.g.
+//
+//	server "fetch": command "uvx" not found on PATH; install it or fix mcpServers.fetch.command
+func (e *StartError) Error() string {
+	msg := fmt.Sprintf("server %q: %s", e.Name, e.Reason())
+	switch {
+	case e.Field == "command" && errors.Is(e.Err, fs.ErrPermission):
+		msg += fmt.Sprintf("; make it executable (chmod +x) or fix %s", configPath(e.Name, e.Field))
+	case e.Field == "command" && !strings.Contains(e.Command, "/"):
+		msg += fmt.Sprintf("; install it or fix %s", configPath(e.Name, e.Field))
+	case e.Field == "cwd" && errors.Is(e.Err, fs.ErrNotExist):
+		msg += fmt.Sprintf("; create it or fix %s", configPath(e.Name, e.Field))
+	case e.Field != "":
+		msg += fmt.Sprintf("; fix %s", configPath(e.Name, e.Field))
+	}
+	return msg
+}
+
+// Reason says what went wrong without naming the server or the fix, e.g.
+// `command "uvx" not found on PATH` or `working directory "/srv/x" does not exist`.
+func (e *StartError) Reason() string {
+	switch e.Field {
+	case "cwd":
+		switch {
+		case errors.Is(e.Err, fs.ErrNotExist):
+			return fmt.Sprintf("working directory %q does not exist", e.Dir)
+		case errors.Is(e.Err, syscall.ENOTDIR):
+			return fmt.Sprintf("working directory %q is not a folder", e.Dir)
+		}
+		return fmt.Sprintf("working directory %q: %v", e.Dir, pathCause(e.Err))
+	case "command":
+		where := ""
+		if e.Dir != "" && !filepath.IsAbs(e.Command) {
+			where = " in " + e.Dir
+		}
+		switch {
+		case errors.Is(e.Err, exec.ErrNotFound):
+			return fmt.Sprintf("command %q not found on PATH", e.Command)
+		case errors.Is(e.Err, fs.ErrNotExist):
+			return fmt.Sprintf("command %q does not exist%s", e.Command, where)
+		case errors.Is(e.Err, syscall.EISDIR):
+			return fmt.Sprintf("command %q is a folder%s, not a program", e.Command, where)
+		case errors.Is(e.Err, fs.ErrPermission):
+			return fmt.Sprintf("command %q%s is not executable", e.Command, where)
+		}
+		return fmt.Sprintf("command %q: %v", e.Command, pathCause(e.Err))
+	}
+	return fmt.Sprintf("cannot start command %q: %v", e.Command, pathCause(e.Err))
+}
+
+// Unwrap returns the cause.
+func (e *StartError) Unwrap() error { return e.Err }
+
+// pathCause drops the path an *exec.Error or *fs.PathError repeats.
+func pathCause(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		err = ee.Err
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return err
+}
+
+// configPath is where a server's field is in an mcpscript config, as the
+// config's own errors write it: mcpServers.fetch.command, or
+// mcpServers["a.b"].cwd for a name with other characters.
+func configPath(name, field string) string {
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Sprintf("mcpServers[%q].%s", name, field)
+		}
+	}
+	return "mcpServers." + name + "." + field
 }

@@ -105,6 +105,10 @@ type Event struct {
 	Restarts int       // restarts so far in this supervision (since Start)
 	Err      error     // why, when relevant: exit error, spawn error, restart cause
 	Time     time.Time // when the change happened
+
+	// returned marks the failure of a spawn whose error Start returns:
+	// its caller reports it, so the log only notes it at info level.
+	returned bool
 }
 
 // Process supervises one command: at most one instance runs at a time.
@@ -225,6 +229,7 @@ func (p *Process) Start(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		p.sess = nil
 		p.setLocked(Failed, nil, err)
+		p.pending[len(p.pending)-1].returned = true
 		close(s.done)
 		p.mu.Unlock()
 		p.flush()
@@ -466,6 +471,8 @@ func (p *Process) logEvent(ev Event) {
 		attrs = append(attrs, "err", ev.Err)
 	}
 	switch {
+	case ev.State == Failed && ev.returned:
+		p.log.Info("process failed to start", attrs...)
 	case ev.State == Failed:
 		p.log.Warn("process failed", attrs...)
 	case ev.State == Starting && ev.Err != nil:
@@ -480,21 +487,12 @@ func (p *Process) logEvent(ev Event) {
 // spawn starts a new instance; called with p.mu held.
 func (p *Process) spawn() (inst *Instance, err error) {
 	spec := &p.spec
-	fail := func(err error) (*Instance, error) {
-		return nil, p.errorf("start %q: %w", spec.Command, err)
-	}
-	if spec.Dir != "" {
-		fi, err := os.Stat(spec.Dir)
-		if err != nil {
-			return fail(fmt.Errorf("working directory: %w", err))
-		}
-		if !fi.IsDir() {
-			return fail(fmt.Errorf("working directory %q: %w", spec.Dir, syscall.ENOTDIR))
-		}
-	}
-	path, err := resolveCommand(spec.Command, spec.Dir)
+	path, err := spec.resolve()
 	if err != nil {
-		return fail(err)
+		return nil, err
+	}
+	fail := func(err error) (*Instance, error) {
+		return nil, &StartError{Name: spec.Name, Command: spec.Command, Dir: spec.Dir, Err: err}
 	}
 
 	var files []*os.File // all pipe ends, closed on failure
@@ -577,6 +575,41 @@ func (p *Process) spawn() (inst *Instance, err error) {
 // resolveCommand finds the executable like os/exec does, so that "not found"
 // is a spawn error even when a shim runs the command. Commands with a slash
 // are returned unchanged (relative ones are relative to dir) after a check.
+// Check reports what would stop a process of this spec from starting,
+// without starting anything: a working directory that is missing or not a
+// folder, a command not found on PATH (the parent's, as Start looks it up)
+// or, when it has a slash, missing or not executable relative to Dir. It
+// returns nil or the *StartError Start would return.
+func (s Spec) Check() error {
+	if s.Name == "" {
+		s.Name = filepath.Base(s.Command)
+	}
+	_, err := s.resolve()
+	return err
+}
+
+// resolve checks the working directory and finds the program to run, or
+// returns a *StartError.
+func (s *Spec) resolve() (string, error) {
+	fail := func(field string, err error) (string, error) {
+		return "", &StartError{Name: s.Name, Command: s.Command, Dir: s.Dir, Field: field, Err: err}
+	}
+	if s.Dir != "" {
+		fi, err := os.Stat(s.Dir)
+		if err != nil {
+			return fail("cwd", err)
+		}
+		if !fi.IsDir() {
+			return fail("cwd", syscall.ENOTDIR)
+		}
+	}
+	path, err := resolveCommand(s.Command, s.Dir)
+	if err != nil {
+		return fail("command", err)
+	}
+	return path, nil
+}
+
 func resolveCommand(command, dir string) (string, error) {
 	if !strings.Contains(command, "/") {
 		return exec.LookPath(command)

@@ -312,15 +312,33 @@ func TestStartErrors(t *testing.T) {
 	if _, err := procman.New(procman.Spec{Command: "true", Restart: procman.RestartPolicy{Mode: "sometimes"}}); err == nil {
 		t.Error("New with a bad restart mode: no error")
 	}
+	noexec := t.TempDir() + "/noexec"
+	if err := os.WriteFile(noexec, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := (procman.Spec{Command: "sh", Dir: "/"}).Check(); err != nil {
+		t.Errorf("Check of a good spec: %v", err)
+	}
 	tests := []struct {
 		name   string
 		spec   procman.Spec
 		want   string
 		target error
 	}{
-		{"not found", procman.Spec{Command: "no-such-command-procman"}, `"no-such-command-procman"`, exec.ErrNotFound},
-		{"missing path", procman.Spec{Command: "/no/such/procman"}, `"/no/such/procman"`, fs.ErrNotExist},
-		{"missing dir", procman.Spec{Command: "true", Dir: "/no/such/dir"}, "/no/such/dir", fs.ErrNotExist},
+		{"not found", procman.Spec{Name: "x", Command: "no-such-command-procman"},
+			`server "x": command "no-such-command-procman" not found on PATH; install it or fix mcpServers.x.command`, exec.ErrNotFound},
+		{"missing path", procman.Spec{Command: "/no/such/procman"},
+			`server "procman": command "/no/such/procman" does not exist; fix mcpServers.procman.command`, fs.ErrNotExist},
+		{"missing relative path", procman.Spec{Name: "a.b", Command: "./bin/srv", Dir: "/"},
+			`server "a.b": command "./bin/srv" does not exist in /; fix mcpServers["a.b"].command`, fs.ErrNotExist},
+		{"not executable", procman.Spec{Name: "x", Command: noexec},
+			fmt.Sprintf(`server "x": command %q is not executable; make it executable (chmod +x) or fix mcpServers.x.command`, noexec), fs.ErrPermission},
+		{"a folder", procman.Spec{Name: "x", Command: "/tmp"},
+			`server "x": command "/tmp" is a folder, not a program; fix mcpServers.x.command`, syscall.EISDIR},
+		{"missing dir", procman.Spec{Name: "x", Command: "true", Dir: "/no/such/dir"},
+			`server "x": working directory "/no/such/dir" does not exist; create it or fix mcpServers.x.cwd`, fs.ErrNotExist},
+		{"dir is a file", procman.Spec{Name: "x", Command: "true", Dir: noexec},
+			fmt.Sprintf(`server "x": working directory %q is not a folder; fix mcpServers.x.cwd`, noexec), syscall.ENOTDIR},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -332,8 +350,16 @@ func TestStartErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !strings.Contains(err.Error(), tt.want) || !errors.Is(err, tt.target) {
-				t.Fatalf("error %q: want it to contain %s and wrap %v", err, tt.want, tt.target)
+			if err.Error() != tt.want || !errors.Is(err, tt.target) {
+				t.Fatalf("error %q: want %q, wrapping %v", err, tt.want, tt.target)
+			}
+			var se *procman.StartError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %T is not a *StartError", err)
+			}
+			// Check finds the same problem without starting anything.
+			if cerr := tt.spec.Check(); cerr == nil || cerr.Error() != tt.want {
+				t.Fatalf("Check = %v, want %q", cerr, tt.want)
 			}
 			if p.State() != procman.Failed || len(r.Starts()) != 0 {
 				t.Fatalf("state %v, %d starts", p.State(), len(r.Starts()))

@@ -25,10 +25,19 @@ go build -o bin/mcpscript ./cmd/mcpscript
 PATH="$PWD/bin:$PATH" go run ./examples/simple_client
 PATH="$PWD/bin:$PATH" bin/mcpscript tools --config examples/demo.json
 PATH="$PWD/bin:$PATH" go run ./examples/quickstart
+# The example configs read their bearer tokens from variables without defaults.
+export MCP_PROXY_TOKEN ADMIN_TOKEN CI_TOKEN
+MCP_PROXY_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+ADMIN_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+CI_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 PATH="$PWD/bin:$PATH" go run ./examples/sse_proxy -listen 127.0.0.1:0 -for 2s
 # A workflow, and a WebAssembly filter built from source redacting a result.
 PATH="$PWD/bin:$PATH" bin/mcpscript run examples/workflows/knowledge-graph.js -c examples/workflows/config.json >/dev/null
 scripts/build-filters.sh
+# Every example config is valid and its servers can start from the repo root.
+for c in examples/*.json examples/*/config.json; do
+	PATH="$PWD/bin:$PATH" bin/mcpscript check -c "$c" >/dev/null
+done
 out=$(PATH="$PWD/bin:$PATH" bin/mcpscript call demo echo '{"text":"key sk-abcdefghijklmnopqrstuvwx"}' -c examples/filters/config.json)
 if [[ $out == *sk-abcdef* || $out != *REDACTED* ]]; then
 	echo "the example filter did not redact: $out" >&2

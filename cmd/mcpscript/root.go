@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/internal/suggest"
 	"github.com/mcpscript/mcpscript/scripting"
 	"github.com/mcpscript/mcpscript/scripting/wasm"
 )
@@ -41,6 +42,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 // app holds what every command shares: flags, streams and the logger.
 type app struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	configPath     string
 	logLevel       string
@@ -51,7 +53,7 @@ type app struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr}
+	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -75,6 +77,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	fmt.Fprintln(stderr, "mcpscript:", err)
+	return exitCode(err)
+}
+
+// exitCode is the exit status for an error the command returned.
+func exitCode(err error) int {
 	var ue usageError
 	if errors.As(err, &ue) || errors.Is(err, engine.ErrConfigParse) || errors.Is(err, engine.ErrConfigInvalid) ||
 		errors.Is(err, engine.ErrServerNotFound) || errors.Is(err, engine.ErrToolNotFound) {
@@ -87,12 +94,33 @@ func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "mcpscript",
 		Short:         "Run MCP servers locally and script what flows through them",
+		Version:       engine.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return a.setupLogging()
 		},
+		// Without Args and Run, cobra reports an unknown command as a plain
+		// error (exit 1) or, worse, prints the help and exits 0.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q", args[0])
+			var names []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
+			}
+			if s := suggest.Closest(args[0], names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return usageError{errors.New(msg + "; run 'mcpscript --help' for the commands")}
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
+	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "",
 		"config file (default $MCPSCRIPT_CONFIG, then ./mcpscript.json)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "",
@@ -103,12 +131,36 @@ func (a *app) rootCommand() *cobra.Command {
 		a.serversCommand(),
 		a.toolsCommand(),
 		a.callCommand(),
+		a.resourcesCommand(),
+		a.readCommand(),
+		a.promptsCommand(),
+		a.promptCommand(),
 		a.runCommand(),
 		a.checkCommand(),
 		a.versionCommand(),
 		a.demoServerCommand(),
 	)
+	for _, c := range root.Commands() {
+		usageArgs(c)
+	}
 	return root
+}
+
+// usageArgs makes c's argument errors usage errors (exit 2) that show how
+// to call it.
+func usageArgs(c *cobra.Command) {
+	check := c.Args
+	if check == nil {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		err := check(cmd, args)
+		var ue usageError
+		if err == nil || errors.As(err, &ue) {
+			return err
+		}
+		return usageError{fmt.Errorf("%s: %w; usage: %s", cmd.Name(), err, cmd.UseLine())}
+	}
 }
 
 func (a *app) setupLogging() error {
@@ -146,7 +198,23 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return config.Load(path)
+	cfg, err := config.Load(path)
+	var ce *config.Error
+	if err != nil && !errors.As(err, &ce) {
+		from := "--config"
+		if a.configPath == "" {
+			from = "$MCPSCRIPT_CONFIG"
+			if os.Getenv("MCPSCRIPT_CONFIG") == "" {
+				from = "the default"
+			}
+		}
+		var cause error = err
+		if u := errors.Unwrap(err); u != nil {
+			cause = u
+		}
+		return nil, usageError{fmt.Errorf("config %s (from %s): %w; check the path, or try --config examples/demo.json", path, from, cause)}
+	}
+	return cfg, err
 }
 
 // newRunner loads the config and builds a Runner whose "mcpscript" command
@@ -228,6 +296,9 @@ func (a *app) withServers(ctx context.Context, names []string, fn func(*engine.R
 				break
 			}
 		}
+	}
+	if err != nil {
+		err = startFailure{err}
 	}
 	if err != nil && len(names) > 0 {
 		return err

@@ -71,13 +71,13 @@ config).`,
 
 func (a *app) runWorkflow(cmd *cobra.Command, file string, args, allowEnv []string, allowRead string, quiet bool) error {
 	if st, err := os.Stat(file); err != nil {
-		return usageError{fmt.Errorf("workflow %s: %w", file, errors.Unwrap(err))}
+		return usageError{fmt.Errorf("workflow %s: %w; check the path", file, errors.Unwrap(err))}
 	} else if st.IsDir() {
-		return usageError{fmt.Errorf("workflow %s: is a folder, not a script", file)}
+		return usageError{fmt.Errorf("workflow %s: is a folder; name a script file (.js, .mjs, .cjs, .ts, .mts or .cts)", file)}
 	}
 	if allowRead != "" {
 		if st, err := os.Stat(allowRead); err != nil || !st.IsDir() {
-			return usageError{fmt.Errorf("--allow-read %s: not a folder", allowRead)}
+			return usageError{fmt.Errorf("--allow-read %s: not a folder; name the folder the script may read", allowRead)}
 		}
 	}
 	// Progress lines and the log share stderr, from several goroutines.

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/proxy"
 )
 
@@ -27,7 +29,12 @@ func (a *app) serveCommand() *cobra.Command {
   /sse                  all servers, legacy HTTP+SSE, with the reference's extras
   /servers/NAME/mcp     one server, MCP Streamable HTTP
   /servers/NAME/sse     one server, legacy HTTP+SSE
+  /auth/token           trade a bearer token for a 60-second ?access_token= (queryTokens)
   /healthz /readyz /metrics /api/servers
+
+With "authenticate", serve refuses to start with a bearer token that is
+empty, shorter than 16 bytes or a placeholder such as your-secure-token-here,
+and names the variable to set (export MCP_PROXY_TOKEN=$(openssl rand -hex 32)).
 
 A server that fails to start is logged and served once it runs. On SIGINT or
 SIGTERM the sessions are closed, the servers stopped, and serve exits 0.`,
@@ -45,6 +52,10 @@ SIGTERM the sessions are closed, the servers stopped, and serve exits 0.`,
 func (a *app) serve(ctx context.Context, listen string) error {
 	r, err := a.newRunner(ctx)
 	if err != nil {
+		return err
+	}
+	// A token anyone could guess guards nothing: refuse before starting.
+	if err := r.Config().CheckSecrets(); err != nil {
 		return err
 	}
 	srv, err := proxy.New(r, &proxy.Options{Listen: listen, Logger: a.logger})
@@ -66,7 +77,7 @@ func (a *app) serve(ctx context.Context, listen string) error {
 		}
 	}()
 	if err := r.StartAll(ctx); err != nil {
-		a.logger.Error("some servers did not start; the proxy serves them once they run", "err", err)
+		a.logger.Error("some servers did not start; the proxy serves them once they run", "err", startFailure{err})
 	}
 	if ctx.Err() != nil {
 		return nil // interrupted while starting
@@ -75,16 +86,43 @@ func (a *app) serve(ctx context.Context, listen string) error {
 		return err
 	}
 
-	cfg := r.Config().Proxy
-	auth := ""
-	if cfg != nil && cfg.Authenticate != nil {
-		auth = " (send Authorization: Bearer <token>)"
-	}
-	fmt.Fprintf(a.stdout, "mcpscript: serving on %s%s\n", srv.BaseURL(), auth)
-	for _, u := range srv.URLs() {
-		fmt.Fprintln(a.stdout, "  "+u)
-	}
+	a.printBanner(r.Config(), srv.BaseURL(), srv.URLs())
 	<-ctx.Done()
 	fmt.Fprintln(a.stderr, "mcpscript: shutting down")
 	return nil
+}
+
+// printBanner prints where the proxy serves what: every route kind, each
+// server's two endpoints, and how to authenticate.
+func (a *app) printBanner(cfg *config.Config, base string, urls []string) {
+	var servers []string
+	for _, u := range urls {
+		if name, ok := strings.CutPrefix(u, base+"/servers/"); ok {
+			servers = append(servers, strings.TrimSuffix(name, "/mcp"))
+		}
+	}
+	auth := ""
+	if p := cfg.Proxy; p != nil && p.Authenticate != nil && p.Authenticate.Bearer != nil {
+		secret := "<token>"
+		if b := p.Authenticate.Bearer; b.Token != "" && len(b.Tokens) == 0 {
+			if vars := cfg.Vars("sseProxy.authenticate.bearer.token"); len(vars) > 0 {
+				secret = "$" + vars[0]
+			}
+		}
+		auth = "; send Authorization: Bearer " + secret
+	}
+	fmt.Fprintf(a.stdout, "mcpscript: serving %s on %s%s\n", plural(len(servers), "server"), base, auth)
+	t := a.newTable()
+	t.keep = true
+	t.row("  "+base+"/mcp", "every server, MCP Streamable HTTP (tool and prompt names prefixed)")
+	t.row("  "+base+"/sse", "every server, legacy HTTP+SSE")
+	for _, name := range servers {
+		t.row("  "+base+"/servers/"+name+"/mcp", name+", MCP Streamable HTTP")
+		t.row("  "+base+"/servers/"+name+"/sse", name+", legacy HTTP+SSE")
+	}
+	if p := cfg.Proxy; p != nil && p.Authenticate != nil && p.Authenticate.QueryTokens {
+		t.row("  "+base+"/auth/token", "POST: trade a bearer token for a 60-second ?access_token=")
+	}
+	t.row("  " + base + "/healthz /readyz /metrics /api/servers: health, readiness, Prometheus metrics, server states")
+	t.flush()
 }

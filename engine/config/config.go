@@ -32,7 +32,7 @@
 //	    "allowedServers": ["fetch"],
 //	    "authenticate": {
 //	      "bearer": {
-//	        "token": "${PROXY_TOKEN}",
+//	        "token": "${MCP_PROXY_TOKEN}",
 //	        "tokens": [{"name": "ci", "token": "${CI_TOKEN}", "servers": ["fetch"]}]
 //	      },
 //	      "queryTokens": false
@@ -144,6 +144,10 @@ type Config struct {
 	// against ("" means the process's working directory). Load sets it to
 	// the absolute path of the config file's folder.
 	Dir string `json:"-"`
+
+	// src is where the values came from when the config was parsed from
+	// text (nil for one built in Go); see Position and Vars.
+	src *origin
 }
 
 // Server is one stdio MCP server: a program started with Args, speaking
@@ -440,6 +444,7 @@ func ParseWithOptions(data []byte, source string, opts Options) (*Config, error)
 	}
 	c = c.WithDefaults()
 	c.Source, c.Dir = source, opts.Dir
+	c.src = &origin{data: bytes.Clone(data), valuePos: d.valuePos, vars: d.vars}
 	return c, nil
 }
 
@@ -467,7 +472,7 @@ func (c *Config) WithDefaults() *Config {
 	if c == nil {
 		return nil
 	}
-	out := &Config{Source: c.Source, Dir: c.Dir}
+	out := &Config{Source: c.Source, Dir: c.Dir, src: c.src}
 	if c.Servers != nil {
 		out.Servers = make(map[string]*Server, len(c.Servers))
 		for name, s := range c.Servers {

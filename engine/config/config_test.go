@@ -18,6 +18,14 @@ func parse(t *testing.T, in string) *Config {
 	if err != nil {
 		t.Fatalf("unexpected error:\n%v", err)
 	}
+	return withoutOrigin(c)
+}
+
+// withoutOrigin drops what c remembers of its source text, so that a
+// parsed config compares equal to one built in Go (or parsed from other
+// text) with reflect.DeepEqual.
+func withoutOrigin(c *Config) *Config {
+	c.src = nil
 	return c
 }
 
@@ -105,6 +113,7 @@ func TestRunnerReadmeString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	withoutOrigin(got)
 	want := &Config{
 		Servers: map[string]*Server{"fetch": defaultedServer("uvx", "mcp-server-fetch")},
 		Source:  "<string>",
@@ -337,8 +346,9 @@ func TestExpand(t *testing.T) {
 		{in: "${NOPE:-${ALSO}}", err: "${ALSO} is not set; set it or write ${ALSO:-default}"},
 		{in: "x${HOME", err: `unterminated "${HOME": add the closing } (or write $$ for a literal $)`},
 		{in: "${", err: `unterminated "${": add the closing } (or write $$ for a literal $)`},
-		{in: "${}", err: "missing variable name in ${}"},
-		{in: "${:-x}", err: "missing variable name in ${:-x}"},
+		{in: "${}", err: "missing variable name in ${}: put one between the braces, as in ${HOME}"},
+		{in: "${:-x}", err: "missing variable name in ${:-x}: put one between the braces, as in ${HOME}"},
+		{in: "${env:HOME}", err: "unsupported ${env:HOME}: write ${HOME} (or ${HOME:-default})"},
 		{in: "${A B}", err: `invalid variable name "A B" in ${A B}: use letters, digits and _, not starting with a digit`},
 		{in: "${1X}", err: `invalid variable name "1X" in ${1X}: use letters, digits and _, not starting with a digit`},
 		{in: "${HOME:=x}", err: "unsupported ${HOME:=x}: only ${HOME} and ${HOME:-default} are supported"},
@@ -425,7 +435,7 @@ built-in: sseProxy.port: must be between 1 and 65535, found 65536 (or 0 for any 
 built-in: sseProxy.workers: must be at least 1, found -1
 built-in: sseProxy.allowedServers[0]: unknown server "okk" (did you mean "ok"?)
 built-in: sseProxy.allowedServers[2]: "ok" is listed twice
-built-in: sseProxy.authenticate: missing "bearer" (e.g. "authenticate": {"bearer": {"token": "${PROXY_TOKEN}"}}, or leave "authenticate" out)`
+built-in: sseProxy.authenticate: missing "bearer" (e.g. "authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}, or leave "authenticate" out)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
 	}
@@ -687,7 +697,7 @@ built-in: sseProxy.authenticate.bearer.tokens[2].name: the name "ci" is used twi
 built-in: sseProxy.authenticate.bearer.tokens[2].token: has the same secret as tokens[0] (every token needs its own secret)
 built-in: sseProxy.authenticate.bearer.tokens[2].servers: is empty, so the token could reach no server (list the servers the token may use, or leave "servers" out for all)
 built-in: sseProxy.authenticate.bearer.tokens[3].name: must not be empty (e.g. "name": "ci")
-built-in: sseProxy.authenticate.bearer.tokens[3].token: must not be empty (set a secret, e.g. "token": "${CI_TOKEN}")
+built-in: sseProxy.authenticate.bearer.tokens[3].token: must not be empty (read the secret from a variable, e.g. "token": "${CI_TOKEN}")
 built-in: sseProxy.authenticate.bearer.tokens[4].name: invalid token name "bad name": use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit
 built-in: sseProxy.cors.allowCredentials: cannot be true with the origin "*" (browsers refuse credentials with a wildcard origin; list the origins instead)
 built-in: sseProxy.cors.allowedOrigins[1]: invalid origin "localhost:5173": expected scheme://host[:port] (did you mean "http://localhost:5173"?)
@@ -700,7 +710,7 @@ built-in: sseProxy.maxBodyBytes: must be at least 1024, found 10 (leave the key 
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
 	}
 	c = &Config{Servers: map[string]*Server{"a": {Command: "x"}}, Proxy: &Proxy{Authenticate: &Authenticate{Bearer: &Bearer{}}}}
-	if err := c.Validate(); err == nil || err.Error() != `sseProxy.authenticate.bearer.token: must not be empty (set a secret, e.g. "token": "${PROXY_TOKEN}")` {
+	if err := c.Validate(); err == nil || err.Error() != `sseProxy.authenticate.bearer.token: must not be empty (read the secret from a variable, e.g. "token": "${MCP_PROXY_TOKEN}")` {
 		t.Errorf("empty bearer: %v", err)
 	}
 	c.Proxy.Authenticate.Bearer.Tokens = []Token{{Name: "n", Token: "s"}}

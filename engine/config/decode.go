@@ -21,6 +21,9 @@ import (
 type decoder struct {
 	*collector
 	lookup func(string) (string, bool)
+	// vars maps the path of each expanded value to the variables its
+	// references resolved, for Config.Vars.
+	vars map[string][]string
 }
 
 // field is a known key of a JSON object and how to decode its value.
@@ -267,10 +270,42 @@ func (d *decoder) stringMap(n *node, path string) map[string]string {
 }
 
 // expand expands ${VAR} references in *s, the string at path, reporting an
-// error at the reference when possible.
+// error at the reference when possible, and remembers the variables the
+// value came from.
 func (d *decoder) expand(s *string, path string) {
-	v, err := expand(*s, d.lookup)
+	d.expandWith(s, path, nil)
+}
+
+// expandSecret is expand for a bearer token: an unset variable gets a hint
+// to set a real secret rather than a default.
+func (d *decoder) expandSecret(s *string, path string) {
+	d.expandWith(s, path, func(name string) string {
+		return fmt.Sprintf("${%s} is not set; set it to a random secret of %d or more bytes, e.g. export %s=$(openssl rand -hex 32)",
+			name, MinSecretBytes, name)
+	})
+}
+
+// expandWith is expand; unset, when not nil, words the error for an unset
+// variable.
+func (d *decoder) expandWith(s *string, path string, unset func(name string) string) {
+	var names []string
+	lookup := func(name string) (string, bool) {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+		return d.lookup(name)
+	}
+	v, err := expand(*s, lookup)
+	if len(names) > 0 {
+		if d.vars == nil {
+			d.vars = map[string][]string{}
+		}
+		d.vars[path] = names
+	}
 	if err != nil {
+		if err.unset != "" && unset != nil {
+			err.msg = unset(err.unset)
+		}
 		off := -1
 		if o, ok := d.valuePos[path]; ok {
 			off = o
@@ -573,10 +608,10 @@ func (d *decoder) bearer(n *node, path string) *Bearer {
 			if s, ok := d.str(v, p); ok {
 				*dst = s
 				if s == "" {
-					d.addAt(v.off, p, "must not be empty", `set a secret, e.g. "token": "${PROXY_TOKEN}"`)
+					d.addAt(v.off, p, "must not be empty", `read the secret from a variable, e.g. "token": "${MCP_PROXY_TOKEN}"`)
 					return
 				}
-				d.expand(dst, p)
+				d.expandSecret(dst, p)
 			}
 		}
 	}
@@ -618,7 +653,7 @@ func (d *decoder) bearer(n *node, path string) *Bearer {
 		return (m.key == "token" || m.key == "tokens") && m.value.kind != kindNull
 	}) {
 		d.addAt(n.off, path, `missing "token" or "tokens"`,
-			`e.g. {"token": "${PROXY_TOKEN}"} or {"tokens": [{"name": "ci", "token": "${CI_TOKEN}"}]}`)
+			`e.g. {"token": "${MCP_PROXY_TOKEN}"} or {"tokens": [{"name": "ci", "token": "${CI_TOKEN}"}]}`)
 	}
 	return b
 }

@@ -424,20 +424,20 @@ mcpscript.json:3:57: sseProxy.allowedServers[2]: unknown server "git" (configure
 		name: "empty bearer token",
 		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"authenticate": {"bearer": {"token": ""}}}}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:97: sseProxy.authenticate.bearer.token: must not be empty (set a secret, e.g. "token": "${PROXY_TOKEN}")`,
+		want: `mcpscript.json:1:97: sseProxy.authenticate.bearer.token: must not be empty (read the secret from a variable, e.g. "token": "${MCP_PROXY_TOKEN}")`,
 	},
 	{
 		name: "authenticate without bearer",
 		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"authenticate": {"basic": {}}}}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:76: sseProxy.authenticate: missing "bearer" (e.g. "authenticate": {"bearer": {"token": "${PROXY_TOKEN}"}}, or leave "authenticate" out)
+		want: `mcpscript.json:1:76: sseProxy.authenticate: missing "bearer" (e.g. "authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}, or leave "authenticate" out)
 mcpscript.json:1:77: sseProxy.authenticate.basic: unknown key "basic" (expected one of: bearer, queryTokens)`,
 	},
 	{
 		name: "bearer without token or tokens",
 		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"authenticate": {"bearer": {"tokens": null}}}}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:87: sseProxy.authenticate.bearer: missing "token" or "tokens" (e.g. {"token": "${PROXY_TOKEN}"} or {"tokens": [{"name": "ci", "token": "${CI_TOKEN}"}]})`,
+		want: `mcpscript.json:1:87: sseProxy.authenticate.bearer: missing "token" or "tokens" (e.g. {"token": "${MCP_PROXY_TOKEN}"} or {"tokens": [{"name": "ci", "token": "${CI_TOKEN}"}]})`,
 	},
 	{
 		name: "named tokens",
@@ -451,10 +451,10 @@ mcpscript.json:1:77: sseProxy.authenticate.basic: unknown key "basic" (expected 
   ]}, "queryTokens": "yes"}}
 }`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:4:30: sseProxy.authenticate.bearer.tokens[0].token: ${CI_TOKEN} is not set; set it or write ${CI_TOKEN:-default}
+		want: `mcpscript.json:4:30: sseProxy.authenticate.bearer.tokens[0].token: ${CI_TOKEN} is not set; set it to a random secret of 16 or more bytes, e.g. export CI_TOKEN=$(openssl rand -hex 32)
 mcpscript.json:4:56: sseProxy.authenticate.bearer.tokens[0].servers[0]: unknown server "memroy" (did you mean "memory"?)
 mcpscript.json:5:14: sseProxy.authenticate.bearer.tokens[1].name: the name "ci" is used twice (token names must be unique)
-mcpscript.json:5:29: sseProxy.authenticate.bearer.tokens[1].token: must not be empty (set a secret, e.g. "token": "${PROXY_TOKEN}")
+mcpscript.json:5:29: sseProxy.authenticate.bearer.tokens[1].token: must not be empty (read the secret from a variable, e.g. "token": "${MCP_PROXY_TOKEN}")
 mcpscript.json:6:5: sseProxy.authenticate.bearer.tokens[2]: missing required key "name" (a name for logs and the engine, e.g. "name": "ci")
 mcpscript.json:6:31: sseProxy.authenticate.bearer.tokens[2].servers: expected an array of strings, found a string
 mcpscript.json:7:35: sseProxy.authenticate.bearer.tokens[3].scope: unknown key "scope" (expected one of: name, token, servers)

@@ -33,6 +33,7 @@ func Expand(s string, lookup func(string) (string, bool)) (string, error) {
 type expandError struct {
 	index int
 	msg   string
+	unset string // the variable that is not set, when that is the problem
 }
 
 func (e *expandError) Error() string { return e.msg }
@@ -56,7 +57,7 @@ func expand(s string, lookup func(string) (string, bool)) (string, *expandError)
 			end := closingBrace(s, i+2)
 			if end < 0 {
 				return "", &expandError{i, fmt.Sprintf(
-					"unterminated %q: add the closing } (or write $$ for a literal $)", snippet(s[i:]))}
+					"unterminated %q: add the closing } (or write $$ for a literal $)", snippet(s[i:])), ""}
 			}
 			v, err := reference(s[i:end+1], lookup)
 			if err != nil {
@@ -79,17 +80,22 @@ func reference(ref string, lookup func(string) (string, bool)) (string, *expandE
 	body := ref[2 : len(ref)-1]
 	name, def, hasDef := strings.Cut(body, ":-")
 	if !hasDef && name != "" && !isVarName(name) {
+		// ${env:HOME} (as VS Code writes it) or ${sh:HOME}: the user meant HOME.
+		if scope, v, ok := strings.Cut(name, ":"); ok && isVarName(scope) && isVarName(v) {
+			return "", &expandError{0, fmt.Sprintf(
+				"unsupported %s: write ${%s} (or ${%s:-default})", ref, v, v), ""}
+		}
 		if k := strings.IndexAny(name, "-=?+:"); k > 0 && isVarName(name[:k]) {
 			return "", &expandError{0, fmt.Sprintf(
-				"unsupported %s: only ${%s} and ${%s:-default} are supported", ref, name[:k], name[:k])}
+				"unsupported %s: only ${%s} and ${%s:-default} are supported", ref, name[:k], name[:k]), ""}
 		}
 	}
 	switch {
 	case name == "":
-		return "", &expandError{0, fmt.Sprintf("missing variable name in %s", ref)}
+		return "", &expandError{0, fmt.Sprintf("missing variable name in %s: put one between the braces, as in ${HOME}", ref), ""}
 	case !isVarName(name):
 		return "", &expandError{0, fmt.Sprintf(
-			"invalid variable name %q in %s: use letters, digits and _, not starting with a digit", name, snippet(ref))}
+			"invalid variable name %q in %s: use letters, digits and _, not starting with a digit", name, snippet(ref)), ""}
 	}
 	v, ok := lookup(name)
 	if hasDef && (!ok || v == "") {
@@ -101,7 +107,7 @@ func reference(ref string, lookup func(string) (string, bool)) (string, *expandE
 		return d, nil
 	}
 	if !ok {
-		return "", &expandError{0, fmt.Sprintf("${%s} is not set; set it or write ${%s:-default}", name, name)}
+		return "", &expandError{0, fmt.Sprintf("${%s} is not set; set it or write ${%s:-default}", name, name), name}
 	}
 	return v, nil
 }

@@ -160,7 +160,7 @@ func validateProxy(p *Proxy, servers []string, r *collector) {
 	if a := p.Authenticate; a != nil {
 		if a.Bearer == nil {
 			r.add("sseProxy.authenticate", `missing "bearer"`,
-				`e.g. "authenticate": {"bearer": {"token": "${PROXY_TOKEN}"}}, or leave "authenticate" out`)
+				`e.g. "authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}, or leave "authenticate" out`)
 		} else {
 			validateBearer(a.Bearer, p.AllowedServers, servers, r)
 		}
@@ -191,7 +191,7 @@ func validateProxy(p *Proxy, servers []string, r *collector) {
 func validateBearer(b *Bearer, allowed, servers []string, r *collector) {
 	const at = "sseProxy.authenticate.bearer"
 	if strings.TrimSpace(b.Token) == "" && (b.Token != "" || len(b.Tokens) == 0) {
-		r.add(at+".token", "must not be empty", `set a secret, e.g. "token": "${PROXY_TOKEN}"`)
+		r.add(at+".token", "must not be empty", `read the secret from a variable, e.g. "token": "${MCP_PROXY_TOKEN}"`)
 	}
 	if b.Tokens != nil && len(b.Tokens) == 0 {
 		r.add(at+".tokens", "is empty",
@@ -211,7 +211,7 @@ func validateBearer(b *Bearer, allowed, servers []string, r *collector) {
 		}
 		switch {
 		case strings.TrimSpace(t.Token) == "":
-			r.add(child(tp, "token"), "must not be empty", `set a secret, e.g. "token": "${CI_TOKEN}"`)
+			r.add(child(tp, "token"), "must not be empty", `read the secret from a variable, e.g. "token": "${CI_TOKEN}"`)
 		case t.Token == b.Token:
 			r.add(child(tp, "token"), `has the same secret as "token"`, "every token needs its own secret")
 		default:

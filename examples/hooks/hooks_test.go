@@ -44,6 +44,9 @@ func TestExampleHooks(t *testing.T) {
 	}
 	public := filepath.Join(data, "public")
 	t.Setenv("ALLOWED_DIR", public)
+	// The config reads its bearer tokens from these; they have no defaults.
+	t.Setenv("ADMIN_TOKEN", "admin-0123456789abcdef")
+	t.Setenv("CI_TOKEN", "ci-0123456789abcdef")
 
 	r, err := engine.FromConfigFile("config.json")
 	if err != nil {

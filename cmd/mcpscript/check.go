@@ -1,0 +1,116 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/procman"
+)
+
+func (a *app) checkCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "Validate a config and list every problem in it",
+		Long: `Validate a config and list every problem with its line, column and JSON path:
+the config's own rules; each server's command, looked up on PATH (or, with
+a slash, relative to its cwd) as the runner will; each cwd; the proxy's
+bearer tokens (serve refuses empty, short and placeholder ones); and the
+hooks and filters, which are loaded. Problems of enabled servers are errors
+(exit 2); those of disabled servers are warnings on stderr (exit 0). It
+checks this machine: a command installed elsewhere is reported missing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			r, err := engine.New(cfg, &engine.Options{Logger: a.logger})
+			if err != nil {
+				return err
+			}
+			hooks, filters, err := a.loadScripts(cmd.Context(), r)
+			if err != nil {
+				return err
+			}
+			errs, warnings := commandProblems(cfg)
+			var weak *config.Error
+			if err := cfg.CheckSecrets(); errors.As(err, &weak) {
+				errs = append(errs, weak.Problems...)
+			}
+			if len(warnings) > 0 {
+				w := &config.Error{Source: cfg.Source, Problems: warnings, Kind: config.ErrInvalid}
+				for line := range strings.SplitSeq(w.Error(), "\n") {
+					fmt.Fprintln(a.stderr, "mcpscript: warning:", line)
+				}
+			}
+			if len(errs) > 0 {
+				return &config.Error{Source: cfg.Source, Problems: errs, Kind: config.ErrInvalid}
+			}
+			names := cfg.ServerNames()
+			enabled := 0
+			for _, n := range names {
+				if !cfg.Servers[n].Disabled {
+					enabled++
+				}
+			}
+			fmt.Fprintf(a.stdout, "%s: ok, %s (%d enabled): %s\n", cfg.Source, plural(len(names), "server"), enabled, strings.Join(names, ", "))
+			if hooks+filters > 0 {
+				fmt.Fprintf(a.stdout, "scripts: %s and %s loaded\n", plural(hooks, "hook"), plural(filters, "filter"))
+			}
+			return nil
+		},
+	}
+}
+
+// commandProblems finds the servers whose command or cwd would stop them
+// from starting, by the runner's own rules (procman.Spec.Check): errors
+// for enabled servers, warnings for disabled ones.
+func commandProblems(cfg *config.Config) (errs, warnings []config.Problem) {
+	self := selfPath()
+	for _, name := range cfg.ServerNames() {
+		s := cfg.Servers[name]
+		command := s.Command
+		if command == "mcpscript" && self != "" {
+			command = self // as newRunner aliases it
+		}
+		err := procman.Spec{Name: name, Command: command, Dir: s.ResolvedCwd(cfg.Dir)}.Check()
+		var se *procman.StartError
+		if !errors.As(err, &se) {
+			continue
+		}
+		p := cfg.Problem(config.Path("mcpServers", name, se.Field), se.Reason(), startHint(se))
+		if s.Disabled {
+			p.Hint = strings.TrimPrefix(p.Hint+"; ", "; ") + "the server is disabled, so nothing fails yet"
+			warnings = append(warnings, p)
+		} else {
+			errs = append(errs, p)
+		}
+	}
+	return errs, warnings
+}
+
+// startHint says what to do about a StartError found by check, whose path
+// already names the key to fix.
+func startHint(se *procman.StartError) string {
+	switch {
+	case se.Field == "cwd" && errors.Is(se.Err, fs.ErrNotExist):
+		return "create it, or fix the path; a relative cwd is relative to the config's folder"
+	case se.Field == "cwd":
+		return "point it at a folder"
+	case errors.Is(se.Err, exec.ErrNotFound):
+		return "install it, or give its full path"
+	case errors.Is(se.Err, fs.ErrPermission):
+		return "make it executable with chmod +x"
+	case errors.Is(se.Err, fs.ErrNotExist), errors.Is(se.Err, syscall.EISDIR):
+		return "fix the path; with a cwd, a relative command is relative to it"
+	}
+	return ""
+}
