@@ -89,7 +89,7 @@ func (c *credentials) renew() bool {
 }
 
 func (c *credentials) tokenError(err error) error {
-	e := &Error{Kind: ErrUnauthorized, URL: c.url, Op: c.tokenOp, Err: err}
+	e := &Error{Kind: ErrUnauthorized, URL: c.url, Op: c.tokenOp, Err: netCause(err)}
 	var re *oauth2.RetrieveError
 	switch {
 	case errors.As(err, &re):

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 )
@@ -107,5 +108,33 @@ func (l *Link) netError(op string, err error) error {
 	if l.closed() {
 		return &Error{Kind: ErrClosed, URL: l.o.redacted, Op: op}
 	}
-	return &Error{Kind: ErrUnreachable, URL: l.o.redacted, Op: op, Err: err}
+	return &Error{Kind: ErrUnreachable, URL: l.o.redacted, Op: op, Err: netCause(err)}
+}
+
+// innerCause is the cause inside one of our errors, for a new error that
+// says more (e.g. "after 5 attempts"), so the URL and kind are not repeated.
+func innerCause(err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Err != nil {
+		return e.Err
+	}
+	return netCause(err)
+}
+
+// netCause strips what must not reach an error message or an errors.Is
+// test: *url.Error repeats the URL with its query (credentials may be
+// there), and an io.EOF in the chain would make a reader of the link's
+// errors (the engine) take the link's failure for a clean end of output.
+func netCause(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("the remote closed the connection")
+	}
+	return err
 }

@@ -145,7 +145,7 @@ func (t *legacySSE) readLoop(body io.ReadCloser, events *eventReader) {
 				Detail: fmt.Sprintf("the remote sent a message larger than %d bytes (raise maxMessageBytes for this server)", t.l.o.MaxMessageBytes)})
 			return
 		case err != nil:
-			t.l.fail(t.l.netError(what, fmt.Errorf("the event stream broke: %w", err)))
+			t.l.fail(&Error{Kind: ErrUnreachable, URL: t.l.o.redacted, Op: what, Detail: "the event stream broke", Err: netCause(err)})
 			return
 		}
 		if len(ev.data) == 0 || (ev.name != "" && ev.name != "message") {

@@ -370,7 +370,7 @@ func (s *streamable) readCallStream(c *call, resp *http.Response) {
 			if err != nil {
 				detail = "the answer's event stream broke before the answer"
 			}
-			s.answerFailed(c, &Error{Kind: ErrUnreachable, URL: s.l.o.redacted, Op: op(m), Detail: detail, Err: err})
+			s.answerFailed(c, &Error{Kind: ErrUnreachable, URL: s.l.o.redacted, Op: op(m), Detail: detail, Err: netCause(err)})
 			return
 		}
 		if progress {
@@ -380,7 +380,7 @@ func (s *streamable) readCallStream(c *call, resp *http.Response) {
 			failures++
 			if failures > s.l.o.MaxReconnects {
 				s.answerFailed(c, &Error{Kind: ErrUnreachable, URL: s.l.o.redacted, Op: op(m),
-					Detail: fmt.Sprintf("could not resume the answer's event stream in %d attempts", s.l.o.MaxReconnects), Err: err})
+					Detail: fmt.Sprintf("could not resume the answer's event stream in %d attempts", s.l.o.MaxReconnects), Err: innerCause(err)})
 				return
 			}
 			if !sleep(c.ctx, s.l.backoff(failures, retry)) {
@@ -388,6 +388,10 @@ func (s *streamable) readCallStream(c *call, resp *http.Response) {
 			}
 			var r *http.Response
 			r, err = s.get(c.ctx, lastID)
+			if err != nil && !errors.Is(err, ErrUnreachable) {
+				s.answerFailed(c, err)
+				return
+			}
 			if err != nil {
 				continue
 			}
@@ -525,6 +529,10 @@ func (s *streamable) listenLoop() {
 			}
 			return
 		}
+		if err != nil && !errors.Is(err, ErrUnreachable) {
+			s.l.fail(err) // e.g. no OAuth token: retrying cannot help
+			return
+		}
 		if err == nil {
 			if resp.StatusCode == http.StatusMethodNotAllowed {
 				discard(resp)
@@ -560,7 +568,7 @@ func (s *streamable) listenLoop() {
 		failures++
 		if failures > s.l.o.MaxReconnects {
 			s.l.fail(&Error{Kind: ErrUnreachable, URL: s.l.o.redacted, Op: what,
-				Detail: fmt.Sprintf("could not reopen the event stream in %d attempts", s.l.o.MaxReconnects), Err: lastErr})
+				Detail: fmt.Sprintf("could not reopen the event stream in %d attempts", s.l.o.MaxReconnects), Err: innerCause(lastErr)})
 			return
 		}
 		s.l.o.Logger.Debug("reopening the event stream", "server", s.l.o.Name, "attempt", failures, "err", err)
