@@ -21,8 +21,8 @@ type credentials struct {
 	url     string          // the MCP endpoint, redacted, for errors
 	tokenOp string          // "OAuth token request to <redacted token URL>"
 
-	mu sync.Mutex
-	ts oauth2.TokenSource
+	mu  sync.Mutex
+	tok *oauth2.Token // the current token; nil until fetched or after a refusal
 }
 
 func newCredentials(ctx context.Context, o *resolved, client *http.Client) *credentials {
@@ -45,14 +45,17 @@ func newCredentials(ctx context.Context, o *resolved, client *http.Client) *cred
 		EndpointParams: params,
 	}
 	// Token requests are exchanges, not streams: they get the deadline.
-	tokenClient := &http.Client{Transport: client.Transport, CheckRedirect: client.CheckRedirect, Timeout: o.RequestTimeout}
+	// Redirects follow Go's defaults, which drop Authorization (the client
+	// secret) when the host changes.
+	tokenClient := &http.Client{Transport: client.Transport, Timeout: o.RequestTimeout}
 	c.ctx = context.WithValue(ctx, oauth2.HTTPClient, tokenClient)
 	tu, _ := url.Parse(o.OAuth.TokenURL)
 	c.tokenOp = "OAuth token request to " + redactURL(tu)
 	return c
 }
 
-// apply sets the credentials on h.
+// apply sets the credentials on h. A token is fetched when there is none
+// or it expires within 10s; concurrent requests wait for one fetch.
 func (c *credentials) apply(h http.Header) error {
 	for k, v := range c.headers {
 		h[http.CanonicalHeaderKey(k)] = v
@@ -61,30 +64,35 @@ func (c *credentials) apply(h http.Header) error {
 		return nil
 	}
 	c.mu.Lock()
-	if c.ts == nil {
-		// ReuseTokenSource refreshes the token shortly before it expires.
-		c.ts = c.oauth.TokenSource(c.ctx)
+	defer c.mu.Unlock()
+	if !c.tok.Valid() {
+		tok, err := c.oauth.Token(c.ctx)
+		if err != nil {
+			return c.tokenError(err)
+		}
+		c.tok = tok
 	}
-	ts := c.ts
-	c.mu.Unlock()
-	tok, err := ts.Token()
-	if err != nil {
-		return c.tokenError(err)
-	}
-	tok.SetAuthHeader(&http.Request{Header: h})
+	c.tok.SetAuthHeader(&http.Request{Header: h})
 	return nil
 }
 
-// renew drops the cached token after the remote refused it (revoked before
-// it expired), so the next request fetches a new one. It reports whether
-// renewing can help.
-func (c *credentials) renew() bool {
+// renew drops the token after the remote refused it on the request whose
+// headers are h (revoked before it expired), so the next request fetches
+// a new one. Requests refused together renew it once. It reports whether
+// a retry can help.
+func (c *credentials) renew(h http.Header) bool {
 	if c.oauth == nil {
 		return false
 	}
 	c.mu.Lock()
-	c.ts = nil
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if c.tok != nil {
+		used := &http.Request{Header: http.Header{}}
+		c.tok.SetAuthHeader(used)
+		if used.Header.Get("Authorization") == h.Get("Authorization") {
+			c.tok = nil
+		}
+	}
 	return true
 }
 

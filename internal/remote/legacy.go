@@ -62,7 +62,7 @@ func dialSSE(ctx context.Context, l *Link) (*legacySSE, error) {
 		if err != nil {
 			return nil, timeoutErr(err)
 		}
-		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && l.creds.renew() {
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && l.creds.renew(req.Header) {
 			discard(resp)
 			continue
 		}
@@ -208,7 +208,7 @@ func (t *legacySSE) post(ctx context.Context, m *outgoing) (*http.Response, erro
 		if err != nil {
 			return nil, t.l.netError(op(m), err)
 		}
-		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && t.l.creds.renew() {
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && t.l.creds.renew(req.Header) {
 			discard(resp)
 			continue
 		}

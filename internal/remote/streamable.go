@@ -134,7 +134,7 @@ func (s *streamable) post(c *call, wrote func()) (*http.Response, error) {
 		if err != nil {
 			return nil, s.l.netError(op(m), err)
 		}
-		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && s.l.creds.renew() {
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && s.l.creds.renew(req.Header) {
 			discard(resp)
 			continue
 		}
@@ -468,7 +468,7 @@ func (s *streamable) get(ctx context.Context, lastID string) (*http.Response, er
 		if err != nil {
 			return nil, s.l.netError("GET event stream", err)
 		}
-		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && s.l.creds.renew() {
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && s.l.creds.renew(req.Header) {
 			discard(resp)
 			continue
 		}
