@@ -118,3 +118,12 @@ func excerpt(b []byte) string {
 	}
 	return s
 }
+
+// Retryable reports whether dialing again with the same options may
+// succeed after a link ended with err: true when the remote forgot the
+// session, ended the stream or could not be reached; false when it refused
+// the credentials or is not an MCP endpoint (a configuration problem to
+// report rather than retry quickly), and after Close.
+func Retryable(err error) bool {
+	return errors.Is(err, ErrSessionExpired) || errors.Is(err, ErrStreamClosed) || errors.Is(err, ErrUnreachable)
+}

@@ -1,7 +1,6 @@
 package remote_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -492,19 +491,4 @@ func TestResumeAnswerStream(t *testing.T) {
 	if gets.Load() == 0 {
 		t.Error("no GET with Last-Event-ID")
 	}
-}
-
-// readLines is a helper for raw link tests: it reads lines until n arrive.
-func readLines(t *testing.T, r io.Reader, n int) []string {
-	t.Helper()
-	var out []string
-	br := bufio.NewReader(r)
-	for len(out) < n {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, line)
-	}
-	return out
 }

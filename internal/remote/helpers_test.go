@@ -1,3 +1,7 @@
+// Sampling is deprecated from MCP 2026-07-28 on; the tests exercise it as
+// the legacy versions the engine speaks define it.
+//lint:file-ignore SA1019 see above
+
 package remote_test
 
 import (

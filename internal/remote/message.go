@@ -189,21 +189,6 @@ func protocolVersionOf(line []byte) string {
 	return env.Result.ProtocolVersion
 }
 
-// rpcErrorBody extracts the error of a JSON-RPC error response in an HTTP
-// error body (servers may send one, with or without an id).
-func rpcErrorBody(body []byte) (code int64, message string, ok bool) {
-	var env struct {
-		Error *struct {
-			Code    int64  `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &env) != nil || env.Error == nil {
-		return 0, "", false
-	}
-	return env.Error.Code, env.Error.Message, true
-}
-
 // errorResponseRaw answers request id with the error object the remote
 // sent in an HTTP error body.
 func errorResponseRaw(id, errObj json.RawMessage) []byte {

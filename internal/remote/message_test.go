@@ -182,3 +182,18 @@ func FuzzParseMessages(f *testing.F) {
 		_, _ = parseOutgoing([]byte(s))
 	})
 }
+
+func TestRetryable(t *testing.T) {
+	for err, want := range map[error]bool{
+		&Error{Kind: ErrSessionExpired}: true,
+		&Error{Kind: ErrStreamClosed}:   true,
+		&Error{Kind: ErrUnreachable}:    true,
+		&Error{Kind: ErrUnauthorized}:   false,
+		&Error{Kind: ErrProtocol}:       false,
+		ErrClosed:                       false,
+	} {
+		if got := Retryable(err); got != want {
+			t.Errorf("Retryable(%v) = %v", err, got)
+		}
+	}
+}
