@@ -227,7 +227,8 @@ func (l *Link) fail(err error) {
 	l.mu.Unlock()
 	l.cancel()
 	if !errors.Is(err, ErrClosed) {
-		l.o.Logger.Warn("remote MCP link ended", "server", l.o.Name, "url", l.o.redacted, "err", err)
+		// The owner reports it (Err); this is for tracing.
+		l.o.Logger.Debug("remote MCP link ended", "server", l.o.Name, "url", l.o.redacted, "err", err)
 	}
 }
 
