@@ -154,7 +154,7 @@ func (c *headerCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveStreamable serves s by Streamable HTTP on a loopback test server.
-func serveStreamable(t *testing.T, s *mcp.Server, opts *mcp.StreamableHTTPOptions) *httptest.Server {
+func serveStreamable(t testing.TB, s *mcp.Server, opts *mcp.StreamableHTTPOptions) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, opts))
 	t.Cleanup(ts.Close)
@@ -162,7 +162,7 @@ func serveStreamable(t *testing.T, s *mcp.Server, opts *mcp.StreamableHTTPOption
 }
 
 // serveSSE serves s by legacy HTTP+SSE on a loopback test server.
-func serveSSE(t *testing.T, s *mcp.Server) *httptest.Server {
+func serveSSE(t testing.TB, s *mcp.Server) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return s }, nil))
 	t.Cleanup(func() {
