@@ -2,6 +2,7 @@ package oauthrs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,9 +36,12 @@ type remoteKeys struct {
 	lastAttempt time.Time // start of the last fetch, any kind
 	lastErr     error     // nil after a success
 	inflight    *fetchCall
+	closed      bool
 
-	stop chan struct{}
-	done chan struct{}
+	ctx    context.Context // canceled by close, ending fetches in flight
+	cancel context.CancelFunc
+	done   chan struct{}  // closed when loop returns
+	runs   sync.WaitGroup // fetches in flight
 }
 
 type fetchCall struct {
@@ -51,8 +55,9 @@ func newRemoteKeys(url string, o *Options) *remoteKeys {
 		url: url, client: o.HTTPClient, timeout: o.FetchTimeout,
 		refresh: o.RefreshInterval, minInterval: o.MinRefetchInterval,
 		now: o.Now, log: o.Logger,
-		stop: make(chan struct{}), done: make(chan struct{}),
+		done: make(chan struct{}),
 	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	go r.loop()
 	return r
 }
@@ -62,14 +67,14 @@ func newRemoteKeys(url string, o *Options) *remoteKeys {
 func (r *remoteKeys) loop() {
 	defer close(r.done)
 	for {
-		_, err := r.fetch(context.Background(), true)
+		_, err := r.fetch(r.ctx, true)
 		wait := r.refresh
 		if err != nil {
 			wait = max(r.minInterval, time.Second)
 		}
 		t := time.NewTimer(wait)
 		select {
-		case <-r.stop:
+		case <-r.ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
@@ -77,9 +82,15 @@ func (r *remoteKeys) loop() {
 	}
 }
 
+// close stops the background refresh and waits for fetches in flight, which
+// it cancels.
 func (r *remoteKeys) close() {
-	close(r.stop)
+	r.cancel()
 	<-r.done
+	r.mu.Lock()
+	r.closed = true // no fetch starts after this, so Wait is final
+	r.mu.Unlock()
+	r.runs.Wait()
 }
 
 // keys returns the cached set, fetching it (rate-limited) when there is none
@@ -100,6 +111,10 @@ func (r *remoteKeys) keys(ctx context.Context) (*keySet, error) {
 // the cached set (possibly nil) with the reason it did not fetch.
 func (r *remoteKeys) fetch(ctx context.Context, force bool) (*keySet, error) {
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return r.set.Load(), errors.New("the verifier is closed")
+	}
 	c := r.inflight
 	if c == nil {
 		now := r.now()
@@ -119,6 +134,7 @@ func (r *remoteKeys) fetch(ctx context.Context, force bool) (*keySet, error) {
 		r.inflight = c
 		// The fetch is detached from ctx: a caller giving up must not
 		// abort the fetch others wait for.
+		r.runs.Add(1)
 		go r.run(c)
 	}
 	r.mu.Unlock()
@@ -131,7 +147,8 @@ func (r *remoteKeys) fetch(ctx context.Context, force bool) (*keySet, error) {
 }
 
 func (r *remoteKeys) run(c *fetchCall) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer r.runs.Done()
+	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
 	defer cancel()
 	set, err := r.get(ctx)
 	r.mu.Lock()

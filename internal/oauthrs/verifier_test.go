@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -443,4 +445,43 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("error %T is not a *TokenError: %v", err, err)
 		}
 	})
+}
+
+// TestCloseCancelsFetches: Close returns promptly even while the JWKS
+// endpoint hangs, and a closed verifier starts no fetch.
+func TestCloseCancelsFetches(t *testing.T) {
+	release := make(chan struct{})
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	v, err := New(Options{Issuer: testIssuer, Audiences: []string{testResource}, JWKSURL: srv.URL, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for hits.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the background fetch did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	v.Close()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Close took %v with a fetch hanging", d)
+	}
+	before := hits.Load()
+	if _, err := v.Verify(ctx, sign(t, jose.RS256, getKeys(t).rsa, "k", claims(time.Now(), nil))); !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("Verify after Close: %v", err)
+	}
+	if hits.Load() != before {
+		t.Fatal("a closed verifier fetched")
+	}
 }
