@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -83,9 +82,10 @@ func (p *proxyProc) waitReady(ctx context.Context, url string) error {
 
 // stop ends the proxy and everything it started: SIGTERM to its process
 // group, SIGKILL after stopGrace, then SIGKILL to any descendant that lives
-// in a group of its own (mcpscript puts each server in one) and outlived it.
+// in a group of its own (mcpscript puts each server in one) and outlived
+// it: a proxy that exited has stopped its children or never will.
 // Descendants are listed before the signal, while their parent links hold.
-func (p *proxyProc) stop() error {
+func (p *proxyProc) stop() {
 	tree, err := newProcTree(p.pid())
 	var left []procID
 	if err == nil {
@@ -99,16 +99,19 @@ func (p *proxyProc) stop() error {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-p.exited
 	}
-	deadline := time.Now().Add(stopGrace)
 	for _, id := range left {
-		for id.alive(tree.fs) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
 		if id.alive(tree.fs) {
 			_ = syscall.Kill(id.pid, syscall.SIGKILL)
 		}
 	}
-	return nil
+	// A signal lands asynchronously: wait (briefly) until they are gone, so
+	// that the next cell starts on a quiet machine.
+	deadline := time.Now().Add(stopGrace)
+	for _, id := range left {
+		for id.alive(tree.fs) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }
 
 // freePort asks the kernel for a free loopback port. Another process could
@@ -150,6 +153,3 @@ func (t *tailWriter) String() string {
 	}
 	return s
 }
-
-// errSkipped marks a target that cannot run on this machine.
-var errSkipped = errors.New("skipped")
