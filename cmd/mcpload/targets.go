@@ -96,7 +96,7 @@ func catalog() []target {
 			start: func(env *benchEnv, port int) (*exec.Cmd, error) {
 				return supergateway(env, port)
 			},
-			note: "supergateway's SSE mode runs one echo child for all sessions and forwards each session's `initialize` to it.",
+			note: "supergateway's SSE mode runs one echo child for all sessions and sends every line it writes to every session: with several sessions, callers get each other's answers (the echo check fails).",
 		},
 		{
 			name: "mcp-proxy-http", label: "punkpeye mcp-proxy Streamable HTTP `/mcp`", kind: kindStreamable,
@@ -104,7 +104,7 @@ func catalog() []target {
 			start: func(env *benchEnv, port int) (*exec.Cmd, error) {
 				return punkpeye(env, port, "stream")
 			},
-			note: "punkpeye's mcp-proxy runs one echo child for all sessions and answers each session's `initialize` itself.",
+			note: "punkpeye's mcp-proxy runs one echo child for all sessions.",
 		},
 		{
 			name: "mcp-proxy-sse", label: "punkpeye mcp-proxy SSE `/sse`", kind: kindSSE,
