@@ -192,8 +192,8 @@ func progressLine(r cellResult) string {
 	if r.Fail != "" {
 		return head + " FAIL " + r.Fail
 	}
-	s := fmt.Sprintf("%s %.0f/s p50 %s p99 %s proxy %s/call client %s/call",
-		head, r.Rate, formatLatency(r.P50), formatLatency(r.P99), formatCPU(r.ProxyCPU), formatCPU(r.ClientCPU))
+	s := fmt.Sprintf("%s %.0f/s p50 %s p99 %s proxy %s/call client %s/call others %.1f cores",
+		head, r.Rate, formatLatency(r.P50), formatLatency(r.P99), formatCPU(r.ProxyCPU), formatCPU(r.ClientCPU), r.OtherCores)
 	if r.Errors > 0 {
 		s += fmt.Sprintf(" errors %d (%s)", r.Errors, r.FirstErr)
 	}

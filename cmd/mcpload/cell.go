@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os/exec"
@@ -31,6 +32,10 @@ type cellResult struct {
 	ServerHWM   uint64        `json:"server_peak_rss_bytes"`
 	ProxyProcs  int           `json:"proxy_processes"`
 	ServerProcs int           `json:"server_processes"`
+
+	// OtherCores is how many cores the rest of the machine (other
+	// processes, other guests) kept busy during the window, on average.
+	OtherCores float64 `json:"other_cores"`
 
 	Fail     string `json:"fail,omitempty"`        // why the cell has no numbers
 	FirstErr string `json:"first_error,omitempty"` // the first failed call in the window
@@ -98,20 +103,24 @@ func runCell(ctx context.Context, env *benchEnv, t target, spec loadSpec) cellRe
 	var (
 		u0, u1  treeUsage
 		c0, c1  time.Duration
+		b0, b1  time.Duration
 		readErr error
 	)
 	w := drive(ctx, sessions, spec, callers, func(begin bool) {
 		// The /proc walk is left outside the client's CPU window.
+		var err error
 		if begin {
 			u0, readErr = tree.read()
+			b0, err = machineBusy(tree.fs)
+			readErr = cmp.Or(readErr, err)
 			c0 = selfCPU()
 			return
 		}
 		c1 = selfCPU()
-		var err error
-		if u1, err = tree.read(); err != nil && readErr == nil {
-			readErr = err
-		}
+		b1, err = machineBusy(tree.fs)
+		readErr = cmp.Or(readErr, err)
+		u1, err = tree.read()
+		readErr = cmp.Or(readErr, err)
 	})
 	if ctx.Err() != nil {
 		return fail("interrupted")
@@ -134,5 +143,7 @@ func runCell(ctx context.Context, env *benchEnv, t target, spec loadSpec) cellRe
 	res.ClientCPU = per(c1 - c0)
 	res.ProxyHWM, res.ServerHWM = u1.proxyHWM, u1.serverHWM
 	res.ProxyProcs, res.ServerProcs = u1.proxyProcs, u1.serverProcs
+	known := (u1.proxyCPU - u0.proxyCPU) + (u1.serverCPU - u0.serverCPU) + (c1 - c0)
+	res.OtherCores = max(0, float64(b1-b0-known)/float64(w.elapsed))
 	return res
 }

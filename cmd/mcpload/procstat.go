@@ -166,6 +166,19 @@ func (id procID) alive(fs procfs.FS) bool {
 	return err == nil && st.Starttime == id.start && st.State != "Z"
 }
 
+// machineBusy is the CPU time the whole machine has spent busy since boot,
+// on all cores, counting what the hypervisor gave to other guests (steal):
+// with the time of the processes a cell knows, it tells how much else ran.
+func machineBusy(fs procfs.FS) (time.Duration, error) {
+	st, err := fs.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("reading /proc/stat: %w", err)
+	}
+	c := st.CPUTotal
+	secs := c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal
+	return time.Duration(secs * float64(time.Second)), nil
+}
+
 // selfCPU is the CPU time mcpload itself has used, all threads.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage

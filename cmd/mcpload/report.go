@@ -48,6 +48,27 @@ func (r *report) finish() {
 	}
 }
 
+// otherCores sums up how busy the rest of the machine was during the
+// windows of the cells that ran.
+func (r *report) otherCores() (lo, mean, hi float64, ok bool) {
+	n := 0
+	for _, res := range r.results {
+		if res.Fail != "" {
+			continue
+		}
+		if n == 0 || res.OtherCores < lo {
+			lo = res.OtherCores
+		}
+		hi = max(hi, res.OtherCores)
+		mean += res.OtherCores
+		n++
+	}
+	if n == 0 {
+		return 0, 0, 0, false
+	}
+	return lo, mean / float64(n), hi, true
+}
+
 // failures counts the cells that failed or saw failed calls.
 func (r *report) failures() int {
 	n := 0
@@ -96,7 +117,12 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintf(w, "Peers: %s.", v)
 	}
 	fmt.Fprintf(w, "\n\nEach cell: %s warmup, then a %s window; a fresh proxy per cell; "+
-		"each HTTP caller has its own session, direct stdio callers share one child.\n\n", r.warmup, r.window)
+		"each HTTP caller has its own session, direct stdio callers share one child.", r.warmup, r.window)
+	if lo, mean, hi, ok := r.otherCores(); ok {
+		fmt.Fprintf(w, " Other processes kept %.1f cores busy on average during the windows (%.1f to %.1f): "+
+			"the more, the less the throughput figures mean.", mean, lo, hi)
+	}
+	fmt.Fprint(w, "\n\n")
 	fmt.Fprintln(w, "Cell: calls/s · ratio to direct stdio · p50/p99 latency · proxy CPU per call · proxy peak RSS · client CPU per call.")
 	for _, s := range r.sizes {
 		fmt.Fprintf(w, "\n### payload %s\n\n", formatSize(s))
