@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpscript/mcpscript/internal/lograte"
 	"github.com/mcpscript/mcpscript/internal/rawjson"
 	"github.com/mcpscript/mcpscript/internal/wire"
 )
@@ -38,6 +39,7 @@ type conn struct {
 	h        handler
 	onEOF    func() error // explains an EOF from the server (e.g. its exit status)
 	maxFrame int
+	noise    *lograte.Limiter // what the server writes that is not JSON-RPC: logged within a bound
 
 	writeSem chan struct{} // one writer at a time, and waiting for it honours ctx
 	nextID   atomic.Int64
@@ -80,6 +82,7 @@ func newConn(r io.Reader, w io.WriteCloser, opts connOptions) *conn {
 		h:        opts.handler,
 		onEOF:    opts.onEOF,
 		maxFrame: opts.maxFrame,
+		noise:    lograte.New(noiseBurst, noiseWindow),
 		writeSem: make(chan struct{}, 1),
 		pending:  make(map[int64]*call),
 		incoming: make(map[string]context.CancelFunc),
@@ -316,6 +319,7 @@ func (c *conn) readLoop(r io.Reader) {
 	default:
 		err = fmt.Errorf("reading from server %q: %w", c.name, readErr)
 	}
+	c.noise.Flush(context.Background(), c.logger, slog.LevelWarn, "malformed lines from the server", slog.String("server", c.name))
 	c.fail(err)
 	if !eof { // keep draining so a server blocked on a full stdout pipe can exit
 		_, _ = io.Copy(io.Discard, br)
@@ -323,6 +327,14 @@ func (c *conn) readLoop(r io.Reader) {
 }
 
 var errFrameTooLarge = errors.New("message too large")
+
+// A server that writes what is not JSON-RPC on its stdout gets noiseBurst
+// warnings per noiseWindow; the rest are counted, and the count is logged.
+// One child once wrote 800 MB of such warnings in 15 s.
+const (
+	noiseBurst  = 20
+	noiseWindow = 10 * time.Second
+)
 
 // writeStallGrace is how long a write may stay blocked after its deadline
 // before the connection is declared stuck and closed.
@@ -362,21 +374,21 @@ func (c *conn) dispatch(frame []byte) {
 	case '[': // a JSON-RPC batch, as 2025-03-26 peers may send
 		var batch []json.RawMessage
 		if err := json.Unmarshal(frame, &batch); err != nil {
-			c.logger.Warn("ignoring malformed JSON-RPC batch from server", "server", c.name, "err", err, "line", excerpt(frame))
+			c.warnNoise("ignoring malformed JSON-RPC batch from server", err.Error(), frame)
 			return
 		}
 		for _, m := range batch {
 			c.dispatchOne(m)
 		}
 	default:
-		c.logger.Warn("ignoring non-JSON line on server stdout (servers should log to stderr)", "server", c.name, "line", excerpt(frame))
+		c.warnNoise("ignoring non-JSON line on server stdout (servers should log to stderr)", "", frame)
 	}
 }
 
 func (c *conn) dispatchOne(data []byte) {
 	m, perr := wire.Parse(data)
 	if perr != nil {
-		c.logger.Warn("ignoring malformed JSON-RPC message from server", "server", c.name, "err", perr.Message, "line", excerpt(data))
+		c.warnNoise("ignoring malformed JSON-RPC message from server", perr.Message, data)
 		return
 	}
 	switch m.Kind {
@@ -387,6 +399,18 @@ func (c *conn) dispatchOne(data []byte) {
 	case wire.KindNotification:
 		c.notification(m.Method, m.Params)
 	}
+}
+
+// warnNoise logs a line of the server's stdout that is not a JSON-RPC
+// message, within the connection's bound.
+func (c *conn) warnNoise(msg, why string, line []byte) {
+	c.noise.Log(context.Background(), c.logger, slog.LevelWarn, "malformed lines from the server", msg, func() []slog.Attr {
+		attrs := []slog.Attr{slog.String("server", c.name)}
+		if why != "" {
+			attrs = append(attrs, slog.String("err", why))
+		}
+		return append(attrs, slog.String("line", excerpt(line)))
+	})
 }
 
 func (c *conn) deliver(m *wire.Message) {

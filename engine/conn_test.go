@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -81,4 +82,50 @@ func FuzzConnOutput(f *testing.F) {
 			t.Fatalf("the call hung although the output ended: %v", err)
 		}
 	})
+}
+
+// TestNoiseIsBounded floods a connection with lines that are not JSON-RPC:
+// the request still gets its answer, the log holds noiseBurst warnings and
+// one count of the rest, whatever the flood's size.
+func TestNoiseIsBounded(t *testing.T) {
+	const lines = 50_000
+	var out strings.Builder
+	for i := range lines {
+		switch i % 3 {
+		case 0:
+			out.WriteString("garbage line\n")
+		case 1:
+			out.WriteString("{not json\n")
+		default:
+			out.WriteString(`{"jsonrpc":"1.0","id":7}` + "\n")
+		}
+	}
+	out.WriteString(`{"jsonrpc":"2.0","id":1,"result":{"ok":true}}` + "\n")
+	var log strings.Builder
+	pr, pw := io.Pipe()
+	c := newConn(pr, discardCloser{io.Discard}, connOptions{
+		name: "noisy", maxFrame: 4096, logger: slog.New(slog.NewTextHandler(&log, nil)),
+	})
+	go func() {
+		pw.Write([]byte(out.String()))
+		// The pipe stays open until the answer was read: the summary then
+		// comes from the end of the connection.
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := c.call(ctx, "ping", json.RawMessage(`{}`), nil)
+	if err != nil || string(res) != `{"ok":true}` {
+		t.Fatalf("call = %s, %v", res, err)
+	}
+	pw.Close()
+	<-c.done
+	text := log.String()
+	records := strings.Count(text, "\n")
+	if n := strings.Count(text, "ignoring "); n != noiseBurst {
+		t.Errorf("%d warnings, want %d", n, noiseBurst)
+	}
+	want := fmt.Sprintf("… %d more malformed lines from the server dropped", lines-noiseBurst)
+	if !strings.Contains(text, want) || records != noiseBurst+1 {
+		t.Errorf("log of %d records, want %d and %q:\n%.2000s", records, noiseBurst+1, want, text)
+	}
 }
