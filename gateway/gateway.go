@@ -23,7 +23,15 @@ type Outbound func(msg json.RawMessage, related json.RawMessage)
 type Options struct {
 	AllowedServers []string     // sseProxy.allowedServers; nil means every configured server
 	Logger         *slog.Logger // default: slog.Default()
+	// ListWait bounds how long the aggregate view waits for one server's
+	// list (DefaultListWait when zero): a slower server is left out of the
+	// answer, which names it, and its list goes on being fetched for the
+	// next request.
+	ListWait time.Duration
 }
+
+// DefaultListWait is Options.ListWait's default.
+const DefaultListWait = 5 * time.Second
 
 // Timeouts of the gateway's own waits.
 const (
@@ -44,11 +52,12 @@ const (
 // Gateway serves the servers of a Runner to downstream sessions; see the
 // package documentation.
 type Gateway struct {
-	r       *engine.Runner
-	logger  *slog.Logger
-	names   []string             // the servers the gateway exposes, sorted
-	servers map[string]*upstream // by name, for each of names
-	prefix  map[string]string    // namespace prefix of every configured server
+	r        *engine.Runner
+	logger   *slog.Logger
+	listWait time.Duration
+	names    []string             // the servers the gateway exposes, sorted
+	servers  map[string]*upstream // by name, for each of names
+	prefix   map[string]string    // namespace prefix of every configured server
 
 	stopEvents func()
 	removes    []func()
@@ -82,11 +91,7 @@ type upstream struct {
 }
 
 func newUpstream(name string, c *engine.Client) *upstream {
-	u := &upstream{name: name, client: c, logMu: newCtxMutex(), logWant: -1, logApplied: -1}
-	for i := range u.lists {
-		u.lists[i].sem = newCtxMutex()
-	}
-	return u
+	return &upstream{name: name, client: c, logMu: newCtxMutex(), logWant: -1, logApplied: -1}
 }
 
 // New returns a gateway over r's servers and installs itself with
@@ -101,10 +106,14 @@ func New(r *engine.Runner, opts *Options) *Gateway {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.ListWait <= 0 {
+		o.ListWait = DefaultListWait
+	}
 	all := r.Servers()
 	g := &Gateway{
 		r:        r,
 		logger:   o.Logger,
+		listWait: o.ListWait,
 		servers:  map[string]*upstream{},
 		prefix:   serverPrefixes(all),
 		sessions: map[*Session]struct{}{},

@@ -336,7 +336,7 @@ func TestGatewayAggregate(t *testing.T) {
 	p.initialize(engine.LatestProtocolVersion, nil)
 
 	tools := listTools(t, p)
-	const perServer = 19 + 150 // the test server's tools
+	const perServer = 21 + 150 // the test server's tools
 	if len(tools) != 3*perServer {
 		t.Fatalf("aggregate has %d tools, want %d", len(tools), 3*perServer)
 	}
