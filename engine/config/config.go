@@ -95,6 +95,17 @@ const (
 	DefaultWorkers        = 4
 	DefaultMaxBodyBytes   = 4 << 20
 
+	// DefaultMaxSessionsPerCaller is Sessions.MaxPerCaller's default.
+	DefaultMaxSessionsPerCaller = 256
+	// DefaultMaxSessionsTotal is Sessions.MaxTotal's default.
+	DefaultMaxSessionsTotal = 4096
+	// DefaultProxySessionIdleTimeout is Sessions.IdleTimeout's default.
+	DefaultProxySessionIdleTimeout = 30 * time.Minute
+	// DefaultDrainTimeout is Proxy.DrainTimeout's default.
+	DefaultDrainTimeout = 10 * time.Second
+	// DefaultListWait is Proxy.ListWait's default.
+	DefaultListWait = 5 * time.Second
+
 	// DefaultTokenName is the name of the single bearer token
 	// (Bearer.Token), as the proxy reports it in an identity.
 	DefaultTokenName = "default"
@@ -283,8 +294,34 @@ type Proxy struct {
 	// when zero; at least MinMaxBodyBytes otherwise). Larger requests get
 	// HTTP 413.
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
+	// Sessions bounds the proxy's MCP sessions (the defaults when nil).
+	Sessions *Sessions `json:"sessions,omitempty"`
+	// DrainTimeout is how long a proxy that is stopping lets the calls in
+	// flight finish before it answers them with an error
+	// (DefaultDrainTimeout when zero).
+	DrainTimeout Duration `json:"drainTimeout,omitzero"`
+	// ListWait bounds how long the aggregate view waits for one server's
+	// tools, prompts or resources list; slower servers are left out of the
+	// answer, which names them (DefaultListWait when zero).
+	ListWait Duration `json:"listWait,omitzero"`
 
 	anyPort bool // the file said "port": 0
+}
+
+// Sessions bounds the MCP sessions of the proxy, counted over every
+// transport and route.
+type Sessions struct {
+	// MaxPerCaller bounds the sessions one caller (a bearer token's name,
+	// or everyone together when authentication is off) may have open at
+	// once (DefaultMaxSessionsPerCaller when zero).
+	MaxPerCaller int `json:"maxPerCaller,omitempty"`
+	// MaxTotal bounds the sessions open at once in all
+	// (DefaultMaxSessionsTotal when zero).
+	MaxTotal int `json:"maxTotal,omitempty"`
+	// IdleTimeout closes a Streamable HTTP session that has had no request
+	// in flight and no open stream for that long
+	// (DefaultProxySessionIdleTimeout when zero).
+	IdleTimeout Duration `json:"idleTimeout,omitzero"`
 }
 
 // MarshalJSON writes the proxy settings, including "port": 0 when the
@@ -502,6 +539,26 @@ func (c *Config) WithDefaults() *Config {
 		}
 		if p.MaxBodyBytes == 0 {
 			p.MaxBodyBytes = DefaultMaxBodyBytes
+		}
+		var ss Sessions
+		if p.Sessions != nil {
+			ss = *p.Sessions
+		}
+		if ss.MaxPerCaller == 0 {
+			ss.MaxPerCaller = DefaultMaxSessionsPerCaller
+		}
+		if ss.MaxTotal == 0 {
+			ss.MaxTotal = DefaultMaxSessionsTotal
+		}
+		if ss.IdleTimeout.Duration == 0 {
+			ss.IdleTimeout.Duration = DefaultProxySessionIdleTimeout
+		}
+		p.Sessions = &ss
+		if p.DrainTimeout.Duration == 0 {
+			p.DrainTimeout.Duration = DefaultDrainTimeout
+		}
+		if p.ListWait.Duration == 0 {
+			p.ListWait.Duration = DefaultListWait
 		}
 		if p.Address == "" {
 			p.Address = DefaultAddress

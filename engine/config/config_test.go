@@ -100,6 +100,9 @@ func TestRunnerReadmeConfig(t *testing.T) {
 			AllowedServers: []string{"fetch", "filesystem"},
 			Authenticate:   &Authenticate{Bearer: &Bearer{Token: "your-secure-token"}},
 			MaxBodyBytes:   DefaultMaxBodyBytes,
+			Sessions:       defaultSessions(),
+			DrainTimeout:   d(DefaultDrainTimeout),
+			ListWait:       d(DefaultListWait),
 		},
 		Source: "test.json",
 	}
@@ -161,13 +164,15 @@ func TestRunnerReadmeProxySnippet(t *testing.T) {
 		`{"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}, "filesystem": {"command": "npx"}}`, 1)
 	c := parse(t, clean)
 	wantProxy := &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch", "filesystem"},
-		Authenticate: &Authenticate{Bearer: &Bearer{Token: "your-secure-token-here"}}, MaxBodyBytes: DefaultMaxBodyBytes}
+		Authenticate: &Authenticate{Bearer: &Bearer{Token: "your-secure-token-here"}}, MaxBodyBytes: DefaultMaxBodyBytes,
+		Sessions: defaultSessions(), DrainTimeout: d(DefaultDrainTimeout), ListWait: d(DefaultListWait)}
 	if !reflect.DeepEqual(c.Proxy, wantProxy) {
 		t.Errorf("got %+v, want %+v", c.Proxy, wantProxy)
 	}
 	// Every proxy key is optional.
 	c = parse(t, `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {}}`)
-	if want := (&Proxy{Address: DefaultAddress, Port: DefaultPort, Workers: DefaultWorkers, MaxBodyBytes: DefaultMaxBodyBytes}); !reflect.DeepEqual(c.Proxy, want) {
+	if want := (&Proxy{Address: DefaultAddress, Port: DefaultPort, Workers: DefaultWorkers, MaxBodyBytes: DefaultMaxBodyBytes,
+		Sessions: defaultSessions(), DrainTimeout: d(DefaultDrainTimeout), ListWait: d(DefaultListWait)}); !reflect.DeepEqual(c.Proxy, want) {
 		t.Errorf("got %+v, want %+v", c.Proxy, want)
 	}
 }
@@ -230,7 +235,10 @@ func TestEveryKey(t *testing.T) {
     },
     "cors": {"allowedOrigins": ["http://localhost:5173", "*"], "allowCredentials": false},
     "allowedHosts": ["mcp.example.com", "[::1]:8080"],
-    "maxBodyBytes": 1024
+    "maxBodyBytes": 1024,
+    "sessions": {"maxPerCaller": 8, "maxTotal": 100, "idleTimeout": "5m"},
+    "drainTimeout": "3s",
+    "listWait": "2s"
   }
 }`)
 	want := &Config{
@@ -257,6 +265,9 @@ func TestEveryKey(t *testing.T) {
 			CORS:         &CORS{AllowedOrigins: []string{"http://localhost:5173", "*"}},
 			AllowedHosts: []string{"mcp.example.com", "[::1]:8080"},
 			MaxBodyBytes: 1024,
+			Sessions:     &Sessions{MaxPerCaller: 8, MaxTotal: 100, IdleTimeout: d(5 * time.Minute)},
+			DrainTimeout: d(3 * time.Second),
+			ListWait:     d(2 * time.Second),
 		},
 		Source: "test.json",
 	}
@@ -387,7 +398,8 @@ func TestGoValues(t *testing.T) {
 	fs.Restart.Policy, fs.Restart.MaxRetries, fs.StartTimeout = "always", intp(0), d(time.Minute)
 	want := &Config{
 		Servers: map[string]*Server{"fetch": defaultedServer("uvx", "mcp-server-fetch"), "fs": fs},
-		Proxy:   &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch"}, MaxBodyBytes: 4 << 20},
+		Proxy: &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch"}, MaxBodyBytes: 4 << 20,
+			Sessions: defaultSessions(), DrainTimeout: d(DefaultDrainTimeout), ListWait: d(DefaultListWait)},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", dump(got), dump(want))
@@ -995,4 +1007,9 @@ func TestResolve(t *testing.T) {
 	if got := (&Config{}).Resolve("a/../b.ts"); got != "b.ts" {
 		t.Errorf("Resolve without Dir = %q", got)
 	}
+}
+
+// defaultSessions is the Sessions of a config that sets none.
+func defaultSessions() *Sessions {
+	return &Sessions{MaxPerCaller: DefaultMaxSessionsPerCaller, MaxTotal: DefaultMaxSessionsTotal, IdleTimeout: d(DefaultProxySessionIdleTimeout)}
 }

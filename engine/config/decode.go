@@ -586,6 +586,9 @@ func (d *decoder) proxy(n *node, path string) *Proxy {
 				}
 			}
 		}},
+		{key: "sessions", decode: func(v *node, at string) { p.Sessions = d.sessions(v, at) }},
+		{key: "drainTimeout", decode: d.setDuration(&p.DrainTimeout)},
+		{key: "listWait", decode: d.setDuration(&p.ListWait)},
 	}}) {
 		return nil
 	}
@@ -656,6 +659,25 @@ func (d *decoder) bearer(n *node, path string) *Bearer {
 			`e.g. {"token": "${MCP_PROXY_TOKEN}"} or {"tokens": [{"name": "ci", "token": "${CI_TOKEN}"}]}`)
 	}
 	return b
+}
+
+// sessions decodes the session limits.
+func (d *decoder) sessions(n *node, path string) *Sessions {
+	ss := &Sessions{}
+	limit := func(dst *int, def int) func(*node, string) {
+		return d.setInt(dst, func(n int) (string, string) {
+			if n < 1 {
+				return fmt.Sprintf("must be at least 1, found %d", n), fmt.Sprintf("leave the key out for the default, %d", def)
+			}
+			return "", ""
+		})
+	}
+	d.object(n, path, objectSpec{fields: []field{
+		{key: "maxPerCaller", decode: limit(&ss.MaxPerCaller, DefaultMaxSessionsPerCaller)},
+		{key: "maxTotal", decode: limit(&ss.MaxTotal, DefaultMaxSessionsTotal)},
+		{key: "idleTimeout", decode: d.setDuration(&ss.IdleTimeout)},
+	}})
+	return ss
 }
 
 // cors decodes the CORS settings.

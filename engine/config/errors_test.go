@@ -477,6 +477,39 @@ mcpscript.json:5:21: sseProxy.allowedHosts: is empty (list host names such as "m
 mcpscript.json:6:21: sseProxy.maxBodyBytes: must be at least 1024 (leave the key out for the default, 4194304 = 4 MiB)`,
 	},
 	{
+		name: "session limits, drain and list wait",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "sseProxy": {
+    "sessions": {"maxPerCaler": 4, "maxTotal": 0, "idleTimeout": 30},
+    "drainTimout": "5s",
+    "listWait": "soon"
+  }
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:4:18: sseProxy.sessions.maxPerCaler: unknown key "maxPerCaler" (did you mean "maxPerCaller"?)
+mcpscript.json:4:48: sseProxy.sessions.maxTotal: must be at least 1, found 0 (leave the key out for the default, 4096)
+mcpscript.json:4:66: sseProxy.sessions.idleTimeout: expected a duration string, found the number 30 (use a duration string such as "30s" for seconds or "30ms" for milliseconds)
+mcpscript.json:5:5: sseProxy.drainTimout: unknown key "drainTimout" (did you mean "drainTimeout"?)
+mcpscript.json:6:17: sseProxy.listWait: invalid duration "soon" (use a duration string such as "30s", "250ms" or "1m30s")`,
+	},
+	{
+		name: "session limits that contradict each other",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "sseProxy": {"sessions": {"maxPerCaller": 500, "maxTotal": 100}, "drainTimeout": "-1s"}
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:3:45: sseProxy.sessions.maxPerCaller: is 500, more than the 100 sessions allowed in all (maxTotal) (raise maxTotal or lower maxPerCaller)
+mcpscript.json:3:84: sseProxy.drainTimeout: must not be negative, found "-1s"`,
+	},
+	{
+		name: "sessions is not an object",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"sessions": 10}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:72: sseProxy.sessions: expected an object, found a number`,
+	},
+	{
 		name: "cors without origins",
 		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"cors": {}}}`,
 		kind: ErrInvalid,

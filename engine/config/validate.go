@@ -184,6 +184,33 @@ func validateProxy(p *Proxy, servers []string, r *collector) {
 		r.add("sseProxy.maxBodyBytes", fmt.Sprintf("must be at least %d, found %d", MinMaxBodyBytes, p.MaxBodyBytes),
 			fmt.Sprintf("leave the key out for the default, %d = 4 MiB", DefaultMaxBodyBytes))
 	}
+	if ss := p.Sessions; ss != nil {
+		validateSessions(ss, r)
+	}
+	checkTimeout(p.DrainTimeout, "sseProxy.drainTimeout", r)
+	checkTimeout(p.ListWait, "sseProxy.listWait", r)
+}
+
+// validateSessions checks the session limits; zero stands for a default.
+func validateSessions(ss *Sessions, r *collector) {
+	const at = "sseProxy.sessions"
+	if ss.MaxPerCaller < 0 {
+		r.add(at+".maxPerCaller", fmt.Sprintf("must be at least 1, found %d", ss.MaxPerCaller),
+			fmt.Sprintf("leave the key out for the default, %d", DefaultMaxSessionsPerCaller))
+	}
+	if ss.MaxTotal < 0 {
+		r.add(at+".maxTotal", fmt.Sprintf("must be at least 1, found %d", ss.MaxTotal),
+			fmt.Sprintf("leave the key out for the default, %d", DefaultMaxSessionsTotal))
+	}
+	total := ss.MaxTotal
+	if total == 0 {
+		total = DefaultMaxSessionsTotal
+	}
+	if ss.MaxPerCaller > total {
+		r.add(at+".maxPerCaller", fmt.Sprintf("is %d, more than the %d sessions allowed in all (maxTotal)", ss.MaxPerCaller, total),
+			"raise maxTotal or lower maxPerCaller")
+	}
+	checkTimeout(ss.IdleTimeout, at+".idleTimeout", r)
 }
 
 // validateBearer checks the bearer tokens: secrets set and distinct, names
