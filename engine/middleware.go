@@ -131,6 +131,7 @@ func (r *Request) Name() string {
 // middleware and hooks read it from Request.Caller.
 type Identity struct {
 	Token     string   // name of the bearer token used ("" when auth is off)
+	Subject   string   // the JWT subject (sub) of an OAuth access token; "" for bearer tokens
 	Session   string   // the transport's session id
 	Transport string   // "streamable-http", "sse", "reference-sse", "go", "cli", "workflow"
 	Servers   []string // if non-nil, the only servers this caller may use (the token's limit)

@@ -139,6 +139,15 @@ func (st *eventStream) empty() bool {
 	return st.next == 0
 }
 
+// flushed reports whether the stream has nothing left to write to a
+// client attached to it: every queued event is written, or no client is
+// attached (a detached stream waits for a resume that may never come).
+func (st *eventStream) flushed() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.att == nil || st.closed || st.written >= st.next
+}
+
 // attach makes a response the stream's writer. With resume, writing starts
 // after the event with seq cursor (as far as kept events allow), else after
 // the last event written so far. With takeover, a response already attached

@@ -29,6 +29,7 @@ func identityOf(c *fiber.Ctx) engine.Identity {
 		}
 	}
 	id.Token = strings.Clone(id.Token)
+	id.Subject = strings.Clone(id.Subject)
 	id.Session = strings.Clone(id.Session)
 	id.Transport = strings.Clone(id.Transport)
 	if id.Servers != nil {

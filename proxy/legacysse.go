@@ -55,7 +55,7 @@ type sseSession struct {
 func newLegacySSE(gw *gateway.Gateway, view string, postPath string, opts transportOptions) *legacySSE {
 	return &legacySSE{
 		gw: gw, view: view, postPath: postPath, opts: opts.withDefaults(), transport: transportSSE,
-		sessions: newSessionTable[*sseSession](),
+		sessions: newSessionTable[*sseSession](opts.limits),
 	}
 }
 
@@ -67,6 +67,10 @@ func (l *legacySSE) Stream(c *fiber.Ctx) error {
 	ident := identityOf(c)
 	ident.Transport = l.transport
 	ident.Session = newSessionID()
+	place, err := l.sessions.reserve(ident)
+	if err != nil {
+		return err
+	}
 	s := &sseSession{l: l, id: ident.Session, ident: ident, statusAlways: c.QueryBool("serverStatus")}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.st = newEventStream(0, false, l.opts, func() {
@@ -74,11 +78,12 @@ func (l *legacySSE) Stream(c *fiber.Ctx) error {
 	})
 	gs, err := l.gw.Open(l.view, ident, func(msg, _ json.RawMessage) { s.st.push("message", msg, false) })
 	if err != nil {
+		place.cancel()
 		s.cancel()
 		return openError(err)
 	}
 	s.gs = gs
-	if err := l.sessions.add(s); err != nil {
+	if err := l.sessions.add(s, place); err != nil {
 		gs.Close()
 		s.cancel()
 		return err

@@ -185,12 +185,14 @@ func TestServerSecurity(t *testing.T) {
 		{name: "healthz without token", method: "GET", path: "/healthz", status: 200, want: `"ok"`},
 		{name: "healthz ignores Host", method: "GET", path: "/healthz", headers: map[string]string{"Host": "evil.example.com"}, status: 200},
 		{name: "readyz without token", method: "GET", path: "/readyz", status: 200, want: `"ready":true`},
-		{name: "unknown server", method: "POST", path: "/servers/zz/mcp", token: tokAll, body: initBody, status: 404, want: `unknown server \"zz\"`},
-		{name: "server outside allowedServers", method: "POST", path: "/servers/c/mcp", token: tokAll, body: initBody, status: 403, want: "allowedServers"},
-		{name: "server outside allowedServers, sse", method: "GET", path: "/servers/c/sse", token: tokAll, status: 403},
-		{name: "token limited to another server", method: "POST", path: "/servers/a/mcp", token: tokB, body: initBody, status: 403, want: `the token \"ci\" may not use server \"a\"`},
-		{name: "token limited to another server, sse", method: "GET", path: "/servers/a/sse", token: tokB, status: 403},
-		{name: "token limited to another server, messages", method: "POST", path: "/servers/a/messages?sessionId=x", token: tokB, body: initBody, status: 403},
+		{name: "unknown server", method: "POST", path: "/servers/zz/mcp", token: tokAll, body: initBody, status: 404, want: `server \"zz\" is not available (servers: a, b)`},
+		// Servers the caller may not use look like servers that do not exist.
+		{name: "server outside allowedServers", method: "POST", path: "/servers/c/mcp", token: tokAll, body: initBody, status: 404, want: `server \"c\" is not available (servers: a, b)`},
+		{name: "server outside allowedServers, sse", method: "GET", path: "/servers/c/sse", token: tokAll, status: 404},
+		{name: "token limited to another server", method: "POST", path: "/servers/a/mcp", token: tokB, body: initBody, status: 404, want: `server \"a\" is not available (servers: b)`},
+		{name: "token limited to another server, sse", method: "GET", path: "/servers/a/sse", token: tokB, status: 404},
+		{name: "token limited to another server, messages", method: "POST", path: "/servers/a/messages?sessionId=x", token: tokB, body: initBody, status: 404},
+		{name: "unknown server, limited token", method: "POST", path: "/servers/zz/mcp", token: tokB, body: initBody, status: 404, want: `server \"zz\" is not available (servers: b)`},
 		{name: "token limit allows its server", method: "POST", path: "/servers/b/mcp", token: tokB, body: initBody,
 			headers: map[string]string{"Accept": "application/json"}, status: 200, want: `"serverInfo"`},
 		{name: "evil Host", method: "POST", path: "/mcp", token: tokAll, body: initBody,
@@ -349,7 +351,7 @@ func TestServerQueryTokens(t *testing.T) {
 	}
 	// The limited token's query token keeps the limit.
 	_, qtB := issue(tokB)
-	if resp, body := e.do("GET", "/servers/a/sse?access_token="+qtB, "", nil, ""); resp.StatusCode != 403 {
+	if resp, body := e.do("GET", "/servers/a/sse?access_token="+qtB, "", nil, ""); resp.StatusCode != 404 {
 		t.Errorf("limited query token on another server: %d %s", resp.StatusCode, body)
 	}
 	// Unknown and expired tokens.

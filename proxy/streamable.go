@@ -94,7 +94,7 @@ type smSession struct {
 // aggregate). Mount Post, Get and Delete on one path; call Close at
 // shutdown.
 func newStreamable(gw *gateway.Gateway, view string, opts transportOptions) *streamable {
-	t := &streamable{gw: gw, view: view, opts: opts.withDefaults(), sessions: newSessionTable[*smSession]()}
+	t := &streamable{gw: gw, view: view, opts: opts.withDefaults(), sessions: newSessionTable[*smSession](opts.limits)}
 	go t.janitor()
 	return t
 }
@@ -220,6 +220,10 @@ func (t *streamable) Close() { t.sessions.closeAll() }
 func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, m *wire.Message, sse bool) error {
 	ident.Transport = transportStreamable
 	ident.Session = newSessionID()
+	place, err := t.sessions.reserve(ident)
+	if err != nil {
+		return err
+	}
 	s := &smSession{
 		t: t, id: ident.Session, token: ident.Token,
 		streams: map[int64]*eventStream{}, inflight: map[string]*eventStream{}, lastUsed: time.Now(),
@@ -229,6 +233,7 @@ func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, m *wire.Mes
 	s.standalone.dropOldest = true
 	gs, err := t.gw.Open(t.view, ident, s.deliver)
 	if err != nil {
+		place.cancel()
 		s.cancel()
 		return openError(err)
 	}
@@ -238,11 +243,12 @@ func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, m *wire.Mes
 		resp = noResponse(m.ID)
 	}
 	if isError(resp) { // no session for a failed initialize
+		place.cancel()
 		gs.Close()
 		s.cancel()
 		return sendJSON(c, fiber.StatusOK, resp)
 	}
-	if err := t.sessions.add(s); err != nil {
+	if err := t.sessions.add(s, place); err != nil {
 		gs.Close()
 		s.cancel()
 		return err
@@ -435,6 +441,23 @@ func (s *smSession) serveStream(c *fiber.Ctx, st *eventStream, cursor int64, res
 // resume answers a GET with Last-Event-ID: stream st from after event seq.
 func (s *smSession) resume(c *fiber.Ctx, st *eventStream, seq int64) error {
 	return s.serveStream(c, st, seq, true, false)
+}
+
+// answersWritten reports whether the session's request streams have
+// written what they hold to their clients (see eventStream.flushed).
+func (s *smSession) answersWritten() bool {
+	s.mu.Lock()
+	streams := make([]*eventStream, 0, len(s.streams))
+	for _, st := range s.streams {
+		streams = append(streams, st)
+	}
+	s.mu.Unlock()
+	for _, st := range streams {
+		if !st.flushed() {
+			return false
+		}
+	}
+	return true
 }
 
 // idle reports whether the session has been idle for longer than d.
