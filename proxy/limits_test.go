@@ -303,3 +303,11 @@ func TestGracefulStop(t *testing.T) {
 		t.Errorf("Shutdown took %s, want the drain time (3s) and a little more", d)
 	}
 }
+
+// setReadTimeout sets the proxy's read timeout for the servers New builds
+// next, and returns the function that restores it.
+func setReadTimeout(d time.Duration) func() {
+	old := readTimeout
+	readTimeout = d
+	return func() { readTimeout = old }
+}

@@ -47,11 +47,15 @@ import (
 // Timeouts of the HTTP server. There is deliberately no write timeout: it
 // would bound whole responses, and SSE streams last as long as sessions.
 const (
-	readTimeout     = 30 * time.Second
 	idleTimeout     = 2 * time.Minute
 	readBufferSize  = 16 << 10 // request line and headers
 	shutdownTimeout = 10 * time.Second
 )
+
+// readTimeout bounds the reading of a request, headers and body: a client
+// that sends slowly holds its connection that long at most. A variable
+// for the tests only.
+var readTimeout = 30 * time.Second
 
 // aggregateLabel is the server label of the aggregate routes in metrics.
 const aggregateLabel = "*"
