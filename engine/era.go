@@ -50,9 +50,9 @@ func (c *Client) discover(ctx context.Context, cn *conn) (*mcp.InitializeResult,
 		return nil, nil, fmt.Errorf("discover server %q: %w", c.name, err)
 	}
 	var d struct {
-		SupportedVersions []string            `json:"supportedVersions"`
+		SupportedVersions []string                `json:"supportedVersions"`
 		Capabilities      *mcp.ServerCapabilities `json:"capabilities"`
-		Instructions      string              `json:"instructions"`
+		Instructions      string                  `json:"instructions"`
 		Meta              struct {
 			ServerInfo *mcp.Implementation `json:"io.modelcontextprotocol/serverInfo"`
 		} `json:"_meta"`
