@@ -23,6 +23,10 @@ type Outbound func(msg json.RawMessage, related json.RawMessage)
 type Options struct {
 	AllowedServers []string     // sseProxy.allowedServers; nil means every configured server
 	Logger         *slog.Logger // default: slog.Default()
+	// StateKey signs the requestState of the input_required results the
+	// gateway makes (at least 32 bytes); default a random key of the
+	// process. Give several gateways behind one load balancer the same key.
+	StateKey []byte
 }
 
 // Timeouts of the gateway's own waits.
@@ -56,10 +60,17 @@ type Gateway struct {
 	stopsDone  *sync.Cond // signalled when stopsN drops to 0
 	stopsN     int        // private children being stopped; Close waits for 0
 
-	mu       sync.Mutex
-	sessions map[*Session]struct{}
-	subs     map[subKey]*subEntry
-	closed   bool
+	mu        sync.Mutex
+	sessions  map[*Session]struct{}
+	subs      map[subKey]*subEntry
+	listeners map[*listener]struct{} // modern subscriptions/listen streams (listen.go)
+	closed    bool
+
+	twinsMu sync.Mutex
+	twins   map[string]*upstream // the servers' modern processes (modern.go)
+	pending pendingCalls         // modern calls waiting for the client's input (mrtr.go)
+	stopCtx context.Context      // ends when the gateway closes
+	stop    context.CancelFunc
 }
 
 // upstream is the gateway's state about one upstream server: a shared one,
@@ -107,9 +118,12 @@ func New(r *engine.Runner, opts *Options) *Gateway {
 		logger:   o.Logger,
 		servers:  map[string]*upstream{},
 		prefix:   serverPrefixes(all),
-		sessions: map[*Session]struct{}{},
-		subs:     map[subKey]*subEntry{},
+		sessions:  map[*Session]struct{}{},
+		subs:      map[subKey]*subEntry{},
+		listeners: map[*listener]struct{}{},
 	}
+	g.stopCtx, g.stop = context.WithCancel(context.Background())
+	g.pending.init(o.StateKey)
 	g.stopsDone = sync.NewCond(&g.stopsMu)
 	for _, name := range all {
 		if o.AllowedServers != nil && !slices.Contains(o.AllowedServers, name) {
@@ -156,6 +170,8 @@ func (g *Gateway) Close() {
 	g.closed = true
 	sessions := g.sessionList()
 	g.mu.Unlock()
+	g.stop()
+	g.pending.closeAll()
 	for _, s := range sessions {
 		s.Close()
 	}
