@@ -114,10 +114,10 @@ func New(r *engine.Runner, opts *Options) *Gateway {
 	}
 	all := r.Servers()
 	g := &Gateway{
-		r:        r,
-		logger:   o.Logger,
-		servers:  map[string]*upstream{},
-		prefix:   serverPrefixes(all),
+		r:         r,
+		logger:    o.Logger,
+		servers:   map[string]*upstream{},
+		prefix:    serverPrefixes(all),
 		sessions:  map[*Session]struct{}{},
 		subs:      map[subKey]*subEntry{},
 		listeners: map[*listener]struct{}{},
