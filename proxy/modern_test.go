@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -311,5 +314,48 @@ func TestEraIsolation(t *testing.T) {
 	}
 	if after := snapshot(); after != before {
 		t.Errorf("a legacy session's results changed:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestModernTypeScriptSDK: the TypeScript SDK v2 client, pinned to
+// 2026-07-28, through a dual-era server's view and a legacy server's
+// bridged view, with an elicitation round trip on the latter.
+func TestModernTypeScriptSDK(t *testing.T) {
+	script, err := filepath.Abs(filepath.Join("..", "testdata", "tsv2", "modern.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "@modelcontextprotocol", "client")); err != nil {
+		t.Fatalf("the TypeScript SDK v2 is not installed: run scripts/npm-fixtures.sh (%v)", err)
+	}
+	e := modernProxy(t)
+	for _, tc := range []struct{ path, tool, args, elicit, want string }{
+		{"/servers/ts/mcp", "echo", `{"text":"from v2"}`, "", "from v2"},
+		{"/servers/everything/mcp", "echo", `{"message":"from v2"}`, "trigger-elicitation-request", "from v2"},
+		{"/mcp", "everything__echo", `{"message":"from v2"}`, "everything__trigger-elicitation-request", "from v2"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			args := []string{script, e.base + tc.path, tc.tool, tc.args}
+			if tc.elicit != "" {
+				args = append(args, tc.elicit)
+			}
+			out, err := exec.CommandContext(testCtx(t), "node", args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("node: %v\n%s", err, out)
+			}
+			var r struct {
+				Era, Version, Text, ElicitText string
+				Tools, Elicitations            int
+			}
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if r.Era != "modern" || r.Version != "2026-07-28" || r.Tools == 0 || !strings.Contains(r.Text, tc.want) {
+				t.Errorf("%s", out)
+			}
+			if tc.elicit != "" && (r.Elicitations != 1 || !strings.Contains(strings.ToLower(r.ElicitText), "decline")) {
+				t.Errorf("elicitation round trip: %s", out)
+			}
+		})
 	}
 }
