@@ -40,6 +40,7 @@ type conn struct {
 	maxFrame int
 
 	writeSem chan struct{} // one writer at a time, and waiting for it honours ctx
+	writing  atomic.Pointer[writeOp]
 	nextID   atomic.Int64
 	eof      atomic.Bool // the server closed its output (rather than us breaking the connection)
 
@@ -88,6 +89,7 @@ func newConn(r io.Reader, w io.WriteCloser, opts connOptions) *conn {
 		cancel:   cancel,
 	}
 	go c.readLoop(r)
+	go c.watchWrites()
 	return c
 }
 
@@ -190,30 +192,15 @@ func (c *conn) write(ctx context.Context, data []byte) error {
 		return err // never start a write for a request that is already over
 	}
 	// A server that stops reading its stdin blocks the pipe; only closing
-	// the connection unblocks the write. A deadline that fires during an
-	// ordinary write must not break the connection others share, so the
-	// write gets writeStallGrace more before it counts as stuck.
-	var (
-		wmu      sync.Mutex
-		finished bool
-	)
-	stop := context.AfterFunc(ctx, func() {
-		time.AfterFunc(writeStallGrace, func() {
-			wmu.Lock()
-			defer wmu.Unlock()
-			if !finished {
-				c.close(fmt.Errorf("server %q stopped reading its input for %s past a deadline: %w",
-					c.name, writeStallGrace, context.Cause(ctx)))
-			}
-		})
-	})
-	defer stop()
+	// the connection unblocks the write. The watchdog (watchWrites) closes
+	// it when a write outlives its context by writeStallGrace: a deadline
+	// that fires during an ordinary write must not break the connection
+	// others share.
 	rawjson.Flatten(data)
 	data = append(data, '\n')
+	c.writing.Store(&writeOp{ctx: ctx})
 	_, err := c.w.Write(data)
-	wmu.Lock()
-	finished = true
-	wmu.Unlock()
+	c.writing.Store(nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -229,6 +216,39 @@ func (c *conn) write(ctx context.Context, data []byte) error {
 		return c.closedErr()
 	}
 	return nil
+}
+
+// writeOp is the write under way, for the watchdog.
+type writeOp struct{ ctx context.Context }
+
+// watchWrites closes the connection when a write stays blocked for
+// writeStallGrace after its context ended. One goroutine per connection,
+// instead of a timer per write: most writes take microseconds.
+func (c *conn) watchWrites() {
+	t := time.NewTicker(writeStallGrace / 4)
+	defer t.Stop()
+	var (
+		seen  *writeOp
+		since time.Time
+	)
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		op := c.writing.Load()
+		switch {
+		case op == nil || op.ctx.Err() == nil:
+			seen = nil
+		case op != seen:
+			seen, since = op, time.Now()
+		case time.Since(since) >= writeStallGrace:
+			c.close(fmt.Errorf("server %q stopped reading its input for %s past a deadline: %w",
+				c.name, writeStallGrace, context.Cause(op.ctx)))
+			return
+		}
+	}
 }
 
 // endedByServer reports whether the connection ended because the server
