@@ -359,3 +359,44 @@ func TestModernTypeScriptSDK(t *testing.T) {
 		})
 	}
 }
+
+// TestLegacyClientModernChild: a 2025-11-25 client in front of a server
+// the gateway speaks 2026-07-28 to ("protocol": "modern"): the session's
+// requests go statelessly, and the server's input_required results come
+// back to the client as the elicitation requests it knows.
+func TestLegacyClientModernChild(t *testing.T) {
+	fixture := testenv.EverythingServer(t)
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`{"mcpServers": {"conf": {"command": %q, "protocol": "modern"}}, "sseProxy": {"port": 0}}`, fixture)), "modern-child.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startProxy(t, cfg)
+	var elicited atomic.Int32
+	client := mcp.NewClient(&mcp.Implementation{Name: "legacy-test", Version: "1"}, &mcp.ClientOptions{
+		ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			elicited.Add(1)
+			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Ada"}}, nil
+		},
+	})
+	for _, path := range []string{"/servers/conf/mcp", "/servers/conf/sse"} {
+		var transport mcp.Transport = &mcp.StreamableClientTransport{Endpoint: e.base + path}
+		if strings.HasSuffix(path, "/sse") {
+			transport = &mcp.SSEClientTransport{Endpoint: e.base + path}
+		}
+		cs, err := client.Connect(testCtx(t), transport, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if v := cs.InitializeResult().ProtocolVersion; v != "2025-11-25" {
+			t.Errorf("%s negotiated %q", path, v)
+		}
+		before := elicited.Load()
+		if got := toolText(t, cs, "test_input_required_result_elicitation", map[string]any{}); got != "Hello, Ada!" || elicited.Load() != before+1 {
+			t.Errorf("%s: %q after %d elicitations", path, got, elicited.Load()-before)
+		}
+		if got := toolText(t, cs, "test_simple_text", map[string]any{}); !strings.Contains(got, "simple text") {
+			t.Errorf("%s: test_simple_text %q", path, got)
+		}
+		cs.Close()
+	}
+}
