@@ -32,8 +32,9 @@ func (s *Session) forward(ctx context.Context, rq *request, server, method strin
 	}
 	s.mu.Lock()
 	rq.server = server
+	caller := s.id
 	s.mu.Unlock()
-	req := &engine.Request{Server: server, Method: method, Params: params, Caller: s.id, Route: rq}
+	req := &engine.Request{Server: server, Method: method, Params: params, Caller: caller, Route: rq}
 	// A request that names a progress token goes upstream with the engine's
 	// own token in its place (a client's token never reaches a shared
 	// child, where it could name another session's request), and progress

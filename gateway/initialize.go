@@ -30,6 +30,7 @@ func (s *Session) initialize(ctx context.Context, rq *request, params json.RawMe
 	version := negotiate(p.ProtocolVersion)
 	s.mu.Lock()
 	s.initialized = true
+	s.id.Protocol = version
 	s.clientCaps = p.Capabilities
 	if s.clientCaps == nil {
 		s.clientCaps = map[string]json.RawMessage{}

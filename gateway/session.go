@@ -107,8 +107,10 @@ func (g *Gateway) open(view string, id engine.Identity, out Outbound, modern *mo
 
 // Identity returns the identity the session was opened with.
 func (s *Session) Identity() engine.Identity {
+	s.mu.Lock()
 	id := s.id
-	id.Servers = slices.Clone(s.id.Servers)
+	s.mu.Unlock()
+	id.Servers = slices.Clone(id.Servers)
 	return id
 }
 
