@@ -137,6 +137,9 @@ func (s *Session) Close() {
 		}
 	}
 	s.subs = map[subKey]subState{}
+	for _, rq := range s.inflight {
+		rq.cancel(errSessionClosed)
+	}
 	s.mu.Unlock()
 	s.outMu.Lock() // waits for a delivery under way
 	s.outClosed = true
