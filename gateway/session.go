@@ -46,7 +46,7 @@ type Session struct {
 	mu          sync.Mutex
 	closed      bool
 	initialized bool
-	handshaken  bool // initialize was answered: a second one is refused
+	handshaken  bool                       // initialize was answered: a second one is refused
 	listed      bool                       // the session asked for a list; it hears of restarts
 	clientCaps  map[string]json.RawMessage // from the client's initialize; nil before it
 	logLevel    int                        // -1: no logging/setLevel yet
