@@ -103,6 +103,8 @@ type Runner struct {
 	mw    atomic.Pointer[[]Middleware]
 	mwMu  sync.Mutex
 
+	twins twins // modern processes of dual-era servers (twin.go)
+
 	mu     sync.Mutex
 	subs   map[int]chan Event
 	nextID int
@@ -320,16 +322,18 @@ func (r *Runner) StopServer(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.stop(ctx)
+	terr := r.stopTwin(ctx, name)
+	return errors.Join(s.stop(ctx), terr)
 }
 
 // StopAll stops every running server in parallel.
 func (r *Runner) StopAll(ctx context.Context) error {
 	return r.parallel(func(s *server) error {
+		terr := r.stopTwin(ctx, s.name)
 		if err := s.stop(ctx); !errors.Is(err, ErrNotRunning) {
-			return err
+			return errors.Join(err, terr)
 		}
-		return nil
+		return terr
 	})
 }
 
@@ -440,6 +444,7 @@ func (r *Runner) newServer(name string, sc *config.Server, o *Options) (*server,
 		MaxFrameBytes:  int(sc.MaxFrameBytes),
 		Roots:          roots,
 		Logger:         o.Logger,
+		Modern:         sc.Protocol == config.ProtocolModern,
 	})
 	s.client.shared = &r.requestHandler
 	s.client.runner = r

@@ -25,7 +25,6 @@ const (
 	defaultIdleTimeout = 30 * time.Minute
 	defaultQueueSize   = 1024
 	defaultReplay      = 256
-	defaultJSONWindow  = time.Second
 )
 
 // transportOptions tunes the HTTP transports. The zero value is ready to use.
@@ -60,10 +59,6 @@ type transportOptions struct {
 	// calls, shared by every transport of a proxy, follows the requests in
 	// flight for a graceful stop; nil: not followed.
 	calls *callTracker
-	// JSONWindow is how long a Streamable HTTP request whose client
-	// accepts both JSON and an event stream may take to be answered as
-	// JSON; a slower one gets a stream, with heartbeats. Default 1s.
-	JSONWindow time.Duration
 }
 
 func (o transportOptions) withDefaults() transportOptions {
@@ -81,9 +76,6 @@ func (o transportOptions) withDefaults() transportOptions {
 	}
 	if o.Replay <= 0 {
 		o.Replay = defaultReplay
-	}
-	if o.JSONWindow <= 0 {
-		o.JSONWindow = defaultJSONWindow
 	}
 	return o
 }

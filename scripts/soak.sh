@@ -12,4 +12,4 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-5m}
 KILL_EVERY=${2:-3s}
 MCPSCRIPT_SOAK=$DURATION MCPSCRIPT_SOAK_KILL_EVERY=$KILL_EVERY \
-	go test ./proxy -run '^TestSoak$' -count=1 -timeout 0 -v 2>&1 | grep -E '^soak:|^(--- |ok|FAIL|PASS)|lost|leak'
+	go test ./proxy -run '^TestSoak$' -count=1 -timeout 0 -v 2>&1 | grep -E '^soak:|^(--- |ok|FAIL|PASS)|answers, err|leak:'
