@@ -87,7 +87,7 @@ func hostileCases() []hostileCase {
 		{name: "malformed Content-Type", method: "POST", path: "/mcp", token: tokAll, headers: with(js, "Content-Type", ";;;"), body: ir, status: 415},
 		{name: "JSON with charset", method: "POST", path: "/mcp", token: tokAll, headers: with(js, "Content-Type", "application/json; charset=utf-8"), body: ir, status: 200},
 		{name: "a +json type", method: "POST", path: "/mcp", token: tokAll, headers: with(js, "Content-Type", "application/vnd.x+json"), body: ir, status: 200},
-		{name: "missing Content-Type", method: "POST", path: "/mcp", token: tokAll, headers: with(js, "Content-Type", ""), body: ir, status: 415, code: wire.CodeInvalidRequest, lead: true},
+		{name: "missing Content-Type", method: "POST", path: "/mcp", token: tokAll, headers: with(js, "Content-Type", ""), body: ir, status: 415, code: wire.CodeInvalidRequest},
 		{name: "legacy POST as text/plain", method: "POST", path: "/servers/a/messages?sessionId=x", token: tokAll, headers: with(js, "Content-Type", "text/plain"), body: hostileCall, status: 415},
 
 		// Accept.
@@ -131,7 +131,7 @@ func hostileCases() []hostileCase {
 		{name: "session id with a space", method: "POST", path: "/mcp", token: tokAll, headers: with(js, headerSessionID, "{sid} x"), body: hostileCall, status: 404},
 		{name: "session id of 8 KiB", method: "POST", path: "/mcp", token: tokAll, headers: with(js, headerSessionID, strings.Repeat("a", 8<<10)), body: hostileCall, status: 404},
 		{name: "session of another view", method: "POST", path: "/servers/a/mcp", token: tokAll, headers: sess, body: hostileCall, status: 404, code: wire.CodeSessionNotFound},
-		{name: "two session ids", method: "POST", path: "/mcp", token: tokAll, headers: sess, add: [][2]string{{headerSessionID, "00000000000000000000000000000000"}}, body: hostileCall, status: 400, code: wire.CodeInvalidRequest, lead: true},
+		{name: "two session ids", method: "POST", path: "/mcp", token: tokAll, headers: sess, add: [][2]string{{headerSessionID, "00000000000000000000000000000000"}}, body: hostileCall, status: 400, code: wire.CodeInvalidRequest},
 		// Without a session, GET and DELETE are modern (2026-07-28) requests: POST only.
 		{name: "DELETE without a session", method: "DELETE", path: "/mcp", token: tokAll, status: 405, code: wire.CodeInvalidRequest},
 		{name: "GET without a session", method: "GET", path: "/mcp", token: tokAll, headers: with(nil, "Accept", "text/event-stream"), status: 405},

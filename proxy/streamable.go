@@ -114,6 +114,21 @@ func checkVersion(c *fiber.Ctx) error {
 		"unsupported %s %q (supported: %s)", headerProtocolVersion, v, strings.Join(engine.SupportedProtocolVersions(), ", "))
 }
 
+// singleSessionID refuses a request that names several sessions: which one
+// it meant cannot be told.
+func singleSessionID(c *fiber.Ctx) error {
+	n := 0
+	c.Request().Header.VisitAll(func(k, _ []byte) {
+		if strings.EqualFold(string(k), headerSessionID) {
+			n++
+		}
+	})
+	if n > 1 {
+		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest, "several %s headers: send one", headerSessionID)
+	}
+	return nil
+}
+
 // errMissingSession refuses a request without a session id.
 var errMissingSession = refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
 	"missing %s header: send initialize first, then the session id it returned with every request", headerSessionID)
@@ -125,6 +140,15 @@ var errUnknownSession = refuse(fiber.StatusNotFound, wire.CodeSessionNotFound,
 
 // Post is the POST handler.
 func (t *streamable) Post(c *fiber.Ctx) error {
+	if len(c.Request().Header.Peek(fiber.HeaderContentType)) == 0 {
+		// Streamable HTTP clients always declare JSON (the legacy
+		// transport's reference clients may not, so rpc.go lets it pass).
+		return refuse(fiber.StatusUnsupportedMediaType, wire.CodeInvalidRequest,
+			"missing Content-Type: send the JSON-RPC message as application/json")
+	}
+	if err := singleSessionID(c); err != nil {
+		return err
+	}
 	m, err := readMessage(c)
 	if err != nil {
 		return err
