@@ -1,12 +1,17 @@
 package scripting
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,8 +213,8 @@ func BenchmarkScriptCall(b *testing.B) {
 func BenchmarkConvert(b *testing.B) {
 	s := loadJS(b, "policy.js", policyJS+`
 export function toolResult(call) { return { result: { content: call.result.content, extra: 1 } } }
-`, ScriptOptions{Pool: 1})
-	r := <-s.idle
+`, ScriptOptions{Pool: 1, Isolation: IsolationNone})
+	r := (<-s.idle).(*jsVM)
 	defer func() { s.idle <- r }()
 	vm := r.vm
 	parse := jsonParse(vm)
@@ -309,4 +314,108 @@ export function toolResult(call) { return { result: { content: call.result.conte
 			}
 		}
 	})
+}
+
+// BenchmarkHookCPU is what the policy hook costs through Middleware (the
+// server replaced by a stub), per call, in wall time and in CPU time of
+// this process and its hook hosts together, with 1 and 8 callers, run in
+// host processes and in this process.
+func BenchmarkHookCPU(b *testing.B) {
+	req := &engine.Request{Server: "fs", Method: "tools/call", Params: json.RawMessage(`{"name":"read_text_file","arguments":{"path":"/srv/data/report.txt","head":10}}`)}
+	for _, iso := range []Isolation{IsolationProcess, IsolationNone} {
+		for _, callers := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/callers-%d", iso, callers), func(b *testing.B) {
+				s := loadJS(b, "policy.js", policyJS, ScriptOptions{Isolation: iso, Logger: warnLogger(b)})
+				h := Middleware(s, Options{})(func(context.Context, *engine.Request) (json.RawMessage, error) {
+					return json.RawMessage(`{"content":[]}`), nil
+				})
+				ctx := context.Background()
+				for range 200 { // warm up: start the pool's hosts
+					var wg sync.WaitGroup
+					for range callers {
+						wg.Go(func() { _, _ = h(ctx, req) })
+					}
+					wg.Wait()
+				}
+				pids := hostPids(s)
+				cpu0, host0 := cpuTime(nil), cpuTime(pids)
+				b.SetParallelism(callers) // with GOMAXPROCS 2: 2×callers goroutines
+				if callers == 1 {
+					b.SetParallelism(1)
+				}
+				start := time.Now()
+				n := 0
+				var mu sync.Mutex
+				if callers == 1 {
+					for b.Loop() {
+						if _, err := h(ctx, req); err != nil {
+							b.Fatal(err)
+						}
+						n++
+					}
+				} else {
+					b.RunParallel(func(pb *testing.PB) {
+						k := 0
+						for pb.Next() {
+							if _, err := h(ctx, req); err != nil {
+								b.Error(err)
+								return
+							}
+							k++
+						}
+						mu.Lock()
+						n += k
+						mu.Unlock()
+					})
+				}
+				wall := time.Since(start)
+				self := cpuTime(nil) - cpu0
+				cpu := cpuTime(pids) - host0
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(n)/1e3, "cpu-µs/call")
+				b.ReportMetric(float64((cpu-self).Nanoseconds())/float64(n)/1e3, "host-cpu-µs/call")
+				b.ReportMetric(float64(wall.Nanoseconds())/float64(n)/1e3, "wall-µs/call")
+				b.ReportMetric(float64(len(pids)), "hosts")
+			})
+		}
+	}
+}
+
+// hostPids returns the process ids of s's idle host processes.
+func hostPids(s *Script) []int {
+	var pids []int
+	var back []jsRuntime
+	for {
+		select {
+		case r := <-s.idle:
+			back = append(back, r)
+			if h, ok := r.(*hostVM); ok {
+				pids = append(pids, h.p.Pid())
+			}
+			continue
+		default:
+		}
+		break
+	}
+	for _, r := range back {
+		s.idle <- r
+	}
+	return pids
+}
+
+// cpuTime is the CPU time (user and system) of this process and of pids.
+func cpuTime(pids []int) time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * time.Second / 100 // clock ticks (USER_HZ = 100)
+	}
+	return total
 }

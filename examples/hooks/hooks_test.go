@@ -21,6 +21,7 @@ import (
 
 func TestMain(m *testing.M) {
 	procman.RunShimIfRequested()
+	scripting.RunHostIfRequested()
 	os.Exit(m.Run())
 }
 
