@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mcpscript/mcpscript/internal/hostproc"
@@ -106,8 +108,10 @@ func (h *hostVM) build() error {
 		h.mu.Lock()
 		h.dead = true
 		h.mu.Unlock()
-		h.p.Kill()
-		ex := h.p.Exit()
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.EPIPE) {
+			h.p.Kill()
+		}
+		ex := h.p.ExitAfterEOF()
 		switch {
 		case ex.Killed && h.s.closed.Load():
 			return fmt.Errorf("%s: %w", h.s.name, ErrScriptClosed)
@@ -302,13 +306,15 @@ func (h *hostVM) died(ctx context.Context, err error) error {
 	h.mu.Lock()
 	h.dead = true
 	h.mu.Unlock()
-	h.p.Kill()
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.EPIPE) {
+		h.p.Kill() // alive, but not speaking sense
+	}
 	return h.deathError(ctx, err)
 }
 
-// deathError explains a host's end, once it has ended.
+// deathError explains a host's end, once it has ended or is ending.
 func (h *hostVM) deathError(ctx context.Context, readErr error) error {
-	ex := h.p.Exit()
+	ex := h.p.ExitAfterEOF()
 	switch {
 	case ex.Memory:
 		return &MemoryLimitError{Limit: h.s.memory}

@@ -15,7 +15,9 @@ import (
 
 func TestMain(m *testing.M) {
 	procman.RunShimIfRequested()
-	scripting.RunHostIfRequested()
+	if os.Getenv("MCPSCRIPT_TEST_NO_HOST") == "" { // TestNoHost
+		scripting.RunHostIfRequested()
+	}
 	if testserver.Requested() {
 		testserver.Main()
 	}

@@ -29,6 +29,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // envVar marks a helper process: "<role>:<parent pid>".
@@ -172,6 +173,15 @@ func (p *Proc) Exit() Exit {
 	return p.exit
 }
 
+// ExitAfterEOF is Exit for a helper whose reply pipe read end of input:
+// it is ending, and is given a second to do so (so that Exit tells how)
+// before it is killed.
+func (p *Proc) ExitAfterEOF() Exit {
+	t := time.AfterFunc(time.Second, p.Kill)
+	defer t.Stop()
+	return p.Exit()
+}
+
 // Close kills the helper and waits for it.
 func (p *Proc) Close() {
 	p.Kill()
@@ -203,7 +213,7 @@ func classify(st *os.ProcessState, err error, killed bool, stderr string) Exit {
 	switch {
 	case strings.Contains(stderr, "out of memory"), strings.Contains(stderr, "cannot allocate memory"),
 		strings.Contains(stderr, "failed to create new OS thread"):
-		e.Memory = !killed || e.Memory
+		e.Memory = true
 	case strings.Contains(stderr, "stack exceeds"), strings.Contains(stderr, "stack overflow"):
 		e.Stack = true
 	}
