@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -33,8 +36,11 @@ type WorkflowOptions struct {
 	// Logger receives console output (with script=<name>) and the
 	// workflow's own warnings; default slog.Default().
 	Logger *slog.Logger
-	// Stdout receives print() lines and main's result; default os.Stdout.
+	// Stdout receives print() lines, console.log, info and debug, and
+	// main's result; default os.Stdout.
 	Stdout io.Writer
+	// Stderr receives console.warn and error; default os.Stderr.
+	Stderr io.Writer
 	// OnProgress, when set, is called with each progress notification of
 	// a callTool in flight (server and tool name it). It runs on the
 	// engine's goroutine and must not block.
@@ -42,7 +48,21 @@ type WorkflowOptions struct {
 	// StopTimeout bounds how long stopping the servers the workflow
 	// started may take at its end; default 20s.
 	StopTimeout time.Duration
+	// MemoryLimit bounds the memory the Go runtime holds while the
+	// workflow runs (the script's objects are most of it), in bytes;
+	// default DefaultWorkflowMemoryLimit, negative for none. Over it the
+	// script is interrupted and the workflow fails with a
+	// *MemoryLimitError; a script that does not stop within a second (a
+	// built-in function such as Array.prototype.fill does not see the
+	// interrupt) has the error written to Stderr and the process exits
+	// with status 1, rather than die later of the Go runtime's fatal "out
+	// of memory" with every server of the program.
+	MemoryLimit int64
 }
+
+// DefaultWorkflowMemoryLimit bounds a workflow's memory when
+// WorkflowOptions.MemoryLimit is zero.
+const DefaultWorkflowMemoryLimit = 1 << 30
 
 // RunWorkflow loads the workflow script at path (ES module, CommonJS or
 // TypeScript), calls its main function on an event loop and waits for the
@@ -125,6 +145,9 @@ func (wf *Workflow) Run(ctx context.Context, r *engine.Runner, opts WorkflowOpti
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = 20 * time.Second
 	}
@@ -148,6 +171,13 @@ func (wf *Workflow) Run(ctx context.Context, r *engine.Runner, opts WorkflowOpti
 		w.begin(vm)
 	})
 	vm := <-vmc
+	limit := opts.MemoryLimit
+	if limit == 0 {
+		limit = DefaultWorkflowMemoryLimit
+	}
+	if limit > 0 {
+		defer w.watchMemory(vm, limit)()
+	}
 
 	var err error
 	select {
@@ -165,6 +195,57 @@ func (wf *Workflow) Run(ctx context.Context, r *engine.Runner, opts WorkflowOpti
 	w.stopServers()
 	return err
 }
+
+// watchMemory checks, every memoryCheckInterval until the returned
+// function is called, the memory the Go runtime holds; over limit it
+// interrupts the script and fails the workflow, and exits the process if
+// the script does not stop within a second.
+func (w *workflow) watchMemory(vm *goja.Runtime, limit int64) (stop func()) {
+	// The garbage collector aims below the limit, so that garbage does not
+	// count against the script (unless the program set a limit itself).
+	prev := debug.SetMemoryLimit(-1)
+	if prev == math.MaxInt64 {
+		debug.SetMemoryLimit(limit / 10 * 9)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+		tick := time.NewTicker(memoryCheckInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(samples)
+			if used := samples[0].Value.Uint64() - samples[1].Value.Uint64(); used <= uint64(limit) {
+				continue
+			}
+			err := &MemoryLimitError{Limit: limit}
+			vm.Interrupt(err)
+			w.loop.RunOnLoop(func(*goja.Runtime) { w.fail(err) })
+			select {
+			case <-done:
+			case <-time.After(time.Second):
+				fmt.Fprintf(w.opts.Stderr, "workflow %s: %v (a built-in function did not see the interrupt, so the process exits)\n", w.s.Path, err)
+				os.Exit(1)
+			}
+			return
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		if prev == math.MaxInt64 {
+			debug.SetMemoryLimit(prev)
+		}
+	}
+}
+
+// memoryCheckInterval is how often a workflow's memory is checked.
+const memoryCheckInterval = 10 * time.Millisecond
 
 // errWorkflowEnded interrupts whatever JavaScript still runs when the
 // workflow has ended.
