@@ -56,10 +56,10 @@ import (
 func inputReadRaw(ptr, n uint32) uint32
 
 var (
-	calls  int
-	sink   [][]byte
-	keep   any
-	ptrs   []*int
+	calls int
+	sink  [][]byte
+	keep  any
+	ptrs  []*int
 )
 
 // recurse recurses without end (each frame keeps some stack).
