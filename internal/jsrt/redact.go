@@ -3,6 +3,7 @@ package jsrt
 import (
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/dop251/goja"
 )
@@ -27,38 +28,63 @@ func setRedact(vm *goja.Runtime) error {
 //   - structuredContent: every string, at any depth (keys are left alone);
 //   - contents[].text (resources/read).
 //
+// Member names match whatever their case (a Go client decoding with
+// encoding/json would read "StructuredContent" as structuredContent).
 // Blobs (base64) are not touched. The objects and arrays on the way to a
 // changed string are copied; the rest is shared, and result itself is
 // returned when nothing changed (so that a hook can tell). fn must return
 // a string; what it throws propagates.
 func Redact(vm *goja.Runtime, result goja.Value, fn goja.Callable) goja.Value {
-	r := redactor{vm: vm, fn: fn}
-	obj, ok := result.(*goja.Object)
-	if !ok || isArray(obj) {
-		return result
-	}
-	out := result
-	edit := func(key string, f func(goja.Value) goja.Value) {
-		v := obj.Get(key)
-		if v == nil || goja.IsUndefined(v) {
-			return
+	return redactor{vm: vm, fn: fn}.value(result, roleResult)
+}
+
+// What a value is, for the redactor: which of its members hold text.
+type role int
+
+const (
+	roleNone    role = iota
+	roleResult       // content, structuredContent, contents, messages
+	roleContent      // a content block: text, resource
+	roleText         // text (a resource's contents)
+	roleAll          // every string
+	roleMessage      // a prompt message: content
+)
+
+// memberRole says what the member key of a value of role r holds, and
+// whether that is an array of such values.
+func memberRole(r role, key string) (role, bool) {
+	is := func(name string) bool { return strings.EqualFold(key, name) }
+	switch r {
+	case roleResult:
+		switch {
+		case is("content"):
+			return roleContent, true
+		case is("structuredContent"):
+			return roleAll, false
+		case is("contents"):
+			return roleText, true
+		case is("messages"):
+			return roleMessage, true
 		}
-		if nv := f(v); nv != v {
-			if out == result {
-				out = r.copyObject(obj)
-			}
-			r.set(out.(*goja.Object), key, nv)
+	case roleContent:
+		switch {
+		case is("text"):
+			return roleAll, false
+		case is("resource"):
+			return roleText, false
 		}
+	case roleText:
+		if is("text") {
+			return roleAll, false
+		}
+	case roleMessage:
+		if is("content") {
+			return roleContent, false
+		}
+	case roleAll:
+		return roleAll, false
 	}
-	edit("content", func(v goja.Value) goja.Value { return r.eachItem(v, r.contentItem) })
-	edit("structuredContent", r.allStrings)
-	edit("contents", func(v goja.Value) goja.Value { return r.eachItem(v, r.textMember) })
-	edit("messages", func(v goja.Value) goja.Value {
-		return r.eachItem(v, func(m goja.Value) goja.Value {
-			return r.member(m, "content", r.contentItem)
-		})
-	})
-	return out
+	return roleNone, false
 }
 
 type redactor struct {
@@ -66,17 +92,64 @@ type redactor struct {
 	fn goja.Callable
 }
 
-// text applies fn to a string value; anything else is returned as it is.
-func (r redactor) text(v goja.Value) goja.Value {
-	if !isString(v) {
+// value returns v, of role r, redacted (v itself when nothing changed).
+func (x redactor) value(v goja.Value, r role) goja.Value {
+	if isString(v) {
+		if r != roleAll {
+			return v
+		}
+		return x.text(v)
+	}
+	obj, ok := v.(*goja.Object)
+	if !ok || r == roleNone {
 		return v
 	}
-	nv, err := r.fn(goja.Undefined(), v)
+	if isArray(obj) {
+		if r != roleAll {
+			return v
+		}
+		return x.array(obj, r)
+	}
+	if !isPlain(obj) {
+		return v
+	}
+	var cp *goja.Object
+	for _, k := range obj.Keys() {
+		mr, isArr := memberRole(r, k)
+		if mr == roleNone {
+			continue
+		}
+		old := obj.Get(k)
+		var nv goja.Value
+		if a, ok := old.(*goja.Object); ok && isArr && isArray(a) {
+			nv = x.array(a, mr)
+		} else if !isArr {
+			nv = x.value(old, mr)
+		} else {
+			continue
+		}
+		if nv == old {
+			continue
+		}
+		if cp == nil {
+			cp = x.copyObject(obj)
+		}
+		x.set(cp, k, nv)
+	}
+	if cp == nil {
+		return v
+	}
+	return cp
+}
+
+// text applies fn to a string.
+func (x redactor) text(v goja.Value) goja.Value {
+	nv, err := x.fn(goja.Undefined(), v)
 	if err != nil {
 		panic(err)
 	}
 	if !isString(nv) {
-		panic(r.vm.NewTypeError("redact: fn must return a string, not %s", typeName(nv)))
+		panic(x.vm.NewTypeError("redact: fn must return a string, not %s", typeName(nv)))
 	}
 	if nv.String() == v.String() {
 		return v
@@ -84,47 +157,14 @@ func (r redactor) text(v goja.Value) goja.Value {
 	return nv
 }
 
-// contentItem redacts a content block: its text, and an embedded
-// resource's text.
-func (r redactor) contentItem(v goja.Value) goja.Value {
-	v = r.textMember(v)
-	return r.member(v, "resource", r.textMember)
-}
-
-// textMember redacts v.text.
-func (r redactor) textMember(v goja.Value) goja.Value { return r.member(v, "text", r.text) }
-
-// member returns v with member key replaced by f of it (v itself when f
-// changes nothing, or v is not a plain object).
-func (r redactor) member(v goja.Value, key string, f func(goja.Value) goja.Value) goja.Value {
-	obj, ok := v.(*goja.Object)
-	if !ok || isArray(obj) {
-		return v
-	}
-	old := obj.Get(key)
-	if old == nil || goja.IsUndefined(old) {
-		return v
-	}
-	nv := f(old)
-	if nv == old {
-		return v
-	}
-	cp := r.copyObject(obj)
-	r.set(cp, key, nv)
-	return cp
-}
-
-// eachItem maps f over an array (v itself when f changes nothing).
-func (r redactor) eachItem(v goja.Value, f func(goja.Value) goja.Value) goja.Value {
-	arr, ok := v.(*goja.Object)
-	if !ok || !isArray(arr) {
-		return v
-	}
+// array redacts each item of arr as a value of role r (arr itself when
+// nothing changed).
+func (x redactor) array(arr *goja.Object, r role) goja.Value {
 	n := int(arr.Get("length").ToInteger())
 	var items []any
 	for i := range n {
 		old := arr.Get(strconv.Itoa(i))
-		nv := f(old)
+		nv := x.value(old, r)
 		if nv != old && items == nil {
 			items = make([]any, n)
 			for j := range i {
@@ -136,54 +176,21 @@ func (r redactor) eachItem(v goja.Value, f func(goja.Value) goja.Value) goja.Val
 		}
 	}
 	if items == nil {
-		return v
+		return arr
 	}
-	return r.vm.NewArray(items...)
-}
-
-// allStrings applies fn to every string in v, at any depth.
-func (r redactor) allStrings(v goja.Value) goja.Value {
-	if isString(v) {
-		return r.text(v)
-	}
-	obj, ok := v.(*goja.Object)
-	if !ok {
-		return v
-	}
-	if isArray(obj) {
-		return r.eachItem(v, r.allStrings)
-	}
-	if !isPlain(obj) {
-		return v
-	}
-	var cp *goja.Object
-	for _, k := range obj.Keys() {
-		old := obj.Get(k)
-		nv := r.allStrings(old)
-		if nv == old {
-			continue
-		}
-		if cp == nil {
-			cp = r.copyObject(obj)
-		}
-		r.set(cp, k, nv)
-	}
-	if cp == nil {
-		return v
-	}
-	return cp
+	return x.vm.NewArray(items...)
 }
 
 // copyObject makes a plain object with obj's own enumerable members.
-func (r redactor) copyObject(obj *goja.Object) *goja.Object {
-	cp := r.vm.NewObject()
+func (x redactor) copyObject(obj *goja.Object) *goja.Object {
+	cp := x.vm.NewObject()
 	for _, k := range obj.Keys() {
-		r.set(cp, k, obj.Get(k))
+		x.set(cp, k, obj.Get(k))
 	}
 	return cp
 }
 
-func (r redactor) set(o *goja.Object, key string, v goja.Value) {
+func (x redactor) set(o *goja.Object, key string, v goja.Value) {
 	// A data property even for "__proto__", as JSON.parse would make it.
 	if err := o.DefineDataProperty(key, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE); err != nil {
 		panic(err)

@@ -37,6 +37,8 @@ export function notFn() { return redact({}, "x") }
 			`{"contents":[{"uri":"file:///a","mimeType":"text/plain","text":"token [REDACTED]"},{"uri":"file:///b","blob":"AAAA"}]}`},
 		{"prompts/get", `{"description":"d","messages":[{"role":"user","content":{"type":"text","text":"sk-abc1"}},{"role":"user","content":{"type":"resource","resource":{"uri":"u","text":"sk-q1"}}}]}`,
 			`{"description":"d","messages":[{"role":"user","content":{"type":"text","text":"[REDACTED]"}},{"role":"user","content":{"type":"resource","resource":{"uri":"u","text":"[REDACTED]"}}}]}`},
+		{"names in another case", `{"Content":[{"type":"text","TEXT":"sk-abc1"}],"StructuredContent":{"a":"sk-abc1"},"ſtructuredContent":["sk-abc1"]}`,
+			`{"Content":[{"type":"text","TEXT":"[REDACTED]"}],"StructuredContent":{"a":"[REDACTED]"},"ſtructuredContent":["[REDACTED]"]}`},
 		{"nothing to redact", `{"content":[{"type":"text","text":"clean"}],"structuredContent":{"a":["b"]}}`, ""},
 		{"not a result", `[1,"sk-abc1"]`, ""},
 		{"deep nesting", strings.Repeat(`{"structuredContent":`, 1) + strings.Repeat(`[`, 5000) + `"sk-abc1"` + strings.Repeat(`]`, 5000) + `}`,
