@@ -95,7 +95,7 @@ const DefaultWorkflowMemoryLimit = 1 << 30
 //	print(...values)       writes one line to the workflow's output (strings as they are, the rest as JSON)
 //	sleep(ms)              a promise resolved after ms milliseconds
 //	setTimeout, setInterval, setImmediate and their clear functions
-//	console                log, info, debug, warn, error: into the log (stderr), not the output
+//	console                log, info, debug, dir: to the output; warn, error, trace, assert: to stderr (formatted as Node does)
 //	process.env            only the variables granted (scripts.env, --allow-env)
 //	fs                     readFile, readdir, exists: only under the granted folder (scripts.readDir, --allow-read)
 //
@@ -268,6 +268,7 @@ type workflow struct {
 	unhandled                map[*goja.Promise]struct{} // loop: rejected promises nobody handles yet
 	goErrs                   map[*goja.Object]error     // loop: the Go error behind each Error made by jsError
 	errorCtor                goja.Value                 // loop: the original Error constructor
+	inspect                  *jsrt.Inspector            // loop: formats console output
 	parseJSON, stringifyJSON goja.Callable              // loop: the original JSON.parse and JSON.stringify
 }
 
@@ -297,6 +298,7 @@ func (w *workflow) begin(vm *goja.Runtime) {
 		Logger:           w.opts.Logger,
 		Grants:           w.opts.Grants,
 		MaxCallStackSize: w.opts.MaxCallStackSize,
+		Setup:            w.setConsole,
 	})
 	if err != nil {
 		w.finish(err)
@@ -343,6 +345,60 @@ func (w *workflow) begin(vm *goja.Runtime) {
 			w.fail(w.describe(err))
 		}
 	}
+}
+
+// setConsole gives the workflow a console like Node's: log, info, debug
+// and dir write to Stdout, warn, error, trace and a failed assert to
+// Stderr, each call one line (or more) formatted as util.format does.
+// Loop only.
+func (w *workflow) setConsole(vm *goja.Runtime) error {
+	in, err := jsrt.NewInspector(vm)
+	if err != nil {
+		return err
+	}
+	w.inspect = in
+	console := vm.NewObject()
+	write := func(out io.Writer, prefix string, args []goja.Value, suffix string) {
+		if w.finished {
+			return
+		}
+		fmt.Fprintln(out, prefix+in.Format(args)+suffix)
+	}
+	methods := map[string]func(goja.FunctionCall) goja.Value{
+		"log":   func(c goja.FunctionCall) goja.Value { write(w.opts.Stdout, "", c.Arguments, ""); return goja.Undefined() },
+		"info":  func(c goja.FunctionCall) goja.Value { write(w.opts.Stdout, "", c.Arguments, ""); return goja.Undefined() },
+		"debug": func(c goja.FunctionCall) goja.Value { write(w.opts.Stdout, "", c.Arguments, ""); return goja.Undefined() },
+		"warn":  func(c goja.FunctionCall) goja.Value { write(w.opts.Stderr, "", c.Arguments, ""); return goja.Undefined() },
+		"error": func(c goja.FunctionCall) goja.Value { write(w.opts.Stderr, "", c.Arguments, ""); return goja.Undefined() },
+		"dir": func(c goja.FunctionCall) goja.Value {
+			if !w.finished {
+				fmt.Fprintln(w.opts.Stdout, in.Inspect(c.Argument(0)))
+			}
+			return goja.Undefined()
+		},
+		"trace": func(c goja.FunctionCall) goja.Value {
+			write(w.opts.Stderr, "Trace: ", c.Arguments, w.callerStack())
+			return goja.Undefined()
+		},
+		"assert": func(c goja.FunctionCall) goja.Value {
+			if c.Argument(0).ToBoolean() {
+				return goja.Undefined()
+			}
+			args := c.Arguments[min(1, len(c.Arguments)):]
+			if len(args) == 0 {
+				write(w.opts.Stderr, "Assertion failed", nil, "")
+			} else {
+				write(w.opts.Stderr, "Assertion failed: ", args, "")
+			}
+			return goja.Undefined()
+		},
+	}
+	for name, fn := range methods {
+		if err := console.Set(name, fn); err != nil {
+			return err
+		}
+	}
+	return vm.Set("console", console)
 }
 
 // succeed prints main's result, if any, and ends the workflow. Loop only.

@@ -669,3 +669,47 @@ func TestWorkflowMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkflowConsole checks that console writes to the workflow's output
+// (log, info, debug, dir) and to stderr (warn, error, trace, assert), in
+// order with print, formatted as Node formats it.
+func TestWorkflowConsole(t *testing.T) {
+	r := wfRunner(t, "unused")
+	path := script(t, "console.js", `
+export default function main() {
+  console.log("hello %s, you are %d", "Ada", 36, { langs: ["js", "go"], nested: { deep: { deeper: {} } } });
+  print("printed");
+  console.info([1, 2, 3, 4, 5, 6, 7]);
+  console.debug("%j and %o", { a: 1 }, [1]);
+  console.log({ e: new Error("inner") });
+  console.dir({ s: "it's", n: -0, m: new Map([["k", 1]]) });
+  console.warn("careful:", 42);
+  console.error(new Set(["x"]), null, undefined);
+  console.assert(1 === 1, "not shown");
+  console.assert(false, "%s failed", "check");
+  console.trace("here");
+  console.log();
+}
+`)
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := scripting.RunWorkflow(ctx, r, path, scripting.WorkflowOptions{Stdout: &stdout, Stderr: &stderr, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOut := "hello Ada, you are 36 { langs: [ 'js', 'go' ], nested: { deep: { deeper: {} } } }\n" +
+		"printed\n" +
+		"[\n  1, 2, 3, 4,\n  5, 6, 7\n]\n" +
+		`{"a":1} and [ 1, [length]: 1 ]` + "\n" +
+		"{\n  e: Error: inner\n  \tat main (console.js:7:19(60))\n}\n" +
+		"{ s: \"it's\", n: -0, m: Map(1) { 'k' => 1 } }\n" +
+		"\n"
+	if got := stdout.String(); got != wantOut {
+		t.Errorf("stdout:\n%s\nwant:\n%s", got, wantOut)
+	}
+	wantErr := "careful: 42\nSet(1) { 'x' } null undefined\nAssertion failed: check failed\nTrace: here\n\tat main (console.js:"
+	if got := stderr.String(); !strings.HasPrefix(got, wantErr) {
+		t.Errorf("stderr:\n%s\nwant it to start with:\n%s", got, wantErr)
+	}
+}

@@ -199,6 +199,9 @@ func (x redactor) set(o *goja.Object, key string, v goja.Value) {
 
 // isString says v is a string primitive (not a String object).
 func isString(v goja.Value) bool {
+	if _, sym := v.(*goja.Symbol); sym {
+		return false // a symbol exports as its description
+	}
 	return v != nil && !isObject(v) && v.ExportType() == stringType
 }
 
