@@ -365,11 +365,26 @@ func (w *workflow) setConsole(vm *goja.Runtime) error {
 		fmt.Fprintln(out, prefix+in.Format(args)+suffix)
 	}
 	methods := map[string]func(goja.FunctionCall) goja.Value{
-		"log":   func(c goja.FunctionCall) goja.Value { write(w.opts.Stdout, "", c.Arguments, ""); return goja.Undefined() },
-		"info":  func(c goja.FunctionCall) goja.Value { write(w.opts.Stdout, "", c.Arguments, ""); return goja.Undefined() },
-		"debug": func(c goja.FunctionCall) goja.Value { write(w.opts.Stdout, "", c.Arguments, ""); return goja.Undefined() },
-		"warn":  func(c goja.FunctionCall) goja.Value { write(w.opts.Stderr, "", c.Arguments, ""); return goja.Undefined() },
-		"error": func(c goja.FunctionCall) goja.Value { write(w.opts.Stderr, "", c.Arguments, ""); return goja.Undefined() },
+		"log": func(c goja.FunctionCall) goja.Value {
+			write(w.opts.Stdout, "", c.Arguments, "")
+			return goja.Undefined()
+		},
+		"info": func(c goja.FunctionCall) goja.Value {
+			write(w.opts.Stdout, "", c.Arguments, "")
+			return goja.Undefined()
+		},
+		"debug": func(c goja.FunctionCall) goja.Value {
+			write(w.opts.Stdout, "", c.Arguments, "")
+			return goja.Undefined()
+		},
+		"warn": func(c goja.FunctionCall) goja.Value {
+			write(w.opts.Stderr, "", c.Arguments, "")
+			return goja.Undefined()
+		},
+		"error": func(c goja.FunctionCall) goja.Value {
+			write(w.opts.Stderr, "", c.Arguments, "")
+			return goja.Undefined()
+		},
 		"dir": func(c goja.FunctionCall) goja.Value {
 			if !w.finished {
 				fmt.Fprintln(w.opts.Stdout, in.Inspect(c.Argument(0)))
