@@ -364,27 +364,18 @@ func (w *workflow) setConsole(vm *goja.Runtime) error {
 		}
 		fmt.Fprintln(out, prefix+in.Format(args)+suffix)
 	}
+	to := func(out io.Writer) func(goja.FunctionCall) goja.Value {
+		return func(c goja.FunctionCall) goja.Value {
+			write(out, "", c.Arguments, "")
+			return goja.Undefined()
+		}
+	}
 	methods := map[string]func(goja.FunctionCall) goja.Value{
-		"log": func(c goja.FunctionCall) goja.Value {
-			write(w.opts.Stdout, "", c.Arguments, "")
-			return goja.Undefined()
-		},
-		"info": func(c goja.FunctionCall) goja.Value {
-			write(w.opts.Stdout, "", c.Arguments, "")
-			return goja.Undefined()
-		},
-		"debug": func(c goja.FunctionCall) goja.Value {
-			write(w.opts.Stdout, "", c.Arguments, "")
-			return goja.Undefined()
-		},
-		"warn": func(c goja.FunctionCall) goja.Value {
-			write(w.opts.Stderr, "", c.Arguments, "")
-			return goja.Undefined()
-		},
-		"error": func(c goja.FunctionCall) goja.Value {
-			write(w.opts.Stderr, "", c.Arguments, "")
-			return goja.Undefined()
-		},
+		"log":   to(w.opts.Stdout),
+		"info":  to(w.opts.Stdout),
+		"debug": to(w.opts.Stdout),
+		"warn":  to(w.opts.Stderr),
+		"error": to(w.opts.Stderr),
 		"dir": func(c goja.FunctionCall) goja.Value {
 			if !w.finished {
 				fmt.Fprintln(w.opts.Stdout, in.Inspect(c.Argument(0)))
