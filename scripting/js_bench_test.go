@@ -70,16 +70,21 @@ type variantKey struct{}
 // whose one middleware runs, per call, either nothing (go-noop) or the
 // JavaScript policy hook (js-policy). Each iteration makes one call of
 // each, in turn, so that drift in the machine's load hits them alike; the
-// last two share the server process and connection, so their difference
-// (js-added-p50-µs) is what the hook adds to a call.
+// last three share the server process and connection, so their
+// differences (js-added-p50-µs, and inprocess-added-p50-µs for the same
+// hook run inside this process) are what the hook adds to a call.
 func BenchmarkToolCall(b *testing.B) {
-	policy := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b)})
-	js := Middleware(policy, Options{})
+	policy := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b), Isolation: IsolationProcess})
+	inproc := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b), Isolation: IsolationNone})
+	js, jsIn := Middleware(policy, Options{}), Middleware(inproc, Options{})
 	dispatch := func(next engine.Handler) engine.Handler {
-		hooked := js(next)
+		hooked, hookedIn := js(next), jsIn(next)
 		return func(ctx context.Context, req *engine.Request) (json.RawMessage, error) {
-			if ctx.Value(variantKey{}) == "js-policy" {
+			switch ctx.Value(variantKey{}) {
+			case "js-policy":
 				return hooked(ctx, req)
+			case "js-inprocess":
+				return hookedIn(ctx, req)
 			}
 			return next(ctx, req)
 		}
@@ -118,6 +123,7 @@ func BenchmarkToolCall(b *testing.B) {
 		{name: "none", c: plain, ctx: ctx},
 		{name: "go-noop", c: hooked, ctx: context.WithValue(ctx, variantKey{}, "go-noop")},
 		{name: "js-policy", c: hooked, ctx: context.WithValue(ctx, variantKey{}, "js-policy")},
+		{name: "js-inprocess", c: hooked, ctx: context.WithValue(ctx, variantKey{}, "js-inprocess")},
 	}
 	args := map[string]any{"text": "/srv/data/report.txt"}
 	call := func(i int) time.Duration {
@@ -151,6 +157,7 @@ func BenchmarkToolCall(b *testing.B) {
 		b.ReportMetric(v.p.at(0.99), v.name+"-p99-µs")
 	}
 	b.ReportMetric(p50["js-policy"]-p50["go-noop"], "js-added-p50-µs")
+	b.ReportMetric(p50["js-inprocess"]-p50["go-noop"], "inprocess-added-p50-µs")
 }
 
 // BenchmarkScriptCall is the policy hook alone: Script.Call with the input
@@ -418,4 +425,21 @@ func cpuTime(pids []int) time.Duration {
 		total += time.Duration(ut+st) * time.Second / 100 // clock ticks (USER_HZ = 100)
 	}
 	return total
+}
+
+// BenchmarkLoadScript is loading the policy hook: bundling, and its first
+// runtime, in a new host process or in this one.
+func BenchmarkLoadScript(b *testing.B) {
+	dir := writeFiles(b, map[string]string{"policy.js": policyJS})
+	for _, iso := range []Isolation{IsolationProcess, IsolationNone} {
+		b.Run(string(iso), func(b *testing.B) {
+			for b.Loop() {
+				s, err := LoadScript(dir+"/policy.js", ScriptOptions{Isolation: iso})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
+	}
 }
