@@ -151,7 +151,10 @@ func (e *MemoryLimitError) Is(target error) bool { return target == ErrMemoryLim
 // Beside the language's own globals, a script sees console (into the log,
 // with script=<name>), process.env (only the variables scripts.env grants),
 // fs.readFile (regular files of up to 16 MiB), fs.readdir and fs.exists
-// (only under scripts.readDir) and store (below). There is no network, no timer and no Node module; imports
+// (only under scripts.readDir), store (below) and redact(result, fn),
+// which applies fn to every text of a result (content, embedded
+// resources, structured content, resources/read contents, prompts/get
+// messages) and is the way to redact secrets. There is no network, no timer and no Node module; imports
 // of the script's own files and of packages in node_modules are bundled
 // at load. TypeScript is stripped of its types, not type-checked.
 //
@@ -162,7 +165,8 @@ func (e *MemoryLimitError) Is(target error) bool { return target == ErrMemoryLim
 // each call has one runtime to itself. Module-level variables therefore
 // live per runtime: there are up to Pool copies of them, and a runtime is
 // thrown away, with its variables, after a call that timed out, was
-// cancelled or overflowed the stack. Use them for constants and caches
+// cancelled, overflowed the stack or went over the memory limit (see
+// Limits). Use them for constants and caches
 // that are safe to rebuild, never for state that must be shared or must
 // last. The script's top-level code runs again for every new runtime,
 // bounded by the load timeout (10s) rather than the call's: a call that
