@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -441,5 +442,91 @@ func BenchmarkLoadScript(b *testing.B) {
 				s.Close()
 			}
 		})
+	}
+}
+
+// BenchmarkRunnerCPU is the CPU time a tools/call of the test server's
+// echo costs through a Runner with 8 callers at once (this process, the
+// server and the hook hosts together): without hooks, with the policy
+// hook in host processes, and with it in this process. The variants take
+// turns of 500ms, so that drift in the machine's load hits them alike.
+func BenchmarkRunnerCPU(b *testing.B) {
+	const callers = 8
+	process := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b), Isolation: IsolationProcess})
+	inproc := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b), Isolation: IsolationNone})
+	ctx := testCtx(b)
+	start := func(mw ...engine.Middleware) (*engine.Client, int) {
+		cfg, err := config.Parse([]byte(`{`+serversJSON("a")+`}`), "bench.json")
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := engine.New(cfg, &engine.Options{Logger: warnLogger(b), Middleware: mw})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = r.StopAll(context.Background()) })
+		if err := r.StartAll(ctx); err != nil {
+			b.Fatal(err)
+		}
+		c, _ := r.Client("a")
+		st, err := r.Status("a")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c, st.PID
+	}
+	type variant struct {
+		name  string
+		c     *engine.Client
+		pids  func() []int
+		calls int64
+		cpu   time.Duration
+		self  time.Duration // of this process
+		wall  time.Duration
+	}
+	plain, plainPid := start()
+	hooked, hookedPid := start(Middleware(process, Options{}))
+	inHooked, inPid := start(Middleware(inproc, Options{}))
+	vs := []*variant{
+		{name: "none", c: plain, pids: func() []int { return []int{plainPid} }},
+		{name: "process", c: hooked, pids: func() []int { return append(hostPids(process), hookedPid) }},
+		{name: "inprocess", c: inHooked, pids: func() []int { return []int{inPid} }},
+	}
+	args := map[string]any{"text": "/srv/data/report.txt"}
+	run := func(v *variant, d time.Duration) {
+		pids := v.pids()
+		c0, s0, t0 := cpuTime(pids), cpuTime(nil), time.Now()
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				for time.Since(t0) < d {
+					if _, err := v.c.CallTool(ctx, "echo", args); err != nil {
+						b.Error(err)
+						return
+					}
+					n.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		v.wall += time.Since(t0)
+		v.cpu += cpuTime(pids) - c0
+		v.self += cpuTime(nil) - s0
+		v.calls += n.Load()
+	}
+	for _, v := range vs {
+		run(v, 200*time.Millisecond) // warm up
+		v.calls, v.cpu, v.self, v.wall = 0, 0, 0, 0
+	}
+	for b.Loop() {
+		for _, v := range vs {
+			run(v, 500*time.Millisecond)
+		}
+	}
+	for _, v := range vs {
+		b.ReportMetric(float64(v.cpu.Microseconds())/float64(v.calls), v.name+"-cpu-µs/call")
+		b.ReportMetric(float64(v.self.Microseconds())/float64(v.calls), v.name+"-self-cpu-µs/call")
+		b.ReportMetric(float64(v.calls)/v.wall.Seconds(), v.name+"-calls/s")
 	}
 }
