@@ -47,5 +47,5 @@ func Child(role string) (*Conn, bool) {
 	}
 	_ = os.Unsetenv(envVar)
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	return &Conn{Requests: newReader(fdReader(3)), Control: newReader(fdReader(5)), out: 4}, true
+	return &Conn{Requests: newReader(3), Control: newReader(5), out: 4}, true
 }

@@ -15,7 +15,7 @@ func TestFrames(t *testing.T) {
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		t.Fatal(err)
 	}
-	r := newReader(fdReader(p[0]))
+	r := newReader(p[0])
 	defer syscall.Close(p[0])
 	sizes := []int{0, 1, 5, 64<<10 - 4, 64 << 10, 3 << 20, 10}
 	done := make(chan error, 1)
@@ -56,7 +56,7 @@ func TestFrames(t *testing.T) {
 	if err := writeFrame(p[1], append(Begin(nil), make([]byte, 100)...)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newReader(fdReader(p[0])).Next(99); !errors.Is(err, ErrFrameTooLarge) {
+	if _, err := newReader(p[0]).Next(99); !errors.Is(err, ErrFrameTooLarge) {
 		t.Errorf("a frame over the limit: %v", err)
 	}
 }

@@ -65,10 +65,9 @@ func Enabled() bool { return exe.Load() != nil }
 // may be used by one goroutine each at a time; Kill and Exit by any.
 type Proc struct {
 	cmd    *exec.Cmd
-	req    *os.File // requests, write end
-	ctl    *os.File // control, write end
-	repf   *os.File // replies, read end
-	rep    *Reader
+	req    int     // requests, write end
+	ctl    int     // control, write end
+	rep    *Reader // replies
 	stderr *tail
 
 	wmu    sync.Mutex // held by Exit: one Wait
@@ -87,7 +86,8 @@ func Start(role string, env []string) (*Proc, error) {
 	}
 	var fds [6]int // req r/w, rep r/w, ctl r/w
 	for i := 0; i < 6; i += 2 {
-		// Closed on exec but for the helper's copies below.
+		// Blocking descriptors (see frame.go), closed on exec but for
+		// the helper's copies below.
 		if err := syscall.Pipe2(fds[i:i+2], syscall.O_CLOEXEC); err != nil {
 			for _, fd := range fds[:i] {
 				syscall.Close(fd)
@@ -95,20 +95,8 @@ func Start(role string, env []string) (*Proc, error) {
 			return nil, fmt.Errorf("helper pipes: %w", err)
 		}
 	}
-	// The helper's ends block; ours go through the runtime's poller (see
-	// frame.go): a pipe's two ends are open files of their own, so the
-	// flag on one leaves the other as it is.
-	for _, fd := range []int{fds[1], fds[2], fds[5]} {
-		_ = syscall.SetNonblock(fd, true)
-	}
 	theirs := []*os.File{os.NewFile(uintptr(fds[0]), "requests"), os.NewFile(uintptr(fds[3]), "replies"), os.NewFile(uintptr(fds[4]), "control")}
-	p := &Proc{
-		req:    os.NewFile(uintptr(fds[1]), "requests"),
-		repf:   os.NewFile(uintptr(fds[2]), "replies"),
-		ctl:    os.NewFile(uintptr(fds[5]), "control"),
-		stderr: &tail{max: 16 << 10},
-	}
-	p.rep = newReader(p.repf.Read)
+	p := &Proc{req: fds[1], ctl: fds[5], rep: newReader(fds[2]), stderr: &tail{max: 16 << 10}}
 	p.cmd = &exec.Cmd{
 		Path:       *path,
 		Args:       []string{"mcpscript-" + role},
@@ -128,7 +116,9 @@ func Start(role string, env []string) (*Proc, error) {
 		f.Close()
 	}
 	if err != nil {
-		p.closeFiles()
+		syscall.Close(p.req)
+		syscall.Close(p.ctl)
+		syscall.Close(p.rep.fd)
 		return nil, fmt.Errorf("starting a helper process: %w", err)
 	}
 	return p, nil
@@ -138,17 +128,11 @@ func Start(role string, env []string) (*Proc, error) {
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // Send writes a frame (made with Begin) to the request pipe.
-func (p *Proc) Send(frame []byte) error { return writeFileFrame(p.req, frame) }
+func (p *Proc) Send(frame []byte) error { return writeFrame(p.req, frame) }
 
 // Control writes a frame to the control pipe, which the helper reads
 // while it works on a request.
-func (p *Proc) Control(frame []byte) error { return writeFileFrame(p.ctl, frame) }
-
-func (p *Proc) closeFiles() {
-	p.req.Close()
-	p.ctl.Close()
-	p.repf.Close()
-}
+func (p *Proc) Control(frame []byte) error { return writeFrame(p.ctl, frame) }
 
 // Next reads the next frame of the reply pipe (see Reader.Next): io.EOF
 // once the helper is gone.
@@ -179,7 +163,9 @@ func (p *Proc) Exit() Exit {
 		return p.exit
 	}
 	err := p.cmd.Wait()
-	p.closeFiles()
+	syscall.Close(p.req)
+	syscall.Close(p.ctl)
+	syscall.Close(p.rep.fd)
 	p.mu.Lock()
 	p.waited = true
 	p.exit = classify(p.cmd.ProcessState, err, p.killed, p.stderr.String())
