@@ -88,6 +88,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -354,6 +355,29 @@ func (s *Server) Transport() string {
 		return s.Type
 	}
 	return TypeStdio
+}
+
+// RedactedURL returns the server's URL fit for logs and status: without
+// user info or fragment, and with every query value replaced, since either
+// may hold a credential. It returns "" for a server without a URL.
+func (s *Server) RedactedURL() string {
+	if s == nil || s.URL == "" {
+		return ""
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	u.Fragment, u.RawFragment = "", ""
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"REDACTED"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // OAuth configures the OAuth 2.0 client credentials grant for a remote
