@@ -104,8 +104,11 @@ func (cu *toolCuration) call(ctx context.Context, r *Runner, req *Request, next 
 	}
 	orig, ok := cu.c.Original(name)
 	if !ok {
-		return nil, &RPCError{Server: cu.server, Method: req.Method, Code: wire.CodeInvalidParams,
-			Message: fmt.Sprintf("unknown tool %q", name)}
+		msg := fmt.Sprintf("unknown tool %q", name)
+		if now, shown := cu.c.Exposed(name); shown && now != name {
+			msg += fmt.Sprintf(" (the config renames it %q)", now)
+		}
+		return nil, &RPCError{Server: cu.server, Method: req.Method, Code: wire.CodeInvalidParams, Message: msg}
 	}
 	if pin := cu.c.Pin(orig); pin != "" {
 		hash, err := cu.schemaHash(ctx, r, req, orig)
