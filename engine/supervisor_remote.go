@@ -13,6 +13,47 @@ import (
 	"github.com/mcpscript/mcpscript/internal/remote"
 )
 
+// Why a remote server's link could not be made or ended, for errors.Is;
+// a *RemoteError carries them.
+var (
+	// ErrRemoteUnreachable: the remote could not be reached (connection
+	// refused or broken, DNS, TLS, a timeout, an event stream that could
+	// not be reopened). The server is restarted per its policy.
+	ErrRemoteUnreachable = remote.ErrUnreachable
+	// ErrRemoteUnauthorized: the remote refused the credentials (HTTP 401
+	// or 403), or no OAuth token could be had. The server fails at once.
+	ErrRemoteUnauthorized = remote.ErrUnauthorized
+	// ErrRemoteSessionExpired: the remote forgot the session (HTTP 404).
+	// The server initializes a new one at once.
+	ErrRemoteSessionExpired = remote.ErrSessionExpired
+	// ErrRemoteProtocol: the endpoint does not speak MCP over HTTP. The
+	// server fails at once.
+	ErrRemoteProtocol = remote.ErrProtocol
+)
+
+// RemoteError is a remote server's link failing: it could not be made, or
+// it ended. It matches ErrCommunication and the remote's own error (one of
+// the ErrRemote errors) with errors.Is. Its message names the endpoint
+// (without credentials) and never a header value.
+type RemoteError struct {
+	Server string // the server's name
+	Err    error  // what the remote or the connection to it did
+	// GaveUp, when the server failed for good, says why it is not
+	// reconnected, e.g. "reconnecting cannot fix this".
+	GaveUp string
+}
+
+func (e *RemoteError) Error() string {
+	msg := fmt.Sprintf("server %q: %v", e.Server, e.Err)
+	if e.GaveUp != "" {
+		msg += " (not reconnecting: " + e.GaveUp + ")"
+	}
+	return msg
+}
+
+// Unwrap gives errors.Is and errors.As ErrCommunication and the cause.
+func (e *RemoteError) Unwrap() []error { return []error{ErrCommunication, e.Err} }
+
 // linkSupervisor runs a remote server as a series of links (internal/remote),
 // each a fresh MCP session, under the same restart vocabulary as a process:
 // a link that ends is a process that exited. An end the remote may recover
@@ -137,7 +178,7 @@ func (l *linkSupervisor) connect(ctx context.Context) (*remote.Link, *conn, erro
 func (l *linkSupervisor) explain(ctx context.Context, err error, link *remote.Link) error {
 	if link != nil {
 		if lerr := link.Err(); lerr != nil && !errors.Is(lerr, remote.ErrClosed) {
-			return fmt.Errorf("%w: server %q: %w", ErrCommunication, l.s.name, lerr)
+			return &RemoteError{Server: l.s.name, Err: lerr}
 		}
 	}
 	if errors.Is(err, ErrTimeout) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -164,8 +205,8 @@ func (l *linkSupervisor) supervise(ctx context.Context, done chan struct{}, link
 		if ctx.Err() != nil || s.isStopping() {
 			return
 		}
-		cause := link.Err()
-		if cause == nil || errors.Is(cause, remote.ErrClosed) {
+		var cause error = &RemoteError{Server: s.name, Err: link.Err()}
+		if lerr := link.Err(); lerr == nil || errors.Is(lerr, remote.ErrClosed) {
 			// The connection broke on our side (a frame over the limit, a
 			// stuck write) and closed the link: its own error says why.
 			cause = cn.closedErr()
@@ -274,7 +315,14 @@ func (l *linkSupervisor) restarting(cause error, delay time.Duration) {
 // fail gives the server up after cause.
 func (l *linkSupervisor) fail(cause error, reason string) {
 	s := l.s
-	err := fmt.Errorf("%w (not reconnecting: %s)", cause, reason)
+	var err error
+	if re, ok := cause.(*RemoteError); ok {
+		c := *re
+		c.GaveUp = reason
+		err = &c
+	} else {
+		err = fmt.Errorf("%w (not reconnecting: %s)", cause, reason)
+	}
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -25,7 +27,10 @@ a slash, relative to its cwd) as the runner will; each cwd; the proxy's
 bearer tokens (serve refuses empty, short and placeholder ones); and the
 hooks and filters, which are loaded. Problems of enabled servers are errors
 (exit 2); those of disabled servers are warnings on stderr (exit 0). It
-checks this machine: a command installed elsewhere is reported missing.`,
+checks this machine: a command installed elsewhere is reported missing.
+Remote servers (with a "url") are not contacted; credentials sent to a
+plain http:// URL other than loopback get a warning. It says which format
+it read: mcpServers (Claude Desktop, Claude Code, Cursor) or VS Code's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfig()
@@ -41,6 +46,7 @@ checks this machine: a command installed elsewhere is reported missing.`,
 				return err
 			}
 			errs, warnings := commandProblems(cfg)
+			warnings = append(warnings, remoteProblems(cfg)...)
 			var weak *config.Error
 			if err := cfg.CheckSecrets(); errors.As(err, &weak) {
 				errs = append(errs, weak.Problems...)
@@ -55,13 +61,21 @@ checks this machine: a command installed elsewhere is reported missing.`,
 				return &config.Error{Source: cfg.Source, Problems: errs, Kind: config.ErrInvalid}
 			}
 			names := cfg.ServerNames()
-			enabled := 0
+			enabled, remote := 0, 0
 			for _, n := range names {
 				if !cfg.Servers[n].Disabled {
 					enabled++
 				}
+				if cfg.Servers[n].Remote() {
+					remote++
+				}
 			}
-			fmt.Fprintf(a.stdout, "%s: ok, %s (%d enabled): %s\n", cfg.Source, plural(len(names), "server"), enabled, strings.Join(names, ", "))
+			counts := fmt.Sprintf("%d enabled", enabled)
+			if remote > 0 {
+				counts += fmt.Sprintf(", %d remote", remote)
+			}
+			fmt.Fprintf(a.stdout, "%s: ok (%s format), %s (%s): %s\n", cfg.Source, cfg.FormatName(),
+				plural(len(names), "server"), counts, strings.Join(names, ", "))
 			if hooks+filters > 0 {
 				fmt.Fprintf(a.stdout, "scripts: %s and %s loaded\n", plural(hooks, "hook"), plural(filters, "filter"))
 			}
@@ -77,6 +91,9 @@ func commandProblems(cfg *config.Config) (errs, warnings []config.Problem) {
 	self := selfPath()
 	for _, name := range cfg.ServerNames() {
 		s := cfg.Servers[name]
+		if s.Remote() {
+			continue // nothing to find on this machine
+		}
 		command := s.Command
 		if command == "mcpscript" && self != "" {
 			command = self // as newRunner aliases it
@@ -86,7 +103,7 @@ func commandProblems(cfg *config.Config) (errs, warnings []config.Problem) {
 		if !errors.As(err, &se) {
 			continue
 		}
-		p := cfg.Problem(config.Path("mcpServers", name, se.Field), se.Reason(), startHint(se))
+		p := cfg.Problem(cfg.ServerPath(name, se.Field), se.Reason(), startHint(se))
 		if s.Disabled {
 			p.Hint = strings.TrimPrefix(p.Hint+"; ", "; ") + "the server is disabled, so nothing fails yet"
 			warnings = append(warnings, p)
@@ -95,6 +112,35 @@ func commandProblems(cfg *config.Config) (errs, warnings []config.Problem) {
 		}
 	}
 	return errs, warnings
+}
+
+// remoteProblems warns of remote servers whose credentials would travel
+// unencrypted: headers or OAuth sent to a plain http:// URL that is not on
+// loopback.
+func remoteProblems(cfg *config.Config) []config.Problem {
+	var out []config.Problem
+	for _, name := range cfg.ServerNames() {
+		s := cfg.Servers[name]
+		if !s.Remote() || len(s.Headers) == 0 && s.OAuth == nil {
+			continue
+		}
+		u, err := url.Parse(s.URL)
+		if err != nil || u.Scheme != "http" || loopback(u.Hostname()) {
+			continue
+		}
+		out = append(out, cfg.Problem(cfg.ServerPath(name, "url"),
+			fmt.Sprintf("the credentials in headers or oauth go to %s unencrypted", s.RedactedURL()), "use an https:// URL"))
+	}
+	return out
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // startHint says what to do about a StartError found by check, whose path

@@ -216,19 +216,19 @@ func (c *Config) FormatName() string {
 	if c == nil {
 		return ""
 	}
-	base, dir := filepath.Base(c.Source), filepath.Base(filepath.Dir(c.Source))
 	if c.Format == FormatVSCode {
-		return `VS Code mcp.json ("servers")`
+		return "VS Code mcp.json"
 	}
+	base, dir := filepath.Base(c.Source), filepath.Base(filepath.Dir(c.Source))
 	switch {
 	case dir == ".cursor" && base == "mcp.json":
-		return `Cursor .cursor/mcp.json ("mcpServers")`
+		return "Cursor .cursor/mcp.json"
 	case base == "claude_desktop_config.json":
-		return `Claude Desktop ("mcpServers")`
+		return "Claude Desktop"
 	case base == ".mcp.json":
-		return `Claude Code .mcp.json ("mcpServers")`
+		return "Claude Code .mcp.json"
 	}
-	return `"mcpServers"`
+	return "mcpServers"
 }
 
 // Input is one of VS Code's "inputs": a value the editor would prompt for.

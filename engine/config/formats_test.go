@@ -22,7 +22,7 @@ func TestClientFormats(t *testing.T) {
 		format, desc   string
 		check          func(t *testing.T, c *Config)
 	}{{
-		name: "Claude Code .mcp.json", path: "/w/.mcp.json", format: FormatMCPServers, desc: `Claude Code .mcp.json ("mcpServers")`,
+		name: "Claude Code .mcp.json", path: "/w/.mcp.json", format: FormatMCPServers, desc: "Claude Code .mcp.json",
 		in: `{"mcpServers": {
   "local": {"type": "stdio", "command": "npx", "args": ["-y", "server-memory"], "env": {"K": "${API_TOKEN:-none}"}},
   "api": {"type": "http", "url": "https://api.example.com/mcp", "headers": {"Authorization": "Bearer ${API_TOKEN}"}},
@@ -44,7 +44,7 @@ func TestClientFormats(t *testing.T) {
 		},
 	}, {
 		name: "Claude Desktop", path: "/h/Library/Application Support/Claude/claude_desktop_config.json", format: FormatMCPServers,
-		desc: `Claude Desktop ("mcpServers")`,
+		desc: "Claude Desktop",
 		in:   `{"mcpServers": {"fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/Users/me/Desktop"]}}, "globalShortcut": "Ctrl+Space"}`,
 		check: func(t *testing.T, c *Config) {
 			if c.Servers["fs"].Command != "npx" {
@@ -52,7 +52,7 @@ func TestClientFormats(t *testing.T) {
 			}
 		},
 	}, {
-		name: "Cursor", path: "/w/.cursor/mcp.json", format: FormatMCPServers, desc: `Cursor .cursor/mcp.json ("mcpServers")`,
+		name: "Cursor", path: "/w/.cursor/mcp.json", format: FormatMCPServers, desc: "Cursor .cursor/mcp.json",
 		in: `{"mcpServers": {
   "docs": {"url": "https://docs.example.com/mcp", "headers": {"X-Key": "${env:DOCS_KEY}"}},
   "tool": {"command": "${workspaceFolder}/bin/tool", "args": ["--home", "${userHome}"]}}}`,
@@ -65,7 +65,7 @@ func TestClientFormats(t *testing.T) {
 			}
 		},
 	}, {
-		name: "VS Code mcp.json", path: "/w/.vscode/mcp.json", format: FormatVSCode, desc: `VS Code mcp.json ("servers")`,
+		name: "VS Code mcp.json", path: "/w/.vscode/mcp.json", format: FormatVSCode, desc: "VS Code mcp.json",
 		in: `{
   "inputs": [
     {"type": "promptString", "id": "github_pat", "description": "GitHub Personal Access Token", "password": true},
