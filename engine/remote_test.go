@@ -25,6 +25,7 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/gateway"
 	"github.com/mcpscript/mcpscript/internal/remote"
 	"github.com/mcpscript/mcpscript/internal/testenv"
 	"github.com/mcpscript/mcpscript/internal/testserver"
@@ -222,6 +223,34 @@ func TestRemoteThroughProxy(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+
+	// A proxy over these servers says how each is reached.
+	p, err := proxy.New(r, &proxy.Options{Listen: "127.0.0.1:0", Logger: testenv.Logger(t, slog.LevelError)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	resp, err := http.Get(p.BaseURL() + "/api/servers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var api struct {
+		Servers []struct{ Name, State, Transport, URL string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&api); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, sv := range api.Servers {
+		got[sv.Name] = sv.State + " " + sv.Transport + " " + sv.URL
+	}
+	if got["sse"] != "running sse http://"+up.addr+"/servers/ts/sse" || got["http"] != "running http "+up.url() {
+		t.Errorf("/api/servers: %v", got)
 	}
 }
 
@@ -446,5 +475,72 @@ func TestRemoteStartFailures(t *testing.T) {
 		if res, err := c.CallTool(testenv.Ctx(t), "echo", map[string]any{"text": name}); err != nil || text(t, res) != name {
 			t.Errorf("%s was affected by the others: %v %v", name, res, err)
 		}
+	}
+}
+
+// sessionCounter is an HTTP front that records the MCP sessions the
+// remote sees: the ids of requests, and those ended with DELETE.
+type sessionCounter struct {
+	h       http.Handler
+	mu      sync.Mutex
+	seen    map[string]bool
+	deleted map[string]bool
+}
+
+func (c *sessionCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id := r.Header.Get("Mcp-Session-Id"); id != "" {
+		c.mu.Lock()
+		c.seen[id] = true
+		if r.Method == http.MethodDelete {
+			c.deleted[id] = true
+		}
+		c.mu.Unlock()
+	}
+	c.h.ServeHTTP(w, r)
+}
+
+func (c *sessionCounter) counts() (seen, deleted int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen), len(c.deleted)
+}
+
+// TestRemotePerSession: a url server with "childModel": "per-session"
+// gives each gateway session a remote MCP session of its own, ended when
+// the gateway session closes.
+func TestRemotePerSession(t *testing.T) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "sessions", Version: "1"}, nil)
+	mcp.AddTool(s, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, in struct {
+		Text string `json:"text"`
+	}) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}}, nil, nil
+	})
+	front := &sessionCounter{h: mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil),
+		seen: map[string]bool{}, deleted: map[string]bool{}}
+	ts := httptest.NewServer(front)
+	t.Cleanup(ts.Close)
+	r := remoteRunner(t, `"rem": {"type": "http", "url": "${URL}", "childModel": "per-session"}`, map[string]string{"URL": ts.URL}, nil)
+	g := gateway.New(r, &gateway.Options{Logger: testenv.Logger(t, slog.LevelError)})
+	t.Cleanup(g.Close)
+	if err := r.StartAll(testenv.Ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if seen, _ := front.counts(); seen != 0 {
+		t.Errorf("%d remote sessions before any gateway session used the server", seen)
+	}
+	a, b := openSession(t, g, "rem"), openSession(t, g, "")
+	if got, msg := a.call("echo", "a"); got != "a" {
+		t.Fatalf("a: %q %s", got, msg)
+	}
+	if got, msg := b.call("rem__echo", "b"); got != "b" {
+		t.Fatalf("b: %q %s", got, msg)
+	}
+	if seen, _ := front.counts(); seen != 2 {
+		t.Errorf("%d remote sessions for 2 gateway sessions", seen)
+	}
+	a.s.Close()
+	testenv.WaitFor(t, func() bool { _, deleted := front.counts(); return deleted == 1 }, "the closed session's remote session to end")
+	if got, msg := b.call("rem__echo", "still"); got != "still" {
+		t.Errorf("the other session: %q %s", got, msg)
 	}
 }

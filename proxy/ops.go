@@ -18,10 +18,12 @@ import (
 //	                  [{"name": "fetch", "state": "restarting"}]}. No auth needed;
 //	                  without a valid token (when auth is on) "notReady" is
 //	                  only the count, so that server names do not leak.
-//	GET /api/servers  {"servers": [{"name", "id", "state", "pid", "restarts",
-//	                  "since", "error", "serverInfo", "protocolVersion",
-//	                  "endpoints"}]}: the servers the proxy exposes and the
-//	                  caller's token may use.
+//	GET /api/servers  {"servers": [{"name", "id", "state", "transport", "url",
+//	                  "pid", "restarts", "since", "error", "serverInfo",
+//	                  "protocolVersion", "endpoints"}]}: the servers the proxy
+//	                  exposes and the caller's token may use; transport is
+//	                  "stdio", "http" or "sse", url a remote server's endpoint
+//	                  (credentials redacted).
 
 // healthz is GET /healthz.
 func (s *Server) healthz(c *fiber.Ctx) error {
@@ -71,6 +73,8 @@ type apiServer struct {
 	Name            string         `json:"name"`
 	ID              string         `json:"id"`
 	State           string         `json:"state"`
+	Transport       string         `json:"transport,omitempty"`
+	URL             string         `json:"url,omitempty"`
 	PID             int            `json:"pid,omitempty"`
 	Restarts        int            `json:"restarts"`
 	Since           *time.Time     `json:"since,omitempty"`
@@ -102,7 +106,8 @@ func (s *Server) apiServers(c *fiber.Ctx) error {
 			continue
 		}
 		v := apiServer{
-			Name: st.Name, ID: string(st.ID), State: string(st.State), PID: st.PID, Restarts: st.Restarts,
+			Name: st.Name, ID: string(st.ID), State: string(st.State), Transport: st.Transport, URL: st.URL,
+			PID: st.PID, Restarts: st.Restarts,
 			ProtocolVersion: st.ProtocolVersion,
 			Endpoints:       apiEndpoints{MCP: "/servers/" + st.Name + "/mcp", SSE: "/servers/" + st.Name + "/sse"},
 		}
