@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
+
+	"github.com/joho/godotenv"
 
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/procman"
@@ -16,6 +20,10 @@ import (
 type procSupervisor struct {
 	s    *server
 	proc *procman.Process
+	// envErr is why the server's envFile could not be read: every start
+	// fails with it (the runner is built all the same, so that the other
+	// servers run and check can say where the problem is).
+	envErr error
 }
 
 func newProcSupervisor(s *server, dir string, commands map[string]string) (*procSupervisor, error) {
@@ -24,11 +32,20 @@ func newProcSupervisor(s *server, dir string, commands map[string]string) (*proc
 	if alias, ok := commands[command]; ok {
 		command = alias
 	}
+	p := &procSupervisor{s: s}
 	env := os.Environ()
-	for k, v := range sc.Env {
+	if path := sc.ResolvedEnvFile(dir); path != "" && !sc.Disabled {
+		vars, err := readEnvFile(path)
+		if err != nil {
+			p.envErr = err
+		}
+		for _, k := range slices.Sorted(maps.Keys(vars)) {
+			env = append(env, k+"="+vars[k])
+		}
+	}
+	for k, v := range sc.Env { // later entries win: env over envFile
 		env = append(env, k+"="+v)
 	}
-	p := &procSupervisor{s: s}
 	proc, err := procman.New(procman.Spec{
 		Name:        s.name,
 		Command:     command,
@@ -69,8 +86,22 @@ func (p *procSupervisor) restarts() int { return p.proc.Restarts() }
 
 func (p *procSupervisor) endpoint() (transport, url string) { return config.TypeStdio, "" }
 
+// readEnvFile reads a .env file: KEY=VALUE lines, # comments, optional
+// "export " and quotes, as VS Code's envFile and docker's --env-file take
+// them.
+func readEnvFile(path string) (map[string]string, error) {
+	vars, err := godotenv.Read(path)
+	if err != nil {
+		return nil, fmt.Errorf("envFile %s: %w", path, err)
+	}
+	return vars, nil
+}
+
 func (p *procSupervisor) start(ctx context.Context) error {
 	s := p.s
+	if p.envErr != nil {
+		return p.envErr
+	}
 	first := make(chan error, 1)
 	s.mu.Lock()
 	s.first = first

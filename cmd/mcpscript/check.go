@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/joho/godotenv"
 	"github.com/spf13/cobra"
 
 	"github.com/mcpscript/mcpscript/engine"
@@ -98,20 +99,37 @@ func commandProblems(cfg *config.Config) (errs, warnings []config.Problem) {
 		if command == "mcpscript" && self != "" {
 			command = self // as newRunner aliases it
 		}
+		var found []config.Problem
 		err := procman.Spec{Name: name, Command: command, Dir: s.ResolvedCwd(cfg.Dir)}.Check()
 		var se *procman.StartError
-		if !errors.As(err, &se) {
-			continue
+		if errors.As(err, &se) {
+			found = append(found, cfg.Problem(cfg.ServerPath(name, se.Field), se.Reason(), startHint(se)))
 		}
-		p := cfg.Problem(cfg.ServerPath(name, se.Field), se.Reason(), startHint(se))
-		if s.Disabled {
-			p.Hint = strings.TrimPrefix(p.Hint+"; ", "; ") + "the server is disabled, so nothing fails yet"
-			warnings = append(warnings, p)
-		} else {
-			errs = append(errs, p)
+		if path := s.ResolvedEnvFile(cfg.Dir); path != "" {
+			if _, err := godotenv.Read(path); err != nil {
+				found = append(found, cfg.Problem(cfg.ServerPath(name, "envFile"), fmt.Sprintf("cannot read %s: %v", path, unwrapPath(err)),
+					"create it, or fix the path; a relative envFile is relative to the config's folder"))
+			}
+		}
+		for _, p := range found {
+			if s.Disabled {
+				p.Hint = strings.TrimPrefix(p.Hint+"; ", "; ") + "the server is disabled, so nothing fails yet"
+				warnings = append(warnings, p)
+			} else {
+				errs = append(errs, p)
+			}
 		}
 	}
 	return errs, warnings
+}
+
+// unwrapPath drops the path an *fs.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // remoteProblems warns of remote servers whose credentials would travel

@@ -285,6 +285,10 @@ type Server struct {
 	// Env holds environment variables set for the server, merged over the
 	// environment of the mcpscript process.
 	Env map[string]string `json:"env,omitempty"`
+	// EnvFile is a file of KEY=VALUE lines (a .env file, as VS Code's
+	// mcp.json names it) whose variables are set for the server under
+	// Env's; relative to the config file's folder (see ResolvedEnvFile).
+	EnvFile string `json:"envFile,omitempty"`
 	// Cwd is the server's working directory; see ResolvedCwd.
 	Cwd string `json:"cwd,omitempty"`
 	// Disabled servers are parsed and checked but never started.
@@ -877,6 +881,18 @@ func (c *Config) ServerNames() []string {
 		return nil
 	}
 	return slices.Sorted(maps.Keys(c.Servers))
+}
+
+// ResolvedEnvFile returns EnvFile resolved like Cwd: as it is when
+// absolute, joined to dir (usually Config.Dir) when relative, "" when unset.
+func (s *Server) ResolvedEnvFile(dir string) string {
+	switch {
+	case s.EnvFile == "":
+		return ""
+	case filepath.IsAbs(s.EnvFile) || dir == "":
+		return filepath.Clean(s.EnvFile)
+	}
+	return filepath.Join(dir, s.EnvFile)
 }
 
 // ResolvedCwd returns the directory to start the server in: Cwd when it is

@@ -536,6 +536,7 @@ func (d *decoder) server(n *node, path string) *Server {
 			{key: "args", decode: func(v *node, p string) { s.Args = d.strings(v, p) }},
 			{key: "env", decode: func(v *node, p string) { s.Env = d.stringMap(v, p) }},
 			{key: "cwd", decode: str(&s.Cwd)},
+			{key: "envFile", decode: str(&s.EnvFile)},
 			{key: "disabled", decode: func(v *node, p string) { s.Disabled = d.boolean(v, p) }},
 			{key: "type", decode: func(v *node, p string) { s.Type = d.serverType(v, p) }},
 			{key: "restart", decode: func(v *node, p string) { s.Restart = d.restart(v, p) }},
@@ -617,6 +618,7 @@ func (d *decoder) server(n *node, path string) *Server {
 			s.Env[k] = v
 		}
 		d.expand(&s.Cwd, child(path, "cwd"))
+		d.expand(&s.EnvFile, child(path, "envFile"))
 	}
 	return s
 }

@@ -74,7 +74,7 @@ func TestClientFormats(t *testing.T) {
   "servers": {
     "github": {"type": "http", "url": "https://api.githubcopilot.com/mcp/", "headers": {"Authorization": "Bearer ${input:github_pat}"}},
     "fetch": {"type": "stdio", "command": "uvx", "args": ["mcp-server-fetch", "--region", "${input:region}"],
-              "env": {"ROOT": "${workspaceFolder}", "T": "${env:API_TOKEN}"}, "dev": {"watch": "src/**/*.py"}},
+              "env": {"ROOT": "${workspaceFolder}", "T": "${env:API_TOKEN}"}, "envFile": "${workspaceFolder}/.env", "dev": {"watch": "src/**/*.py"}},
     "stream": {"type": "streamableHttp", "url": "http://127.0.0.1:9000/mcp"}
   }
 }`,
@@ -83,7 +83,7 @@ func TestClientFormats(t *testing.T) {
 				t.Errorf("github header %q", h)
 			}
 			f := c.Servers["fetch"]
-			if f.Args[2] != "eu" || f.Env["ROOT"] != "/w" || f.Env["T"] != "tok" {
+			if f.Args[2] != "eu" || f.Env["ROOT"] != "/w" || f.Env["T"] != "tok" || f.ResolvedEnvFile(c.Dir) != "/w/.env" {
 				t.Errorf("fetch: %+v", f)
 			}
 			if c.Servers["stream"].Type != TypeHTTP {

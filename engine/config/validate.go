@@ -174,7 +174,7 @@ func validateRemote(s *Server, path string, r *collector) {
 		name string
 		set  bool
 	}{
-		{"args", s.Args != nil}, {"env", s.Env != nil}, {"cwd", s.Cwd != ""},
+		{"args", s.Args != nil}, {"env", s.Env != nil}, {"cwd", s.Cwd != ""}, {"envFile", s.EnvFile != ""},
 		{"stopTimeout", s.StopTimeout.Duration != 0},
 	} {
 		if key.set {
