@@ -476,6 +476,29 @@ func TestRemoteStartFailures(t *testing.T) {
 			t.Errorf("%s was affected by the others: %v %v", name, res, err)
 		}
 	}
+
+	// Through a gateway, the failed remotes leave only their own tools out.
+	g := gateway.New(r, &gateway.Options{Logger: testenv.Logger(t, slog.LevelError)})
+	t.Cleanup(g.Close)
+	agg := openSession(t, g, "")
+	servers := map[string]int{}
+	for _, n := range agg.tools() {
+		prefix, _, _ := strings.Cut(n, "__")
+		servers[prefix]++
+	}
+	if servers["ok"] == 0 || servers["local"] == 0 || servers["down"]+servers["badtoken"]+servers["notmcp"] != 0 {
+		t.Errorf("aggregate tools per server: %v", servers)
+	}
+	if got, msg := agg.call("ok__echo", "via gateway"); got != "via gateway" {
+		t.Errorf("ok__echo: %q %s", got, msg)
+	}
+	if _, msg := agg.call("down__echo", "x"); !strings.Contains(msg, `server "down" is failed`) {
+		t.Errorf("down__echo: %q", msg)
+	}
+	view := openSession(t, g, "down")
+	if _, msg := view.call("echo", "x"); !strings.Contains(msg, `start server "down"`) || !strings.Contains(msg, "remote MCP server unreachable") {
+		t.Errorf("the failed remote's own view: %q", msg)
+	}
 }
 
 // sessionCounter is an HTTP front that records the MCP sessions the
