@@ -1,3 +1,7 @@
+// Roots are deprecated only from MCP 2026-07-28 on; in 2025-11-25, the
+// version the client speaks, they are current.
+//lint:file-ignore SA1019 see above
+
 package engine
 
 import (
