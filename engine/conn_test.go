@@ -82,3 +82,32 @@ func FuzzConnOutput(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteStall: a server that stops reading its input blocks a write;
+// once the write's context has ended, the connection is closed
+// writeStallGrace later (every call on it fails with a clear error), and
+// not before: a deadline alone does not break a shared connection.
+func TestWriteStall(t *testing.T) {
+	out, _ := io.Pipe()         // the server's output: never written
+	stdinR, stdinW := io.Pipe() // the server's input: never read
+	defer stdinR.Close()
+	c := newConn(out, stdinW, connOptions{name: "stuck", maxFrame: 1 << 20, logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.call(ctx, "tools/call", json.RawMessage(`{"name":"x"}`), nil)
+	if !errors.Is(err, ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call on a stuck server: %v", err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection was not closed")
+	}
+	if d := time.Since(start); d < writeStallGrace {
+		t.Errorf("closed after %s, before the grace of %s", d, writeStallGrace)
+	}
+	if err := c.closedErr(); err == nil || !strings.Contains(err.Error(), "stopped reading its input") {
+		t.Errorf("close reason %v", err)
+	}
+}

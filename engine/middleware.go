@@ -134,6 +134,10 @@ type Identity struct {
 	Session   string   // the transport's session id
 	Transport string   // "streamable-http", "sse", "reference-sse", "go", "cli", "workflow"
 	Servers   []string // if non-nil, the only servers this caller may use (the token's limit)
+	// Protocol is the MCP version the caller speaks ("2026-07-28" for a
+	// modern client, the negotiated version for a legacy session, "" when
+	// unknown).
+	Protocol string
 }
 
 type identityKey struct{}

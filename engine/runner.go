@@ -112,6 +112,8 @@ type Runner struct {
 	mw    atomic.Pointer[[]Middleware]
 	mwMu  sync.Mutex
 
+	twins twins // modern processes of dual-era servers (twin.go)
+
 	mu     sync.Mutex
 	subs   map[int]chan Event
 	nextID int
@@ -347,16 +349,18 @@ func (r *Runner) StopServer(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.stop(ctx)
+	terr := r.stopTwin(ctx, name)
+	return errors.Join(s.stop(ctx), terr)
 }
 
 // StopAll stops every running server in parallel.
 func (r *Runner) StopAll(ctx context.Context) error {
 	return r.parallel(func(s *server) error {
+		terr := r.stopTwin(ctx, s.name)
 		if err := s.stop(ctx); !errors.Is(err, ErrNotRunning) {
-			return err
+			return errors.Join(err, terr)
 		}
-		return nil
+		return terr
 	})
 }
 

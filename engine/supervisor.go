@@ -77,6 +77,7 @@ func (r *Runner) newServer(name string, sc *config.Server, o *Options) (*server,
 		MaxFrameBytes:  int(sc.MaxFrameBytes),
 		Roots:          roots,
 		Logger:         o.Logger,
+		Modern:         sc.Protocol == config.ProtocolModern,
 	})
 	s.client.shared = &r.requestHandler
 	s.client.runner = r

@@ -356,7 +356,7 @@ func (s *Session) hooked(ctx context.Context, server string, kind listKind, para
 	if len(params) == 0 {
 		params = json.RawMessage("{}")
 	}
-	req := &engine.Request{Server: server, Method: info.method, Params: params, Caller: s.id}
+	req := &engine.Request{Server: server, Method: info.method, Params: params, Caller: s.Identity()}
 	res, err := s.g.r.Through(ctx, req, func(context.Context, *engine.Request) (json.RawMessage, error) { return page, nil })
 	if err != nil {
 		return nil, err

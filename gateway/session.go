@@ -37,9 +37,16 @@ type Session struct {
 	outMu     sync.Mutex // held while a message goes to out
 	outClosed bool       // under outMu: Close has run, out gets nothing more
 
+	// A modern (2026-07-28) request is served by a session of its own:
+	// modern is its call (modern.go), and ups holds the upstreams it sees
+	// in place of the shared ones (a dual-era server's modern twin).
+	modern *modernCall
+	ups    map[string]*upstream
+
 	mu          sync.Mutex
 	closed      bool
 	initialized bool
+	handshaken  bool                       // initialize was answered: a second one is refused
 	listed      bool                       // the session asked for a list; it hears of restarts
 	clientCaps  map[string]json.RawMessage // from the client's initialize; nil before it
 	logLevel    int                        // -1: no logging/setLevel yet
@@ -61,6 +68,11 @@ type Session struct {
 // (names namespaced); a server name exposes that one server as it is (names unchanged).
 // Unknown or disallowed view → error wrapping engine.ErrServerNotFound.
 func (g *Gateway) Open(view string, id engine.Identity, out Outbound) (*Session, error) {
+	return g.open(view, id, out, nil)
+}
+
+// open is Open, for a modern request's session too (modern is its call).
+func (g *Gateway) open(view string, id engine.Identity, out Outbound, modern *modernCall) (*Session, error) {
 	var servers []string
 	for _, name := range g.names {
 		if id.Servers == nil || slices.Contains(id.Servers, name) {
@@ -77,7 +89,7 @@ func (g *Gateway) Open(view string, id engine.Identity, out Outbound) (*Session,
 	s := &Session{
 		g: g, view: view, id: id, out: out, servers: servers, may: map[string]bool{}, reach: reach,
 		logLevel: -1, inflight: map[string]*request{}, subs: map[subKey]subState{},
-		pendingOut: map[string]chan answer{}, privMu: newCtxMutex(), done: make(chan struct{}),
+		pendingOut: map[string]chan answer{}, privMu: newCtxMutex(), done: make(chan struct{}), modern: modern,
 	}
 	s.id.Servers = slices.Clone(id.Servers)
 	for _, name := range servers {
@@ -96,8 +108,10 @@ func (g *Gateway) Open(view string, id engine.Identity, out Outbound) (*Session,
 
 // Identity returns the identity the session was opened with.
 func (s *Session) Identity() engine.Identity {
+	s.mu.Lock()
 	id := s.id
-	id.Servers = slices.Clone(s.id.Servers)
+	s.mu.Unlock()
+	id.Servers = slices.Clone(id.Servers)
 	return id
 }
 
@@ -124,6 +138,9 @@ func (s *Session) Close() {
 		}
 	}
 	s.subs = map[subKey]subState{}
+	for _, rq := range s.inflight {
+		rq.cancel(errSessionClosed)
+	}
 	s.mu.Unlock()
 	s.outMu.Lock() // waits for a delivery under way
 	s.outClosed = true

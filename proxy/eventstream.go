@@ -262,9 +262,14 @@ func (st *eventStream) serve(w *bufio.Writer, a *attachment, heartbeat time.Dura
 		}
 		// One flush per event: clients that read several events in one
 		// chunk may handle them out of order (the TypeScript SDK runs
-		// notification handlers a microtask after responses).
+		// notification handlers a microtask after responses). The stream's
+		// final event is not flushed: it goes out with the end of the
+		// response, in the same write.
 		for _, ev := range batch {
 			st.writeEvent(w, ev)
+			if st.isFinal(ev.seq) {
+				break
+			}
 			if err := w.Flush(); err != nil {
 				st.detach(a)
 				return endGone
@@ -296,6 +301,13 @@ func (st *eventStream) serve(w *bufio.Writer, a *attachment, heartbeat time.Dura
 			}
 		}
 	}
+}
+
+// isFinal reports whether event seq is the stream's last.
+func (st *eventStream) isFinal(seq int64) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.final && seq == st.next
 }
 
 // eventID is the SSE id of event seq of the stream.

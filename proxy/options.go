@@ -25,7 +25,6 @@ const (
 	defaultIdleTimeout = 30 * time.Minute
 	defaultQueueSize   = 1024
 	defaultReplay      = 256
-	defaultJSONWindow  = time.Second
 )
 
 // transportOptions tunes the HTTP transports. The zero value is ready to use.
@@ -54,10 +53,6 @@ type transportOptions struct {
 	// Replay is how many already written events each Streamable HTTP stream
 	// keeps for a client that resumes it with Last-Event-ID; default 256.
 	Replay int
-	// JSONWindow is how long a Streamable HTTP request whose client
-	// accepts both JSON and an event stream may take to be answered as
-	// JSON; a slower one gets a stream, with heartbeats. Default 1s.
-	JSONWindow time.Duration
 }
 
 func (o transportOptions) withDefaults() transportOptions {
@@ -75,9 +70,6 @@ func (o transportOptions) withDefaults() transportOptions {
 	}
 	if o.Replay <= 0 {
 		o.Replay = defaultReplay
-	}
-	if o.JSONWindow <= 0 {
-		o.JSONWindow = defaultJSONWindow
 	}
 	return o
 }

@@ -423,7 +423,7 @@ func TestServerOps(t *testing.T) {
 		`mcpscript_http_requests_total{code="200",method="http:GET",route="/api/servers",server=""} 1`,
 		`mcpscript_http_request_duration_seconds_count{method="tools/call",route="/servers/:name/mcp",server="a"} `,
 		`mcpscript_mcp_request_duration_seconds_count{method="tools/call",server="a",transport="streamable-http"} `,
-		`mcpscript_sessions{server="a",transport="streamable-http"} 2`,
+		`mcpscript_sessions{server="a",transport="streamable-http"} 1`, // the go-sdk client speaks 2026-07-28: no session
 		`mcpscript_server_restarts_total{server="a"} 1`,
 		`mcpscript_server_restarts_total{server="b"} 0`,
 		`mcpscript_server_running{server="a"} 1`,

@@ -129,19 +129,22 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := checkVersion(c); err != nil {
-		return err
-	}
 	acc := parseAccept(c.Get(fiber.HeaderAccept))
 	if m.IsRequest() && !acc.json && !acc.sse {
-		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
+		return refuse(fiber.StatusNotAcceptable, wire.CodeInvalidRequest,
 			"the Accept header must allow application/json or text/event-stream (MCP clients send both)").withID(m.ID)
+	}
+	if isModern(c, m) {
+		return t.modern(c, m)
+	}
+	if err := checkVersion(c); err != nil {
+		return err
 	}
 	ident := identityOf(c)
 	sid := c.Get(headerSessionID)
 	if sid == "" {
 		if m.IsRequest() && m.Method == "initialize" {
-			return t.initialize(c, ident, m, acc.sse && !acc.json) // answered at once: JSON when the client takes it
+			return t.initialize(c, ident, m, acc.sse)
 		}
 		return errMissingSession
 	}
@@ -150,7 +153,7 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 		return errUnknownSession
 	}
 	if m.IsRequest() {
-		return s.request(c, m, acc.sse, acc.json)
+		return s.request(c, m, acc.sse)
 	}
 	if !s.begin() {
 		return errUnknownSession
@@ -170,12 +173,12 @@ func (t *streamable) Get(c *fiber.Ctx) error {
 	if !parseAccept(c.Get(fiber.HeaderAccept)).sse {
 		return refuse(fiber.StatusNotAcceptable, wire.CodeInvalidRequest, "GET opens an event stream: send Accept: text/event-stream")
 	}
-	if err := checkVersion(c); err != nil {
-		return err
-	}
 	sid := c.Get(headerSessionID)
 	if sid == "" {
-		return errMissingSession
+		return methodNotAllowed(c)
+	}
+	if err := checkVersion(c); err != nil {
+		return err
 	}
 	s, ok := t.sessions.lookup(sid, identityOf(c).Token)
 	if !ok {
@@ -202,7 +205,7 @@ func (t *streamable) Get(c *fiber.Ctx) error {
 func (t *streamable) Delete(c *fiber.Ctx) error {
 	sid := c.Get(headerSessionID)
 	if sid == "" {
-		return errMissingSession
+		return methodNotAllowed(c)
 	}
 	s, ok := t.sessions.lookup(sid, identityOf(c).Token)
 	if !ok {
@@ -312,7 +315,7 @@ func (s *smSession) end() {
 }
 
 // request serves a client request, as JSON or on its own SSE stream.
-func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse, jsonOK bool) error {
+func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse bool) error {
 	key := wire.IDKey(m.ID)
 	var st *eventStream
 	s.mu.Lock()
@@ -347,38 +350,7 @@ func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse, jsonOK bool) err
 	if !sse {
 		return sendJSON(c, fiber.StatusOK, run())
 	}
-	if !jsonOK {
-		go func() { st.push("message", run(), true) }()
-		return s.serveStream(c, st, 0, false, true)
-	}
-	// The client takes either: the answer is plain JSON when it comes
-	// before anything related to the request and within JSONWindow, and
-	// an event stream otherwise (progress, a server's request, or a slow
-	// call that needs heartbeats). JSON costs both sides less, and a
-	// client that stops reading a stream after the answer loses the
-	// connection, where one that read a JSON body keeps it.
-	answer := make(chan []byte, 1)
-	go func() { answer <- run() }()
-	window := time.NewTimer(s.t.opts.JSONWindow)
-	defer window.Stop()
-	select {
-	case resp := <-answer:
-		if st.empty() {
-			// Nothing more can reach the stream (the request is no longer
-			// in flight, and a message racing in now finds it closed and
-			// takes the standalone stream): drop it.
-			st.close()
-			s.mu.Lock()
-			delete(s.streams, st.id)
-			s.mu.Unlock()
-			return sendJSON(c, fiber.StatusOK, resp)
-		}
-		st.push("message", resp, true)
-	case <-st.queued:
-		go func() { st.push("message", <-answer, true) }()
-	case <-window.C:
-		go func() { st.push("message", <-answer, true) }()
-	}
+	go func() { st.push("message", run(), true) }()
 	return s.serveStream(c, st, 0, false, true)
 }
 

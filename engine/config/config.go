@@ -318,7 +318,29 @@ type Server struct {
 	// MaxSessions caps the per-session children running at once
 	// (DefaultMaxSessions when zero; per-session only).
 	MaxSessions int64 `json:"maxSessions,omitempty"`
+	// Protocol is which MCP era the server is spoken to in: ProtocolAuto
+	// (also what "" means), ProtocolLegacy or ProtocolModern.
+	Protocol string `json:"protocol,omitempty"`
 }
+
+// Protocol eras, the values of Server.Protocol.
+const (
+	// ProtocolAuto: the server's process is initialized (2025-11-25 and
+	// earlier); a 2026-07-28 client gets a second process, probed with
+	// server/discover, when the server speaks that version, and the
+	// gateway's bridge over the first otherwise.
+	ProtocolAuto = "auto"
+	// ProtocolLegacy: never probe for 2026-07-28; modern clients are
+	// bridged.
+	ProtocolLegacy = "legacy"
+	// ProtocolModern: the server's one process speaks 2026-07-28 (it is
+	// probed with server/discover and never initialized); legacy callers
+	// are bridged.
+	ProtocolModern = "modern"
+)
+
+// protocols lists the accepted Server.Protocol values.
+var protocols = []string{ProtocolAuto, ProtocolLegacy, ProtocolModern}
 
 // Child models, the values of Server.ChildModel.
 const (

@@ -562,6 +562,14 @@ func (d *decoder) server(n *node, path string) *Server {
 				}
 			}},
 			{key: "sessionIdleTimeout", decode: dur(&s.SessionIdleTimeout)},
+			{key: "protocol", decode: func(v *node, p string) {
+				if m, ok := d.str(v, p); ok {
+					s.Protocol = m
+					if msg, hint := checkProtocol(m); msg != "" {
+						d.addAt(v.off, p, msg, hint)
+					}
+				}
+			}},
 			{key: "maxSessions", decode: func(v *node, p string) {
 				if n, ok := d.integer(v, p); ok {
 					s.MaxSessions = n

@@ -129,6 +129,11 @@ func validateServer(s *Server, path string, r *collector) {
 			r.add(child(path, "childModel"), msg, hint)
 		}
 	}
+	if s.Protocol != "" {
+		if msg, hint := checkProtocol(s.Protocol); msg != "" {
+			r.add(child(path, "protocol"), msg, hint)
+		}
+	}
 	if s.MaxSessions < 0 {
 		r.add(child(path, "maxSessions"), fmt.Sprintf("must be at least 1, found %d", s.MaxSessions),
 			fmt.Sprintf("leave the key out for the default, %d", DefaultMaxSessions))
@@ -585,6 +590,15 @@ func checkChildModel(m string) (msg, hint string) {
 	}
 	return fmt.Sprintf("unknown child model %q: expected %s", m, quoteList(childModels)),
 		didYouMean(m, childModels)
+}
+
+// checkProtocol returns a message and hint when m is not a protocol era.
+func checkProtocol(m string) (msg, hint string) {
+	if slices.Contains(protocols, m) {
+		return "", ""
+	}
+	return fmt.Sprintf("unknown protocol %q: expected %s", m, quoteList(protocols)),
+		didYouMean(m, protocols)
 }
 
 // checkRootURI returns a message and hint when uri is not a usable
