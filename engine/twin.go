@@ -73,6 +73,8 @@ func (r *Runner) ModernClient(ctx context.Context, name string) (*Client, error)
 		return nil, fmt.Errorf("%w: server %q is configured with \"protocol\": \"legacy\"", ErrLegacyOnly, name)
 	case s.cfg.PerSession():
 		return nil, fmt.Errorf("%w: server %q has a child per session, which only legacy sessions have", ErrLegacyOnly, name)
+	case s.cfg.Remote():
+		return nil, fmt.Errorf("%w: server %q is a remote server, reached over one link", ErrLegacyOnly, name)
 	}
 	if !s.active() {
 		st := s.status()

@@ -20,10 +20,12 @@ import (
 //	                  "notReady" is only the count, and a token limited to
 //	                  some servers gets only those by name (and the count of
 //	                  all), so that server names do not leak.
-//	GET /api/servers  {"servers": [{"name", "id", "state", "pid", "restarts",
-//	                  "since", "error", "serverInfo", "protocolVersion",
-//	                  "endpoints"}]}: the servers the proxy exposes and the
-//	                  caller's token may use.
+//	GET /api/servers  {"servers": [{"name", "id", "state", "transport", "url",
+//	                  "pid", "restarts", "since", "error", "serverInfo",
+//	                  "protocolVersion", "endpoints"}]}: the servers the proxy
+//	                  exposes and the caller's token may use; transport is
+//	                  "stdio", "http" or "sse", url a remote server's endpoint
+//	                  (credentials redacted).
 
 // healthz is GET /healthz.
 func (s *Server) healthz(c *fiber.Ctx) error {
@@ -78,6 +80,8 @@ type apiServer struct {
 	Name            string         `json:"name"`
 	ID              string         `json:"id"`
 	State           string         `json:"state"`
+	Transport       string         `json:"transport,omitempty"`
+	URL             string         `json:"url,omitempty"`
 	PID             int            `json:"pid,omitempty"`
 	Restarts        int            `json:"restarts"`
 	Since           *time.Time     `json:"since,omitempty"`
@@ -109,7 +113,8 @@ func (s *Server) apiServers(c *fiber.Ctx) error {
 			continue
 		}
 		v := apiServer{
-			Name: st.Name, ID: string(st.ID), State: string(st.State), PID: st.PID, Restarts: st.Restarts,
+			Name: st.Name, ID: string(st.ID), State: string(st.State), Transport: st.Transport, URL: st.URL,
+			PID: st.PID, Restarts: st.Restarts,
 			ProtocolVersion: st.ProtocolVersion,
 			Endpoints:       apiEndpoints{MCP: "/servers/" + st.Name + "/mcp", SSE: "/servers/" + st.Name + "/sse"},
 		}

@@ -45,6 +45,19 @@ scripts/build-filters.sh
 for c in examples/*.json examples/*/config.json; do
 	PATH="$PWD/bin:$PATH" bin/mcpscript check -c "$c" >/dev/null
 done
+# A config mixing local and remote servers: its remote is the demo server
+# behind mcpscript's own proxy.
+serve_out=$(mktemp)
+PATH="$PWD/bin:$PATH" bin/mcpscript serve -c examples/demo.json --listen 127.0.0.1:0 >"$serve_out" &
+serve_pid=$!
+for _ in $(seq 100); do grep -q 'serving' "$serve_out" && break; sleep 0.1; done
+DEMO_PORT=$(sed -n 's|.*serving .* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$serve_out")
+out=$(DEMO_PORT=$DEMO_PORT PATH="$PWD/bin:$PATH" bin/mcpscript call proxied remote_echo '{"text":"far away"}' -c examples/mixed.json)
+kill -INT "$serve_pid"; wait "$serve_pid" || true; rm -f "$serve_out"
+if [[ $out != "far away" ]]; then
+	echo "examples/mixed.json: the remote server did not answer: $out" >&2
+	exit 1
+fi
 out=$(PATH="$PWD/bin:$PATH" bin/mcpscript call demo echo '{"text":"key sk-abcdefghijklmnopqrstuvwx"}' -c examples/filters/config.json)
 if [[ $out == *sk-abcdef* || $out != *REDACTED* ]]; then
 	echo "the example filter did not redact: $out" >&2

@@ -26,6 +26,9 @@ func parse(t *testing.T, in string) *Config {
 // text) with reflect.DeepEqual.
 func withoutOrigin(c *Config) *Config {
 	c.src = nil
+	if c.Format == FormatMCPServers {
+		c.Format = "" // what a Config built in Go says
+	}
 	return c
 }
 
@@ -244,6 +247,7 @@ func TestEveryKey(t *testing.T) {
 	want := &Config{
 		Servers: map[string]*Server{"fs": {
 			Command:        "npx",
+			Type:           "stdio",
 			Args:           []string{"-y", "server-filesystem"},
 			Env:            map[string]string{"A": "b"},
 			Cwd:            "./work",
@@ -359,7 +363,12 @@ func TestExpand(t *testing.T) {
 		{in: "${", err: `unterminated "${": add the closing } (or write $$ for a literal $)`},
 		{in: "${}", err: "missing variable name in ${}: put one between the braces, as in ${HOME}"},
 		{in: "${:-x}", err: "missing variable name in ${:-x}: put one between the braces, as in ${HOME}"},
-		{in: "${env:HOME}", err: "unsupported ${env:HOME}: write ${HOME} (or ${HOME:-default})"},
+		{in: "${env:HOME}", want: "/home/me"},
+		{in: "${env:NOPE:-x}", want: "x"},
+		{in: "${env:NOPE}", err: "${NOPE} is not set; set it or write ${NOPE:-default}"},
+		{in: "${sh:HOME}", err: "unsupported ${sh:HOME}: mcpscript expands ${VAR}, ${VAR:-default}, ${env:VAR}, ${input:ID}, ${workspaceFolder} and ${userHome}"},
+		{in: "${input:api-key}", err: "${input:api-key} has no value; set MCP_INPUT_API_KEY"},
+		{in: "${input:a b}", err: `invalid input id "a b" in ${input:a b}: use letters, digits, '_', '.' and '-'`},
 		{in: "${A B}", err: `invalid variable name "A B" in ${A B}: use letters, digits and _, not starting with a digit`},
 		{in: "${1X}", err: `invalid variable name "1X" in ${1X}: use letters, digits and _, not starting with a digit`},
 		{in: "${HOME:=x}", err: "unsupported ${HOME:=x}: only ${HOME} and ${HOME:-default} are supported"},
@@ -434,7 +443,7 @@ func TestGoValuesInvalid(t *testing.T) {
 	before := dump(c)
 	err := c.Validate()
 	want := `built-in: mcpServers["bad name"]: invalid server name: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (try "bad-name")
-built-in: mcpServers.empty.command: must not be empty (the program to start, e.g. "npx")
+built-in: mcpServers.empty.command: must not be empty (the program to start, e.g. "npx"; or "url" for a remote server)
 built-in: mcpServers.negatives.restart.policy: unknown restart policy "sometimes": expected "never", "on-failure" or "always"
 built-in: mcpServers.negatives.restart.maxRetries: must not be negative, found -2 (0 means no restarts)
 built-in: mcpServers.negatives.stopTimeout: must not be negative, found "-1s"

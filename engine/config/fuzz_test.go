@@ -24,6 +24,9 @@ func FuzzParse(f *testing.F) {
 		`{"mcpServers": {"a": {"command": "x", "maxFrameBytes": 1e300}}}`,
 		`{"mcpServers": {"a": {"command": "x"}}, "scripts": {"hooks": ["p.ts", {"path": "q.js", "timeout": "5ms", "onError": "open"}], "env": ["A"], "pool": 2},
 		  "filters": [{"wasm": "f.wasm", "config": {"k": ["<&>", 1.5e3, "\u2028"]}, "hooks": ["toolCall"], "memoryLimitMiB": 16}]}`,
+		`{"inputs": [{"id": "k", "default": "d"}], "servers": {"r": {"type": "streamable-http", "url": "http://h/${input:k}", "headers": {"A": "${env:HOME}"}}}}`,
+		`{"mcpServers": {"r": {"url": "https://h/mcp", "oauth": {"tokenUrl": "https://a/t", "clientId": "c", "scopes": ["s"]},
+		  "tools": {"include": ["a*"], "override": {"ab": {"name": "x", "pin": "sha256:0000000000000000000000000000000000000000000000000000000000000000"}}}}}}`,
 		`[[[[[[[[[[]]]]]]]]]]`,
 		`"\ud800"`,
 	} {

@@ -138,7 +138,7 @@ func ConfigJSON(mode string, extraEnv map[string]string) string {
 //	elicit {message}         asks the client for elicitation/create, returns {"action","content"} as JSON
 //	roots {}                 asks the client for roots/list, returns the roots as JSON
 //	log {level, message}     sends notifications/message at that level, then "ok"
-//	addtool {name}           registers a new echo tool (tools/list_changed follows), then "ok"
+//	addtool {name, field}    registers (or replaces) an echo tool, whose schema has field too when given (tools/list_changed follows), then "ok"
 //	env {name}               the value of that environment variable
 //	cwd {}                   the working directory
 //	touch {uri}              sends notifications/resources/updated for uri

@@ -73,6 +73,11 @@ type logArgs struct {
 	Message string `json:"message" jsonschema:"The log message."`
 }
 
+type addToolArgs struct {
+	Name  string `json:"name" jsonschema:"The tool's name."`
+	Field string `json:"field,omitempty" jsonschema:"A further optional string property of its input schema."`
+}
+
 type nameArgs struct {
 	Name string `json:"name" jsonschema:"A name."`
 }
@@ -265,12 +270,12 @@ func (st *state) addTools() {
 			return textResult("ok"), nil, nil
 		})
 
-	mcp.AddTool(s, &mcp.Tool{Name: "addtool", Description: "Registers a new echo tool called `name` (the server then sends notifications/tools/list_changed) and returns \"ok\"."},
-		func(_ context.Context, _ *mcp.CallToolRequest, a nameArgs) (*mcp.CallToolResult, any, error) {
+	mcp.AddTool(s, &mcp.Tool{Name: "addtool", Description: "Registers a new echo tool called `name`, or replaces the tool of that name (the server then sends notifications/tools/list_changed), and returns \"ok\". With `field`, the tool's input schema also has that optional string property, so replacing a tool can change its schema."},
+		func(_ context.Context, _ *mcp.CallToolRequest, a addToolArgs) (*mcp.CallToolResult, any, error) {
 			if a.Name == "" {
 				return errorResult("name is required"), nil, nil
 			}
-			st.addEcho(a.Name, "Echo tool added at run time.")
+			st.addEchoWith(a.Name, "Echo tool added at run time.", a.Field)
 			return textResult("ok"), nil, nil
 		})
 
@@ -311,6 +316,23 @@ func (st *state) addTools() {
 	for i := range ExtraTools {
 		st.addEcho(fmt.Sprintf("t%03d", i), "Extra echo tool; the extra tools make tools/list take several pages.")
 	}
+}
+
+// addEchoWith adds an echo tool whose input schema also has the optional
+// string property field, when field is not empty.
+func (st *state) addEchoWith(name, desc, field string) {
+	if field == "" {
+		st.addEcho(name, desc)
+		return
+	}
+	schema := map[string]any{"type": "object", "properties": map[string]any{
+		"text": map[string]any{"type": "string", "description": "The text to send back."},
+		field:  map[string]any{"type": "string"},
+	}}
+	mcp.AddTool(st.srv, &mcp.Tool{Name: name, Description: desc, InputSchema: schema},
+		func(_ context.Context, _ *mcp.CallToolRequest, a echoArgs) (*mcp.CallToolResult, any, error) {
+			return textResult(a.Text), nil, nil
+		})
 }
 
 func (st *state) addEcho(name, desc string) {
