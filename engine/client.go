@@ -102,6 +102,10 @@ type Client struct {
 	sess     *session
 	ready    chan struct{} // closed while sess is usable; replaced when it goes away
 	downErr  error         // non-nil: not running, and why
+	// failed is the ready channel a failed restart attempt closed, and
+	// failedErr why: the callers that were waiting on it fail with that.
+	failed    chan struct{}
+	failedErr error
 	handlers []handlerEntry
 	nextH    int
 }
@@ -275,6 +279,20 @@ func (c *Client) markStarting() {
 	c.downErr = nil
 }
 
+// attemptFailed fails the callers waiting for a restart with err; later
+// callers wait for the next attempt. So a caller waits for one attempt at
+// most, and learns why it failed rather than meeting its own timeout.
+func (c *Client) attemptFailed(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess != nil || c.downErr != nil {
+		return
+	}
+	c.failed, c.failedErr = c.ready, err
+	c.ready = make(chan struct{})
+	closeOnce(c.failed)
+}
+
 // detach makes the client not running: waiting and later calls fail with err.
 func (c *Client) detach(err error, closeConn bool) {
 	c.mu.Lock()
@@ -318,6 +336,12 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 		}
 		select {
 		case <-ready:
+			c.mu.Lock()
+			failed, err := c.failed == ready, c.failedErr
+			c.mu.Unlock()
+			if failed {
+				return nil, err
+			}
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return nil, fmt.Errorf("%w: server %q is restarting and was not ready in time: %w", ErrTimeout, c.name, context.DeadlineExceeded)

@@ -247,6 +247,7 @@ func (l *linkSupervisor) supervise(ctx context.Context, done chan struct{}, link
 			}
 			if err != nil {
 				s.logger.Warn("reconnecting to the remote server failed", "server", s.name, "url", l.url, "err", err)
+				s.client.attemptFailed(fmt.Errorf("%w: server %q is reconnecting to %s; the last attempt failed: %w", ErrNotRunning, s.name, l.url, err))
 				cause = err
 				short++
 				continue

@@ -211,6 +211,9 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 		CaseSensitive:         true,
 		ErrorHandler:          s.errorHandler,
 	})
+	// A stopping proxy answers no more requests on kept-alive connections
+	// either: each answer tells the client to close.
+	s.app.Server().CloseOnShutdown = true
 	s.routes()
 	return s, nil
 }
@@ -455,13 +458,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if ln == nil {
 		return nil
 	}
-	err := s.app.ShutdownWithContext(ctx)
+	// The drain may have used up ctx; the HTTP server still gets a moment
+	// to close its connections, so that nothing is served after Shutdown.
+	sctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(context.Background(), answerWait)
+		defer cancel()
+	}
+	err := s.app.ShutdownWithContext(sctx)
 	ln.Close() // in case Serve had not registered it yet
 	select {
 	case <-served:
-	case <-ctx.Done():
+	case <-sctx.Done():
 		if err == nil {
-			err = ctx.Err()
+			err = sctx.Err()
 		}
 	}
 	if err != nil {
