@@ -23,6 +23,47 @@ func (r *Runner) Use(mw ...Middleware) {
 	if len(stack) == 0 {
 		return
 	}
+	r.setStack(stack)
+}
+
+// installCuration puts the tool curation middleware outermost, so that
+// every other middleware (the config's hooks and filters) sees the
+// servers' own tool names.
+func (r *Runner) installCuration() {
+	r.mwMu.Lock()
+	defer r.mwMu.Unlock()
+	if r.curated.Swap(true) {
+		return
+	}
+	r.setStack(append([]Middleware{r.curate}, r.middleware()...))
+}
+
+// ReplaceMiddleware replaces the middleware added with Use (or
+// Options.Middleware) by mw, at once: requests already in flight finish
+// with the chain they started with, later ones meet mw. The engine's own
+// tool curation stays outermost. A hot reload swaps hooks and filters so.
+func (r *Runner) ReplaceMiddleware(mw ...Middleware) {
+	r.mwMu.Lock()
+	defer r.mwMu.Unlock()
+	var stack []Middleware
+	if r.curated.Load() {
+		stack = append(stack, r.curate)
+	}
+	for _, m := range mw {
+		if m != nil {
+			stack = append(stack, m)
+		}
+	}
+	r.setStack(stack)
+}
+
+// setStack installs a middleware stack; the caller holds mwMu.
+func (r *Runner) setStack(stack []Middleware) {
+	if len(stack) == 0 {
+		r.mw.Store(nil)
+		r.chain.Store(nil)
+		return
+	}
 	r.mw.Store(&stack)
 	h := chain(stack, r.deliver)
 	r.chain.Store(&h)

@@ -90,8 +90,10 @@ type Options struct {
 // under their restart policies, stops them, and gives out one Client per
 // server. All methods are safe for concurrent use.
 type Runner struct {
-	cfg    *config.Config
-	logger *slog.Logger
+	cfgp     atomic.Pointer[config.Config] // replaced by Reconfigure
+	reloadMu sync.Mutex                    // one Reconfigure at a time
+	curated  atomic.Bool                   // the curation middleware is installed
+	logger   *slog.Logger
 
 	// The servers, by name, and their names sorted. They are fixed after
 	// New today; the lock lets a server be added, removed or replaced at
@@ -166,7 +168,8 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	r := &Runner{cfg: cfg, logger: o.Logger, servers: map[string]*server{}, subs: map[int]chan Event{}, opts: o}
+	r := &Runner{logger: o.Logger, servers: map[string]*server{}, subs: map[int]chan Event{}, opts: o}
+	r.cfgp.Store(cfg)
 	r.SetRequestHandler(o.OnRequest)
 	curated := false
 	for _, name := range cfg.ServerNames() {
@@ -179,9 +182,7 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 		curated = curated || s.tools != nil
 	}
 	if curated {
-		// Outermost, so that every other middleware (the config's hooks
-		// and filters come later) sees the servers' own tool names.
-		r.Use(r.curate)
+		r.installCuration()
 	}
 	r.Use(o.Middleware...)
 	return r, nil
@@ -189,7 +190,7 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 
 // Config returns the runner's config, with defaults filled in. Treat it as
 // read-only.
-func (r *Runner) Config() *config.Config { return r.cfg }
+func (r *Runner) Config() *config.Config { return r.cfgp.Load() }
 
 // Servers returns the configured server names, sorted.
 func (r *Runner) Servers() []string {

@@ -85,7 +85,7 @@ func (r *Runner) newServer(name string, sc *config.Server, o *Options) (*server,
 	if sc.Remote() {
 		s.sup, err = newLinkSupervisor(s)
 	} else {
-		s.sup, err = newProcSupervisor(s, r.cfg.Dir, o.Commands)
+		s.sup, err = newProcSupervisor(s, r.Config().Dir, o.Commands)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: server %q: %w", ErrConfigInvalid, name, err)
