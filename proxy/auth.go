@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -84,9 +85,10 @@ type tokenEntry struct {
 
 // authenticator checks bearer and query tokens.
 type authenticator struct {
-	tokens      []tokenEntry
-	queryTokens bool
-	now         func() time.Time
+	tokens           []tokenEntry
+	queryTokens      bool
+	tokenlessStreams bool // GET /sse without a token (reference.go)
+	now              func() time.Time
 
 	mu     sync.Mutex
 	issued map[[sha256.Size]byte]issuedToken // by SHA-256 of the query token
@@ -104,11 +106,21 @@ func newAuthenticator(a *config.Authenticate) *authenticator {
 	if a == nil || a.Bearer == nil {
 		return nil
 	}
-	au := &authenticator{queryTokens: a.QueryTokens, now: time.Now, issued: map[[sha256.Size]byte]issuedToken{}}
+	au := &authenticator{queryTokens: a.QueryTokens, tokenlessStreams: a.TokenlessStreams, now: time.Now, issued: map[[sha256.Size]byte]issuedToken{}}
 	for _, t := range a.Bearer.All() {
 		au.tokens = append(au.tokens, tokenEntry{name: t.Name, hash: sha256.Sum256([]byte(t.Token)), servers: t.Servers})
 	}
 	return au
+}
+
+// warnRisks logs, once at start, the settings that weaken authentication.
+func (a *authenticator) warnRisks(logger *slog.Logger) {
+	if a != nil && a.tokenlessStreams {
+		logger.Warn("proxy: sseProxy.authenticate.tokenlessStreams is on: GET /sse opens a stream without a token, " +
+			"which the first authenticated POST naming it binds, or, when the POST names no session, the only unbound stream of its origin and address; " +
+			"a local process that opens a stream first with a forged Origin could receive the answers to such a POST. " +
+			"Pages that can should use query tokens (queryTokens) and POST to the URL of the endpoint event")
+	}
 }
 
 // check returns the identity of a presented bearer token. Every configured
@@ -236,7 +248,40 @@ func (s *Server) authMiddleware(c *fiber.Ctx) error {
 		c.Locals(identityKey, id)
 		return c.Next()
 	}
-	return unauthorized(c, false, "unauthorized: send Authorization: Bearer <token>")
+	if a.tokenlessStreams && c.Method() == fiber.MethodGet && isRoute(path, routeSSE) {
+		c.Locals(tokenlessKey, true)
+		return c.Next()
+	}
+	return s.missingToken(c, path)
+}
+
+// isRoute reports whether path is the fixed route r.
+func isRoute(path, r string) bool {
+	got, _ := classifyPath(path)
+	return got == r
+}
+
+// missingToken is the 401 of a request that presented no credentials. On a
+// GET of a stream route, what is likely a browser's EventSource, which
+// cannot send the header, it says what to do instead, and so does the log
+// (the page itself cannot read the answer).
+func (s *Server) missingToken(c *fiber.Ctx, path string) error {
+	route, _ := classifyPath(path)
+	stream := c.Method() == fiber.MethodGet && (route == routeSSE || route == routeServerSSE || route == routeMCP || route == routeServerMCP)
+	if !stream {
+		return unauthorized(c, false, "unauthorized: send Authorization: Bearer <token>")
+	}
+	how := "trade the token for a query token with POST /auth/token (Authorization: Bearer <token>) and open this URL with ?access_token=<it>"
+	if !s.auth.queryTokens {
+		how += " (set sseProxy.authenticate.queryTokens to true first)"
+	}
+	if route == routeSSE {
+		how += "; or, for a page written for mcp-runner (EventSource('/sse') without a token), set sseProxy.authenticate.tokenlessStreams to true (read its caveat in the README)"
+	}
+	origin := c.Get(fiber.HeaderOrigin)
+	s.warnings.warn("401|"+route+"|"+origin, "proxy: refused a stream without a token (401); a browser's EventSource cannot send Authorization: "+how,
+		"method", c.Method(), "path", path, "origin", origin)
+	return unauthorized(c, false, "unauthorized: send Authorization: Bearer <token>. A browser's EventSource cannot send that header: "+how)
 }
 
 // queryTokenRoute reports whether a query token may authenticate a request:
@@ -392,6 +437,13 @@ func (g *hostGuard) originOK(origin, host string) bool {
 	return g.loopback && isLoopbackName(u.Hostname())
 }
 
+// sameOrigin reports whether origin is the origin of a request to host
+// (its Host header): browsers send Origin on same-origin POSTs too.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+}
+
 // isLoopbackName reports whether a host name or address means this machine.
 func isLoopbackName(h string) bool {
 	if strings.EqualFold(h, "localhost") {
@@ -413,6 +465,8 @@ func (s *Server) guardMiddleware(c *fiber.Ctx) error {
 			"forbidden: Host %q is not allowed (if clients reach the proxy under that name, add it to sseProxy.allowedHosts)", host)
 	}
 	if origin := c.Get(fiber.HeaderOrigin); !g.originOK(origin, host) {
+		s.warnings.warn("origin|"+origin, "proxy: refused a request from a web page whose origin is not allowed (403); to let its pages call the proxy, add the origin to sseProxy.cors.allowedOrigins",
+			"origin", origin, "method", c.Method(), "path", c.Path())
 		return refuse(fiber.StatusForbidden, wire.CodeInvalidRequest,
 			"forbidden: Origin %q is not allowed (to let its pages call the proxy, add it to sseProxy.cors.allowedOrigins)", origin)
 	}
@@ -491,14 +545,28 @@ func (p *corsPolicy) apply(c *fiber.Ctx) bool {
 	return true
 }
 
-// corsMiddleware answers preflights and sets CORS headers (see CORS).
+// corsMiddleware answers preflights and sets CORS headers (see CORS). A
+// preflight from an origin CORS does not allow is refused here (403) and
+// logged, as is, once in a while, a cross-origin request whose answer the
+// browser will hide from its page: the page cannot tell why it failed.
 func (s *Server) corsMiddleware(c *fiber.Ctx) error {
 	p := s.cors
+	origin := c.Get(fiber.HeaderOrigin)
+	preflight := c.Method() == fiber.MethodOptions && c.Get(fiber.HeaderAccessControlRequestMethod) != ""
+	if origin != "" && !p.allows(origin) && !sameOrigin(origin, string(c.Request().Host())) {
+		if preflight {
+			s.warnings.warn("preflight|"+origin, "proxy: refused a CORS preflight from a web page whose origin is not in sseProxy.cors.allowedOrigins; the browser will not send its request (add the origin there to allow it)",
+				"origin", origin, "method", c.Get(fiber.HeaderAccessControlRequestMethod), "path", c.Path())
+			return refuse(fiber.StatusForbidden, wire.CodeInvalidRequest,
+				"forbidden: CORS preflight from origin %q refused: it is not in sseProxy.cors.allowedOrigins", origin)
+		}
+		s.warnings.warn("cors|"+origin, "proxy: a web page called the proxy from an origin not in sseProxy.cors.allowedOrigins: the browser will not let it read the answer (add the origin there to allow it)",
+			"origin", origin, "method", c.Method(), "path", c.Path())
+	}
 	if p == nil {
 		return c.Next()
 	}
-	origin := c.Get(fiber.HeaderOrigin)
-	if c.Method() == fiber.MethodOptions && c.Get(fiber.HeaderAccessControlRequestMethod) != "" && p.allows(origin) {
+	if preflight && p.allows(origin) {
 		p.setOrigin(c, origin)
 		c.Set(fiber.HeaderAccessControlAllowMethods, corsAllowMethods)
 		c.Set(fiber.HeaderAccessControlAllowHeaders, corsAllowHeaders)

@@ -78,6 +78,8 @@ type Server struct {
 	auth    *authenticator // nil: authentication off
 	metrics *metrics
 	cors    *corsPolicy // nil: no CORS
+	// warnings rate-limits the warnings about refused browsers (warnings.go).
+	warnings *warnLimiter
 
 	configured map[string]string // every configured server name, to itself (canonical strings)
 	allowed    []string          // the servers the proxy exposes, sorted
@@ -142,7 +144,7 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 
 	s := &Server{
 		r: r, cfg: cfg, logger: o.Logger, listen: listen,
-		auth: newAuthenticator(cfg.Authenticate), cors: newCORSPolicy(cfg.CORS),
+		auth: newAuthenticator(cfg.Authenticate), cors: newCORSPolicy(cfg.CORS), warnings: newWarnLimiter(o.Logger),
 		configured: map[string]string{}, servers: map[string]*serverTransports{},
 	}
 	for _, name := range r.Servers() {
@@ -152,6 +154,7 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 		}
 	}
 	s.gw = gateway.New(r, &gateway.Options{AllowedServers: cfg.AllowedServers, Logger: o.Logger})
+	s.auth.warnRisks(o.Logger)
 	s.metrics = newMetrics(r, s.configured)
 
 	// One subscription feeds the restart metrics and the reference's

@@ -419,9 +419,9 @@ func (s *smSession) serveStream(c *fiber.Ctx, st *eventStream, cursor int64, res
 		prelude = func(w *bufio.Writer) { w.WriteString(primer) }
 	}
 	setSSEHeaders(c)
-	done, hb := c.Context().Done(), s.t.opts.Heartbeat
+	done, hb, conn := c.Context().Done(), s.t.opts.Heartbeat, c.Context().Conn()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		reason := st.serve(w, a, hb, done, prelude)
+		reason := st.serveConn(w, a, hb, done, conn, prelude)
 		s.mu.Lock()
 		if reason == endComplete && st != s.standalone {
 			delete(s.streams, st.id)

@@ -35,7 +35,8 @@
 //	        "token": "${MCP_PROXY_TOKEN}",
 //	        "tokens": [{"name": "ci", "token": "${CI_TOKEN}", "servers": ["fetch"]}]
 //	      },
-//	      "queryTokens": false
+//	      "queryTokens": false,
+//	      "tokenlessStreams": false
 //	    },
 //	    "cors": {"allowedOrigins": ["http://localhost:5173"], "allowCredentials": false},
 //	    "allowedHosts": ["mcp.example.com"],
@@ -308,6 +309,14 @@ type Authenticate struct {
 	// EventSource) authenticate with a short-lived token in the query
 	// string, obtained with a bearer token from POST /auth/token.
 	QueryTokens bool `json:"queryTokens,omitempty"`
+	// TokenlessStreams lets GET /sse open a stream without a token, for web
+	// pages written for mcp-runner (their EventSource sends none): the
+	// stream belongs to no one and receives nothing until an authenticated
+	// POST binds it, by naming it (?sessionId=) or, naming none, by being
+	// the only unbound stream of the POST's Origin and address. Off by
+	// default; the proxy logs a warning when it is on (see the README's
+	// Security section for what it risks).
+	TokenlessStreams bool `json:"tokenlessStreams,omitempty"`
 }
 
 // Bearer is bearer-token authentication: a client presents one of the
@@ -484,7 +493,7 @@ func (c *Config) WithDefaults() *Config {
 		p.AllowedServers = slices.Clone(p.AllowedServers)
 		p.AllowedHosts = slices.Clone(p.AllowedHosts)
 		if a := p.Authenticate; a != nil {
-			p.Authenticate = &Authenticate{QueryTokens: a.QueryTokens}
+			p.Authenticate = &Authenticate{QueryTokens: a.QueryTokens, TokenlessStreams: a.TokenlessStreams}
 			if a.Bearer != nil {
 				b := *a.Bearer
 				b.Tokens = nil

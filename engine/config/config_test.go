@@ -226,7 +226,8 @@ func TestEveryKey(t *testing.T) {
     "allowedServers": ["fs"],
     "authenticate": {
       "bearer": {"token": "t", "tokens": [{"name": "ci", "token": "${FETCH_TOKEN}", "servers": ["fs"]}, {"name": "web", "token": "w"}]},
-      "queryTokens": true
+      "queryTokens": true,
+      "tokenlessStreams": true
     },
     "cors": {"allowedOrigins": ["http://localhost:5173", "*"], "allowCredentials": false},
     "allowedHosts": ["mcp.example.com", "[::1]:8080"],
@@ -252,7 +253,8 @@ func TestEveryKey(t *testing.T) {
 					{Name: "ci", Token: "s3cret", Servers: []string{"fs"}},
 					{Name: "web", Token: "w"},
 				}},
-				QueryTokens: true,
+				QueryTokens:      true,
+				TokenlessStreams: true,
 			},
 			CORS:         &CORS{AllowedOrigins: []string{"http://localhost:5173", "*"}},
 			AllowedHosts: []string{"mcp.example.com", "[::1]:8080"},
@@ -471,7 +473,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		  "stopTimeout": "1s", "maxFrameBytes": 2048, "roots": ["file:///a", {"uri": "file:///b", "name": "b"}]}},
 		  "sseProxy": {"address": "::1", "port": 0, "workers": 9, "allowedServers": ["a"]}}`,
 		`{"mcpServers": {"a": {"command": "x"}}, "sseProxy": {"authenticate": {"bearer": {"tokens": [{"name": "n", "token": "s", "servers": ["a"]}]},
-		  "queryTokens": true}, "cors": {"allowedOrigins": ["https://app.example.com:8443"], "allowCredentials": true},
+		  "queryTokens": true, "tokenlessStreams": true}, "cors": {"allowedOrigins": ["https://app.example.com:8443"], "allowCredentials": true},
 		  "allowedHosts": ["*"], "maxBodyBytes": 65536}}`,
 	} {
 		c := parse(t, in)

@@ -597,6 +597,7 @@ func (d *decoder) authenticate(n *node, path string) *Authenticate {
 	d.object(n, path, objectSpec{fields: []field{
 		{key: "bearer", decode: func(v *node, p string) { a.Bearer = d.bearer(v, p) }},
 		{key: "queryTokens", decode: func(v *node, p string) { a.QueryTokens = d.boolean(v, p) }},
+		{key: "tokenlessStreams", decode: func(v *node, p string) { a.TokenlessStreams = d.boolean(v, p) }},
 	}})
 	return a
 }
