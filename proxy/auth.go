@@ -64,8 +64,14 @@ import (
 //	const {token} = await (await fetch("/auth/token", {method: "POST",
 //	    headers: {Authorization: "Bearer " + secret}})).json();
 //	const es = new EventSource("/sse?access_token=" + token);
-//	es.addEventListener("endpoint", (e) => { postURL = e.data; });
+//	const postURL = await new Promise((resolve) =>
+//	    es.addEventListener("endpoint", (e) => resolve(e.data), {once: true}));
 //	// POSTs can send the header: fetch(postURL, {method: "POST", headers: {Authorization: ...}, body})
+//
+// A GET of a stream route without any token gets a 401 that says this (and
+// is logged, rate-limited: the page cannot read it). With
+// "tokenlessStreams", GET /sse without a token is let through to the
+// reference transport, which binds the stream later (see reference.go).
 
 // queryTokenTTL is how long a query token from POST /auth/token is valid.
 const queryTokenTTL = 60 * time.Second
