@@ -138,6 +138,13 @@ type Config struct {
 	// Filters are WebAssembly filters, run after the hooks of Scripts in
 	// the order given.
 	Filters []*Filter `json:"filters,omitempty"`
+	// Redis is the Redis server shared by State and Limits; nil when there
+	// is none.
+	Redis *Redis `json:"redis,omitempty"`
+	// State configures the state store of policies; nil when there is none.
+	State *State `json:"state,omitempty"`
+	// Limits are rate limits and quotas; nil when there are none.
+	Limits *Limits `json:"limits,omitempty"`
 	// Source names where the configuration came from: its file path,
 	// "<string>", or whatever source was passed to Parse. Used in errors.
 	Source string `json:"-"`
@@ -309,6 +316,10 @@ type Authenticate struct {
 	// EventSource) authenticate with a short-lived token in the query
 	// string, obtained with a bearer token from POST /auth/token.
 	QueryTokens bool `json:"queryTokens,omitempty"`
+	// OAuth verifies bearer tokens that are JWTs, as an OAuth 2.1
+	// resource server, next to the static tokens of Bearer (one of the two
+	// is required).
+	OAuth *OAuth `json:"oauth,omitempty"`
 	// TokenlessStreams lets GET /sse open a stream without a token, for web
 	// pages written for mcp-runner (their EventSource sends none): the
 	// stream belongs to no one and receives nothing until an authenticated
@@ -493,7 +504,7 @@ func (c *Config) WithDefaults() *Config {
 		p.AllowedServers = slices.Clone(p.AllowedServers)
 		p.AllowedHosts = slices.Clone(p.AllowedHosts)
 		if a := p.Authenticate; a != nil {
-			p.Authenticate = &Authenticate{QueryTokens: a.QueryTokens, TokenlessStreams: a.TokenlessStreams}
+			p.Authenticate = &Authenticate{QueryTokens: a.QueryTokens, TokenlessStreams: a.TokenlessStreams, OAuth: a.OAuth.withDefaults()}
 			if a.Bearer != nil {
 				b := *a.Bearer
 				b.Tokens = nil
@@ -524,6 +535,9 @@ func (c *Config) WithDefaults() *Config {
 		out.Proxy = &p
 	}
 	out.Scripts = c.Scripts.withDefaults()
+	out.Redis = c.Redis.withDefaults()
+	out.State = c.State.withDefaults(c.Redis)
+	out.Limits = c.Limits.withDefaults(c.Redis)
 	if c.Filters != nil {
 		out.Filters = make([]*Filter, len(c.Filters))
 		for i, f := range c.Filters {

@@ -437,7 +437,7 @@ built-in: sseProxy.port: must be between 1 and 65535, found 65536 (or 0 for any 
 built-in: sseProxy.workers: must be at least 1, found -1
 built-in: sseProxy.allowedServers[0]: unknown server "okk" (did you mean "ok"?)
 built-in: sseProxy.allowedServers[2]: "ok" is listed twice
-built-in: sseProxy.authenticate: missing "bearer" (e.g. "authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}, or leave "authenticate" out)`
+built-in: sseProxy.authenticate: missing "bearer" or "oauth" (e.g. "authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}, or leave "authenticate" out)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
 	}
