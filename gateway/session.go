@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpscript/mcpscript/engine"
@@ -36,6 +37,8 @@ type Session struct {
 
 	outMu     sync.Mutex // held while a message goes to out
 	outClosed bool       // under outMu: Close has run, out gets nothing more
+
+	client atomic.Pointer[clientInfo] // the client's name and version (SetClientInfo)
 
 	mu          sync.Mutex
 	closed      bool
@@ -98,6 +101,26 @@ func (g *Gateway) Open(view string, id engine.Identity, out Outbound) (*Session,
 func (s *Session) Identity() engine.Identity {
 	id := s.id
 	id.Servers = slices.Clone(s.id.Servers)
+	return id
+}
+
+// clientInfo is the clientInfo of a session's initialize.
+type clientInfo struct{ name, version string }
+
+// SetClientInfo records the name and version the session's client gave in
+// its initialize (clientInfo), which Caller then carries.
+func (s *Session) SetClientInfo(name, version string) {
+	s.client.Store(&clientInfo{name: name, version: version})
+}
+
+// Caller returns the identity the session's requests carry to the
+// middleware: the one given to Open, with the client's name and version
+// once SetClientInfo recorded them.
+func (s *Session) Caller() engine.Identity {
+	id := s.id
+	if c := s.client.Load(); c != nil {
+		id.ClientName, id.ClientVersion = c.name, c.version
+	}
 	return id
 }
 

@@ -92,6 +92,7 @@ type tokenEntry struct {
 // authenticator checks bearer and query tokens.
 type authenticator struct {
 	tokens           []tokenEntry
+	oauth            *oauthServer // nil: no JWTs (oauth.go)
 	queryTokens      bool
 	tokenlessStreams bool // GET /sse without a token (reference.go)
 	now              func() time.Time
@@ -106,17 +107,32 @@ type issuedToken struct {
 	expires time.Time
 }
 
-// newAuthenticator returns the authenticator of a's tokens, or nil when a is
-// nil (authentication off).
-func newAuthenticator(a *config.Authenticate) *authenticator {
-	if a == nil || a.Bearer == nil {
-		return nil
+// newAuthenticator returns the authenticator of a's static tokens and
+// OAuth settings, or nil when a is nil (authentication off). resolve makes
+// a key file's path absolute.
+func newAuthenticator(a *config.Authenticate, resolve func(string) string, logger *slog.Logger) (*authenticator, error) {
+	if a == nil || a.Bearer == nil && a.OAuth == nil {
+		return nil, nil
 	}
 	au := &authenticator{queryTokens: a.QueryTokens, tokenlessStreams: a.TokenlessStreams, now: time.Now, issued: map[[sha256.Size]byte]issuedToken{}}
 	for _, t := range a.Bearer.All() {
 		au.tokens = append(au.tokens, tokenEntry{name: t.Name, hash: sha256.Sum256([]byte(t.Token)), servers: t.Servers})
 	}
-	return au
+	if a.OAuth != nil {
+		o, err := newOAuthServer(a.OAuth, resolve, logger)
+		if err != nil {
+			return nil, err
+		}
+		au.oauth = o
+	}
+	return au, nil
+}
+
+// close stops what runs in the background (a JWKS refresh).
+func (a *authenticator) close() {
+	if a != nil {
+		a.oauth.close()
+	}
 }
 
 // warnRisks logs, once at start, the settings that weaken authentication.
@@ -143,7 +159,7 @@ func (a *authenticator) check(token string) (engine.Identity, bool) {
 		return engine.Identity{}, false
 	}
 	t := a.tokens[match]
-	return engine.Identity{Token: t.name, Servers: slices.Clone(t.servers)}, true
+	return engine.Identity{Auth: engine.AuthBearer, Token: t.name, Servers: slices.Clone(t.servers)}, true
 }
 
 // errTooManyTokens is returned by issue when maxQueryTokens are outstanding.
@@ -170,6 +186,7 @@ func (a *authenticator) issue(id engine.Identity) (string, error) {
 		}
 	}
 	id.Servers = slices.Clone(id.Servers)
+	id.Scopes = slices.Clone(id.Scopes)
 	a.issued[sha256.Sum256([]byte(tok))] = issuedToken{id: id, expires: now.Add(queryTokenTTL)}
 	return tok, nil
 }
@@ -205,9 +222,21 @@ func bearerToken(header string) (string, bool) {
 	return tok, tok != ""
 }
 
+// errRefusedToken stands for a presented token that is neither a static
+// token nor a JWT, in an OAuth challenge.
+var errRefusedToken = errors.New("unknown token")
+
 // unauthorized answers 401 with a WWW-Authenticate challenge; invalid says
-// a token was presented (RFC 6750's invalid_token).
-func unauthorized(c *fiber.Ctx, invalid bool, msg string) error {
+// a token was presented (RFC 6750's invalid_token). With OAuth on, the
+// challenge names the endpoint's resource metadata (oauth.go).
+func (s *Server) unauthorized(c *fiber.Ctx, invalid bool, msg string) error {
+	if o := s.auth.oauth; o != nil {
+		var refused error
+		if invalid {
+			refused = errRefusedToken
+		}
+		return o.challenge(c, refused, msg)
+	}
 	challenge := `Bearer realm="mcpscript"`
 	if invalid {
 		challenge += `, error="invalid_token"`
@@ -225,31 +254,34 @@ func (s *Server) authMiddleware(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	path := c.Path()
-	if path == "/healthz" || path == "/readyz" {
+	if path == "/healthz" || path == "/readyz" || a.oauth != nil && isMetadataPath(path) {
 		return c.Next()
 	}
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
 		tok, ok := bearerToken(h)
 		if !ok {
-			return unauthorized(c, true, "unauthorized: the Authorization header must be \"Bearer <token>\"")
+			return s.unauthorized(c, true, "unauthorized: the Authorization header must be \"Bearer <token>\"")
 		}
 		id, ok := a.check(tok)
-		if !ok {
-			return unauthorized(c, true, "unauthorized: unknown bearer token")
+		if ok {
+			c.Locals(identityKey, id)
+			return c.Next()
 		}
-		c.Locals(identityKey, id)
-		return c.Next()
+		if a.oauth != nil && looksLikeJWT(tok) {
+			return a.oauth.authenticate(c, tok)
+		}
+		return s.unauthorized(c, true, "unauthorized: unknown bearer token")
 	}
 	if qt := c.Query(queryTokenParam); qt != "" {
 		switch {
 		case !a.queryTokens:
-			return unauthorized(c, true, "unauthorized: query tokens are disabled (sseProxy.authenticate.queryTokens); send Authorization: Bearer <token>")
+			return s.unauthorized(c, true, "unauthorized: query tokens are disabled (sseProxy.authenticate.queryTokens); send Authorization: Bearer <token>")
 		case !queryTokenRoute(c.Method(), path):
-			return unauthorized(c, true, "unauthorized: a query token is accepted only on the SSE and MCP routes; send Authorization: Bearer <token>")
+			return s.unauthorized(c, true, "unauthorized: a query token is accepted only on the SSE and MCP routes; send Authorization: Bearer <token>")
 		}
 		id, ok := a.redeem(qt)
 		if !ok {
-			return unauthorized(c, true, "unauthorized: the query token is unknown or expired; get a new one with POST /auth/token")
+			return s.unauthorized(c, true, "unauthorized: the query token is unknown or expired; get a new one with POST /auth/token")
 		}
 		c.Locals(identityKey, id)
 		return c.Next()
@@ -275,7 +307,7 @@ func (s *Server) missingToken(c *fiber.Ctx, path string) error {
 	route, _ := classifyPath(path)
 	stream := c.Method() == fiber.MethodGet && (route == routeSSE || route == routeServerSSE || route == routeMCP || route == routeServerMCP)
 	if !stream {
-		return unauthorized(c, false, "unauthorized: send Authorization: Bearer <token>")
+		return s.unauthorized(c, false, "unauthorized: send Authorization: Bearer <token>")
 	}
 	how := "trade the token for a query token with POST /auth/token (Authorization: Bearer <token>) and open this URL with ?access_token=<it>"
 	if !s.auth.queryTokens {
@@ -287,7 +319,7 @@ func (s *Server) missingToken(c *fiber.Ctx, path string) error {
 	origin := c.Get(fiber.HeaderOrigin)
 	s.warnings.warn("401|"+route+"|"+origin, "proxy: refused a stream without a token (401); a browser's EventSource cannot send Authorization: "+how,
 		"method", c.Method(), "path", path, "origin", origin)
-	return unauthorized(c, false, "unauthorized: send Authorization: Bearer <token>. A browser's EventSource cannot send that header: "+how)
+	return s.unauthorized(c, false, "unauthorized: send Authorization: Bearer <token>. A browser's EventSource cannot send that header: "+how)
 }
 
 // queryTokenRoute reports whether a query token may authenticate a request:
@@ -314,7 +346,7 @@ type tokenResponse struct {
 // Only a bearer token in the header is accepted here, never a query token.
 func (s *Server) issueToken(c *fiber.Ctx) error {
 	if c.Get(fiber.HeaderAuthorization) == "" {
-		return unauthorized(c, false, "unauthorized: POST /auth/token needs Authorization: Bearer <token>")
+		return s.unauthorized(c, false, "unauthorized: POST /auth/token needs Authorization: Bearer <token>")
 	}
 	tok, err := s.auth.issue(identityOf(c))
 	if err != nil {

@@ -82,7 +82,7 @@ func (s *sseSession) tokenName() string {
 	if s.gs == nil {
 		return unboundToken
 	}
-	return s.ident.Token
+	return sessionOwner(s.ident)
 }
 
 // session returns the session's gateway session and caller, or nil while
@@ -188,7 +188,7 @@ func (l *legacySSE) Post(c *fiber.Ctx) error {
 		}
 	} else {
 		var ok bool
-		if s, ok = l.sessions.lookup(sid, ident.Token); !ok {
+		if s, ok = l.sessions.lookup(sid, sessionOwner(ident)); !ok {
 			if !l.reference {
 				return errUnknownStream
 			}

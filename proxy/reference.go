@@ -154,7 +154,7 @@ func (l *legacySSE) soleSession(ident engine.Identity, origin, addr string) (*ss
 			}
 			return false
 		default:
-			return sameToken(tok, ident.Token)
+			return sameToken(tok, sessionOwner(ident))
 		}
 	})
 	switch {

@@ -14,10 +14,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/gateway"
+	"github.com/mcpscript/mcpscript/internal/oauthrs"
 	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
@@ -62,6 +64,9 @@ type Options struct {
 	Listen string
 	// Logger receives the proxy's logs; default slog.Default().
 	Logger *slog.Logger
+	// Collectors are further Prometheus collectors served on /metrics,
+	// such as the rate limits' refusal counter.
+	Collectors []prometheus.Collector
 }
 
 // Server is the HTTP proxy: the configured servers of a Runner over the
@@ -142,9 +147,13 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 		maxBody = config.DefaultMaxBodyBytes
 	}
 
+	auth, err := newAuthenticator(cfg.Authenticate, r.Config().Resolve, o.Logger)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		r: r, cfg: cfg, logger: o.Logger, listen: listen,
-		auth: newAuthenticator(cfg.Authenticate), cors: newCORSPolicy(cfg.CORS), warnings: newWarnLimiter(o.Logger),
+		auth: auth, cors: newCORSPolicy(cfg.CORS), warnings: newWarnLimiter(o.Logger),
 		configured: map[string]string{}, servers: map[string]*serverTransports{},
 	}
 	for _, name := range r.Servers() {
@@ -156,6 +165,13 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 	s.gw = gateway.New(r, &gateway.Options{AllowedServers: cfg.AllowedServers, Logger: o.Logger})
 	s.auth.warnRisks(o.Logger)
 	s.metrics = newMetrics(r, s.configured)
+	for _, c := range o.Collectors {
+		if err := s.metrics.reg.Register(c); err != nil {
+			auth.close()
+			s.gw.Close()
+			return nil, fmt.Errorf("proxy: Options.Collectors: %w", err)
+		}
+	}
 
 	// One subscription feeds the restart metrics and the reference's
 	// server-status events (for the servers the proxy exposes).
@@ -216,6 +232,7 @@ func (s *Server) routes() {
 	app.Use(s.guardMiddleware)
 	app.Use(s.corsMiddleware)
 	app.Use(s.authMiddleware)
+	app.Use(s.rateLimitStatus) // 429 for a rate-limited JSON answer (ratelimit.go)
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
@@ -223,6 +240,10 @@ func (s *Server) routes() {
 	app.Get("/api/servers", s.apiServers)
 	if s.auth != nil && s.auth.queryTokens {
 		app.Post("/auth/token", s.issueToken)
+	}
+	if s.auth != nil && s.auth.oauth != nil {
+		app.Get(oauthrs.WellKnownPath, s.metadata)
+		app.Get(oauthrs.WellKnownPath+"/*", s.metadata)
 	}
 
 	app.Get("/sse", s.reference.Stream)
@@ -416,6 +437,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.gw.Close()
 	s.stopEvents()
+	s.auth.close()
 	if ln == nil {
 		return nil
 	}

@@ -145,7 +145,7 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 		}
 		return errMissingSession
 	}
-	s, ok := t.sessions.lookup(sid, ident.Token)
+	s, ok := t.sessions.lookup(sid, sessionOwner(ident))
 	if !ok {
 		return errUnknownSession
 	}
@@ -177,7 +177,7 @@ func (t *streamable) Get(c *fiber.Ctx) error {
 	if sid == "" {
 		return errMissingSession
 	}
-	s, ok := t.sessions.lookup(sid, identityOf(c).Token)
+	s, ok := t.sessions.lookup(sid, sessionOwner(identityOf(c)))
 	if !ok {
 		return errUnknownSession
 	}
@@ -204,7 +204,7 @@ func (t *streamable) Delete(c *fiber.Ctx) error {
 	if sid == "" {
 		return errMissingSession
 	}
-	s, ok := t.sessions.lookup(sid, identityOf(c).Token)
+	s, ok := t.sessions.lookup(sid, sessionOwner(identityOf(c)))
 	if !ok {
 		return errUnknownSession
 	}
@@ -221,7 +221,7 @@ func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, m *wire.Mes
 	ident.Transport = transportStreamable
 	ident.Session = newSessionID()
 	s := &smSession{
-		t: t, id: ident.Session, token: ident.Token,
+		t: t, id: ident.Session, token: sessionOwner(ident),
 		streams: map[int64]*eventStream{}, inflight: map[string]*eventStream{}, lastUsed: time.Now(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
