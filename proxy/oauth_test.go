@@ -216,9 +216,13 @@ func TestOAuthTokens(t *testing.T) {
 		{"expired", func() string {
 			return sign(t, rsa1, claims("alice", map[string]any{"exp": time.Now().Add(-time.Hour).Unix(), "iat": time.Now().Add(-2 * time.Hour).Unix()}))
 		}, 401, []string{metadata, `error="invalid_token"`, `error_description="token expired"`}, "token expired"},
-		{"not yet valid", func() string { return sign(t, rsa1, claims("alice", map[string]any{"nbf": time.Now().Add(time.Hour).Unix()})) },
+		{"not yet valid", func() string {
+			return sign(t, rsa1, claims("alice", map[string]any{"nbf": time.Now().Add(time.Hour).Unix()}))
+		},
 			401, []string{`error_description="token not yet valid"`}, ""},
-		{"wrong audience", func() string { return sign(t, rsa1, claims("alice", map[string]any{"aud": "https://other.example/mcp"})) },
+		{"wrong audience", func() string {
+			return sign(t, rsa1, claims("alice", map[string]any{"aud": "https://other.example/mcp"}))
+		},
 			401, []string{metadata, `error_description="wrong audience"`}, "wrong audience"},
 		{"wrong issuer", func() string { return sign(t, rsa1, claims("alice", map[string]any{"iss": "https://evil.example"})) },
 			401, []string{`error_description="wrong issuer"`}, ""},
