@@ -58,7 +58,11 @@ func (a *app) serve(ctx context.Context, listen string) error {
 	if err := r.Config().CheckSecrets(); err != nil {
 		return err
 	}
-	srv, err := proxy.New(r, &proxy.Options{Listen: listen, Logger: a.logger})
+	opts := &proxy.Options{Listen: listen, Logger: a.logger}
+	if a.policy != nil {
+		opts.Collectors = append(opts.Collectors, a.policy.Collector())
+	}
+	srv, err := proxy.New(r, opts)
 	if err != nil {
 		return usageError{err}
 	}

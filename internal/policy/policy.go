@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -63,6 +64,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Policy, error) {
 		Help: `Requests refused by a configured rate limit or quota (reason "limited"), or because the limits could not be checked (reason "unavailable").`,
 	}, []string{"limit", "reason"})}
 	if cfg.Redis != nil {
+		quietRedis.Do(func() { redis.SetLogger(redisLogger{logger}) })
 		c, err := state.NewRedisClient(cfg.Redis.URL)
 		if err != nil {
 			return nil, fmt.Errorf("redis.url: %w", err)
@@ -106,6 +108,18 @@ func New(cfg *config.Config, logger *slog.Logger) (*Policy, error) {
 		p.limits = pol
 	}
 	return p, nil
+}
+
+// quietRedis makes go-redis log through slog once per process.
+var quietRedis sync.Once
+
+// redisLogger sends go-redis's own log lines (a failed dial, once per
+// attempt) to the logger at debug: every failure they describe reaches the
+// caller as an error already, and in serve's output they would repeat.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // redactedAddr is where c connects, without credentials.
