@@ -181,11 +181,12 @@ func TestOAuthTokens(t *testing.T) {
 	e := startProxy(t, proxyConfig(t, oauthConfig(t, as.srv.URL, `, "requiredScopes": ["mcp"]`)))
 	seen := &callers{}
 	e.r.Use(seen.middleware)
-	// A verifier that may refetch the JWKS at once, so that the rotation
-	// case needs no 30-second wait; otherwise as configured.
+	// A verifier that may refetch the JWKS at once and allows no clock
+	// skew, so that the rotation and expiry cases need no 30-second wait;
+	// otherwise as configured.
 	cfg := e.s.cfg.Authenticate.OAuth
 	v, err := oauthrs.New(oauthrs.Options{Issuer: cfg.Issuer, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL,
-		RequireType: cfg.RequireType, MinRefetchInterval: time.Millisecond, Logger: quietLogger(t)})
+		RequireType: cfg.RequireType, MinRefetchInterval: time.Millisecond, ClockSkew: time.Millisecond, Logger: quietLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,9 +332,23 @@ func TestOAuthTokens(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		resp, _ := e.do("POST", "/mcp", sign(t, rsa1, claims("alice", nil)), map[string]string{"Accept": "application/json"}, initBody)
+		resp, _ := e.do("POST", "/mcp", sign(t, rsa1, claims("alice", map[string]any{"jti": "after-rotation"})), map[string]string{"Accept": "application/json"}, initBody)
 		if resp.StatusCode != 401 {
-			t.Errorf("a token of the retired key: %d", resp.StatusCode)
+			t.Errorf("a new token of the retired key: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("a verified token is not accepted past its exp", func(t *testing.T) {
+		exp := time.Now().Add(1500 * time.Millisecond)
+		tok := sign(t, ec, claims("erin", map[string]any{"exp": exp.Unix()}))
+		if resp, body := e.do("POST", "/mcp", tok, map[string]string{"Accept": "application/json"}, initBody); resp.StatusCode != 200 {
+			t.Fatalf("before exp: %d %s", resp.StatusCode, body)
+		}
+		for time.Now().Before(time.Unix(exp.Unix(), 0).Add(50 * time.Millisecond)) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if resp, body := e.do("POST", "/mcp", tok, map[string]string{"Accept": "application/json"}, initBody); resp.StatusCode != 401 || !strings.Contains(body, "expired") {
+			t.Errorf("after exp: %d %s", resp.StatusCode, body)
 		}
 	})
 

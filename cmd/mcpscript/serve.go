@@ -115,6 +115,13 @@ func (a *app) printBanner(cfg *config.Config, base string, urls []string) {
 		}
 		auth = "; send Authorization: Bearer " + secret
 	}
+	if p := cfg.Proxy; p != nil && p.Authenticate != nil && p.Authenticate.OAuth != nil {
+		if auth == "" {
+			auth = "; send Authorization: Bearer <access token from " + p.Authenticate.OAuth.Issuer + ">"
+		} else {
+			auth += " or an access token from " + p.Authenticate.OAuth.Issuer
+		}
+	}
 	fmt.Fprintf(a.stdout, "mcpscript: serving %s on %s%s\n", plural(len(servers), "server"), base, auth)
 	t := a.newTable()
 	t.keep = true
@@ -126,6 +133,9 @@ func (a *app) printBanner(cfg *config.Config, base string, urls []string) {
 	}
 	if p := cfg.Proxy; p != nil && p.Authenticate != nil && p.Authenticate.QueryTokens {
 		t.row("  "+base+"/auth/token", "POST: trade a bearer token for a 60-second ?access_token=")
+	}
+	if p := cfg.Proxy; p != nil && p.Authenticate != nil && p.Authenticate.OAuth != nil {
+		t.row("  "+base+"/.well-known/oauth-protected-resource", "OAuth protected resource metadata (also under each endpoint's path)")
 	}
 	t.row("  " + base + "/healthz /readyz /metrics /api/servers: health, readiness, Prometheus metrics, server states")
 	t.flush()
