@@ -40,11 +40,17 @@ func BenchmarkIdentity(b *testing.B) {
 		token        func() string
 	}{
 		{"static token", "", func() string { return tokAll }},
-		{"JWT RS256", "", func() string { return sign(b, rsa1, claims("alice", map[string]any{"exp": time.Now().Add(time.Hour).Unix()})) }},
-		{"JWT ES256", "", func() string { return sign(b, ec, claims("alice", map[string]any{"exp": time.Now().Add(time.Hour).Unix()})) }},
+		{"JWT RS256", "", func() string {
+			return sign(b, rsa1, claims("alice", map[string]any{"exp": time.Now().Add(time.Hour).Unix()}))
+		}},
+		{"JWT ES256", "", func() string {
+			return sign(b, ec, claims("alice", map[string]any{"exp": time.Now().Add(time.Hour).Unix()}))
+		}},
 		{"static token, limit in memory", limit("memory"), func() string { return tokAll }},
 		{"static token, limit in Redis", limit("redis"), func() string { return tokAll }},
-		{"JWT RS256, limit in Redis", limit("redis"), func() string { return sign(b, rsa1, claims("alice", map[string]any{"exp": time.Now().Add(time.Hour).Unix()})) }},
+		{"JWT RS256, limit in Redis", limit("redis"), func() string {
+			return sign(b, rsa1, claims("alice", map[string]any{"exp": time.Now().Add(time.Hour).Unix()}))
+		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cfg := proxyConfig(b, oauth)
