@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/subtle"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,6 +35,7 @@ func identityOf(c *fiber.Ctx) engine.Identity {
 	id.Token = strings.Clone(id.Token)
 	id.Session = strings.Clone(id.Session)
 	id.Transport = strings.Clone(id.Transport)
+	id.Scopes = slices.Clone(id.Scopes) // Claims are shared: nothing writes them
 	if id.Servers != nil {
 		servers := make([]string, len(id.Servers))
 		for i, s := range id.Servers {

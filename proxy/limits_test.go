@@ -111,7 +111,7 @@ func TestLimitsShared(t *testing.T) {
 		t.Errorf("another token on another server: %d %s", resp.StatusCode, body)
 	}
 	// On an event stream: 200, and the error as the request's answer.
-	resp, body = a.do("POST", "/servers/a/mcp", tokAll, map[string]string{"Accept": "text/event-stream", "Mcp-Session-Id": sa},
+	resp, _ = a.do("POST", "/servers/a/mcp", tokAll, map[string]string{"Accept": "text/event-stream", "Mcp-Session-Id": sa},
 		`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}`)
 	if resp.StatusCode != 200 {
 		t.Errorf("streamed call: %d", resp.StatusCode)

@@ -24,6 +24,9 @@ func FuzzParse(f *testing.F) {
 		`{"mcpServers": {"a": {"command": "x", "maxFrameBytes": 1e300}}}`,
 		`{"mcpServers": {"a": {"command": "x"}}, "scripts": {"hooks": ["p.ts", {"path": "q.js", "timeout": "5ms", "onError": "open"}], "env": ["A"], "pool": 2},
 		  "filters": [{"wasm": "f.wasm", "config": {"k": ["<&>", 1.5e3, "\u2028"]}, "hooks": ["toolCall"], "memoryLimitMiB": 16}]}`,
+		`{"mcpServers": {"a": {"command": "x"}}, "sseProxy": {"authenticate": {"oauth": {"issuer": "https://as", "audiences": ["x"], "jwksUrl": "https://as/j",
+		  "algorithms": ["ES256"], "clockSkew": "1s", "requiredScopes": ["mcp"]}, "tokenlessStreams": true}},
+		  "redis": {"url": "redis://h:1/0"}, "state": {"maxKeys": 3}, "limits": {"onError": "open", "rules": [{"per": ["claim:t", "tool"], "tools": ["s*"], "rate": "1/s", "burst": 2, "quota": "9/month"}]}}`,
 		`[[[[[[[[[[]]]]]]]]]]`,
 		`"\ud800"`,
 	} {
