@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpscript/mcpscript/internal/curation"
 	"github.com/mcpscript/mcpscript/internal/testserver"
 )
 
@@ -84,4 +85,41 @@ type sdkCaller struct{ s *mcp.ClientSession }
 
 func (c sdkCaller) CallTool(ctx context.Context, name string, args any) (*mcp.CallToolResult, error) {
 	return c.s.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+}
+
+// BenchmarkCuration measures what tool curation adds to a call: none, a
+// renamed tool, a renamed and pinned one (its schema checked against a
+// list fetched every 30 s). Run:
+//
+//	go test -run '^$' -bench Curation -benchtime 3s ./engine/
+func BenchmarkCuration(b *testing.B) {
+	pin := "sha256:" + strings.Repeat("0", 64)
+	for _, tc := range []struct{ name, extra, tool string }{
+		{"none", "", "echo"},
+		{"rename", `"tools": {"override": {"echo": {"name": "say"}}}`, "say"},
+		{"rename+pin", `"tools": {"override": {"echo": {"name": "say", "pin": "PIN"}}}`, "say"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			extra := strings.Replace(tc.extra, "PIN", pin, 1)
+			if strings.Contains(extra, pin) {
+				// Pin the real schema, so calls pass.
+				_, plain := startOne(b, "normal", "", nil)
+				page, err := plain.CallDirect(context.Background(), "tools/list", nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				hashes, _ := curation.Schemas(page)
+				extra = strings.Replace(extra, pin, hashes["echo"], 1)
+			}
+			_, c := startOne(b, "normal", extra, nil)
+			ctx := context.Background()
+			args := map[string]any{"text": "x"}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.CallTool(ctx, tc.tool, args); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -75,6 +75,12 @@ type ClientOptions struct {
 	// Logger receives the connection's diagnostics and the server's
 	// notifications/message log lines; default slog.Default().
 	Logger *slog.Logger
+	// Modern makes the handshake server/discover (MCP 2026-07-28) instead
+	// of initialize: the session is stateless, each request carries its
+	// _meta, and the server asks for input with input_required results,
+	// which the Client fulfils with OnRequest. A server that does not
+	// speak 2026-07-28 fails the handshake with ErrLegacyOnly.
+	Modern bool
 }
 
 // Client is an MCP client for one server. A Client from a Runner stays valid
@@ -102,8 +108,9 @@ type Client struct {
 
 type session struct {
 	conn    *conn
-	init    *mcp.InitializeResult
-	initRaw json.RawMessage // the server's result as sent, for proxies
+	init    *mcp.InitializeResult // for a modern session, made from its discover result
+	initRaw json.RawMessage       // the server's initialize (or discover) result as sent, for proxies
+	modern  bool                  // the session speaks 2026-07-28
 }
 
 type handlerEntry struct {
@@ -174,7 +181,11 @@ func (c *Client) attach(ctx context.Context, r io.Reader, w io.WriteCloser, onEO
 		handler:  c,
 		onEOF:    onEOF,
 	})
-	init, initRaw, err := c.initialize(ctx, cn)
+	handshake := c.initialize
+	if c.opts.Modern {
+		handshake = c.discover
+	}
+	init, initRaw, err := handshake(ctx, cn)
 	if err != nil {
 		cn.close(err)
 		return nil, nil, err
@@ -187,7 +198,7 @@ func (c *Client) attach(ctx context.Context, r io.Reader, w io.WriteCloser, onEO
 		return nil, nil, err
 	}
 	old := c.sess
-	c.sess = &session{conn: cn, init: init, initRaw: initRaw}
+	c.sess = &session{conn: cn, init: init, initRaw: initRaw, modern: c.opts.Modern}
 	closeOnce(c.ready)
 	c.mu.Unlock()
 	if old != nil {
@@ -373,6 +384,17 @@ func (c *Client) CallDirect(ctx context.Context, method string, params any) (jso
 	return c.send(ctx, method, raw, nil)
 }
 
+// CallStream is CallDirect without the request timeout, for a request
+// that lasts as long as ctx does: subscriptions/listen, whose server sends
+// notifications until the request is cancelled.
+func (c *Client) CallStream(ctx context.Context, method string, params any) (json.RawMessage, error) {
+	raw, err := marshalParams(params)
+	if err != nil {
+		return nil, fmt.Errorf("server %q: %s: %w", c.name, method, err)
+	}
+	return c.sendUntimed(ctx, method, raw, nil)
+}
+
 // send delivers a request to this client's server. raw must be valid JSON
 // or empty; progress, if set, receives the server's progress for it.
 func (c *Client) send(ctx context.Context, method string, raw json.RawMessage, progress func(json.RawMessage)) (json.RawMessage, error) {
@@ -381,9 +403,16 @@ func (c *Client) send(ctx context.Context, method string, raw json.RawMessage, p
 		ctx, cancel = context.WithTimeout(ctx, c.opts.RequestTimeout)
 		defer cancel()
 	}
+	return c.sendUntimed(ctx, method, raw, progress)
+}
+
+func (c *Client) sendUntimed(ctx context.Context, method string, raw json.RawMessage, progress func(json.RawMessage)) (json.RawMessage, error) {
 	sess, err := c.session(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if sess.modern {
+		return c.sendModern(ctx, sess.conn, method, raw, progress)
 	}
 	return sess.conn.call(ctx, method, raw, progress)
 }

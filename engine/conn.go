@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpscript/mcpscript/internal/lograte"
 	"github.com/mcpscript/mcpscript/internal/rawjson"
 	"github.com/mcpscript/mcpscript/internal/wire"
 )
@@ -38,8 +39,10 @@ type conn struct {
 	h        handler
 	onEOF    func() error // explains an EOF from the server (e.g. its exit status)
 	maxFrame int
+	noise    *lograte.Limiter // what the server writes that is not JSON-RPC: logged within a bound
 
 	writeSem chan struct{} // one writer at a time, and waiting for it honours ctx
+	writing  atomic.Pointer[writeOp]
 	nextID   atomic.Int64
 	eof      atomic.Bool // the server closed its output (rather than us breaking the connection)
 
@@ -80,6 +83,7 @@ func newConn(r io.Reader, w io.WriteCloser, opts connOptions) *conn {
 		h:        opts.handler,
 		onEOF:    opts.onEOF,
 		maxFrame: opts.maxFrame,
+		noise:    lograte.New(noiseBurst, noiseWindow),
 		writeSem: make(chan struct{}, 1),
 		pending:  make(map[int64]*call),
 		incoming: make(map[string]context.CancelFunc),
@@ -88,6 +92,7 @@ func newConn(r io.Reader, w io.WriteCloser, opts connOptions) *conn {
 		cancel:   cancel,
 	}
 	go c.readLoop(r)
+	go c.watchWrites()
 	return c
 }
 
@@ -115,7 +120,7 @@ func (c *conn) call(ctx context.Context, method string, params json.RawMessage, 
 	c.mu.Unlock()
 
 	start := time.Now()
-	data := wire.AppendRequest(make([]byte, 0, len(params)+len(method)+64), rawID, method, params)
+	data := wire.AppendRequest(make([]byte, 0, len(params)+len(method)+96), rawID, method, params) // room for the framing newline
 	if err := c.write(ctx, data); err != nil {
 		if c.take(id) != nil {
 			if ctx.Err() != nil {
@@ -190,30 +195,15 @@ func (c *conn) write(ctx context.Context, data []byte) error {
 		return err // never start a write for a request that is already over
 	}
 	// A server that stops reading its stdin blocks the pipe; only closing
-	// the connection unblocks the write. A deadline that fires during an
-	// ordinary write must not break the connection others share, so the
-	// write gets writeStallGrace more before it counts as stuck.
-	var (
-		wmu      sync.Mutex
-		finished bool
-	)
-	stop := context.AfterFunc(ctx, func() {
-		time.AfterFunc(writeStallGrace, func() {
-			wmu.Lock()
-			defer wmu.Unlock()
-			if !finished {
-				c.close(fmt.Errorf("server %q stopped reading its input for %s past a deadline: %w",
-					c.name, writeStallGrace, context.Cause(ctx)))
-			}
-		})
-	})
-	defer stop()
+	// the connection unblocks the write. The watchdog (watchWrites) closes
+	// it when a write outlives its context by writeStallGrace: a deadline
+	// that fires during an ordinary write must not break the connection
+	// others share.
 	rawjson.Flatten(data)
 	data = append(data, '\n')
+	c.writing.Store(&writeOp{ctx: ctx})
 	_, err := c.w.Write(data)
-	wmu.Lock()
-	finished = true
-	wmu.Unlock()
+	c.writing.Store(nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -229,6 +219,39 @@ func (c *conn) write(ctx context.Context, data []byte) error {
 		return c.closedErr()
 	}
 	return nil
+}
+
+// writeOp is the write under way, for the watchdog.
+type writeOp struct{ ctx context.Context }
+
+// watchWrites closes the connection when a write stays blocked for
+// writeStallGrace after its context ended. One goroutine per connection,
+// instead of a timer per write: most writes take microseconds.
+func (c *conn) watchWrites() {
+	t := time.NewTicker(writeStallGrace / 4)
+	defer t.Stop()
+	var (
+		seen  *writeOp
+		since time.Time
+	)
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		op := c.writing.Load()
+		switch {
+		case op == nil || op.ctx.Err() == nil:
+			seen = nil
+		case op != seen:
+			seen, since = op, time.Now()
+		case time.Since(since) >= writeStallGrace:
+			c.close(fmt.Errorf("server %q stopped reading its input for %s past a deadline: %w",
+				c.name, writeStallGrace, context.Cause(op.ctx)))
+			return
+		}
+	}
 }
 
 // endedByServer reports whether the connection ended because the server
@@ -290,7 +313,7 @@ func (c *conn) close(err error) {
 }
 
 func (c *conn) readLoop(r io.Reader) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, readBufferSize)
 	var readErr error
 	for {
 		var frame []byte
@@ -316,6 +339,7 @@ func (c *conn) readLoop(r io.Reader) {
 	default:
 		err = fmt.Errorf("reading from server %q: %w", c.name, readErr)
 	}
+	c.noise.Flush(context.Background(), c.logger, slog.LevelWarn, "malformed lines from the server", slog.String("server", c.name))
 	c.fail(err)
 	if !eof { // keep draining so a server blocked on a full stdout pipe can exit
 		_, _ = io.Copy(io.Discard, br)
@@ -324,17 +348,42 @@ func (c *conn) readLoop(r io.Reader) {
 
 var errFrameTooLarge = errors.New("message too large")
 
+// A server that writes what is not JSON-RPC on its stdout gets noiseBurst
+// warnings per noiseWindow; the rest are counted, and the count is logged.
+// One child once wrote 800 MB of such warnings in 15 s.
+const (
+	noiseBurst  = 20
+	noiseWindow = 10 * time.Second
+)
+
+// readBufferSize is the buffer of a connection's reader: a message that
+// fits is read with one allocation of its own size.
+const readBufferSize = 256 << 10
+
 // writeStallGrace is how long a write may stay blocked after its deadline
 // before the connection is declared stuck and closed.
 const writeStallGrace = time.Second
 
 // readFrame reads one newline-terminated line of any length up to max bytes.
-// The returned slice is the caller's to keep.
+// The returned slice is the caller's to keep: one allocation of its size
+// when the line fits the reader's buffer.
 func readFrame(br *bufio.Reader, max int) ([]byte, error) {
-	var buf []byte
+	chunk, err := br.ReadSlice('\n')
+	switch {
+	case len(chunk) > max+1: // +1: the newline does not count
+		return nil, errFrameTooLarge
+	case err == nil:
+		return bytes.Clone(chunk), nil
+	case errors.Is(err, io.EOF) && len(chunk) > 0:
+		return bytes.Clone(chunk), nil // a last line without newline; EOF comes next call
+	case !errors.Is(err, bufio.ErrBufferFull):
+		return nil, err
+	}
+	buf := make([]byte, 0, 2*len(chunk))
+	buf = append(buf, chunk...)
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if len(buf)+len(chunk) > max+1 { // +1: the newline does not count
+		if len(buf)+len(chunk) > max+1 {
 			return nil, errFrameTooLarge
 		}
 		buf = append(buf, chunk...)
@@ -344,7 +393,7 @@ func readFrame(br *bufio.Reader, max int) ([]byte, error) {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case errors.Is(err, io.EOF) && len(buf) > 0:
-			return buf, nil // a last line without newline; EOF comes next call
+			return buf, nil
 		default:
 			return nil, err
 		}
@@ -362,21 +411,21 @@ func (c *conn) dispatch(frame []byte) {
 	case '[': // a JSON-RPC batch, as 2025-03-26 peers may send
 		var batch []json.RawMessage
 		if err := json.Unmarshal(frame, &batch); err != nil {
-			c.logger.Warn("ignoring malformed JSON-RPC batch from server", "server", c.name, "err", err, "line", excerpt(frame))
+			c.warnNoise("ignoring malformed JSON-RPC batch from server", err.Error(), frame)
 			return
 		}
 		for _, m := range batch {
 			c.dispatchOne(m)
 		}
 	default:
-		c.logger.Warn("ignoring non-JSON line on server stdout (servers should log to stderr)", "server", c.name, "line", excerpt(frame))
+		c.warnNoise("ignoring non-JSON line on server stdout (servers should log to stderr)", "", frame)
 	}
 }
 
 func (c *conn) dispatchOne(data []byte) {
 	m, perr := wire.Parse(data)
 	if perr != nil {
-		c.logger.Warn("ignoring malformed JSON-RPC message from server", "server", c.name, "err", perr.Message, "line", excerpt(data))
+		c.warnNoise("ignoring malformed JSON-RPC message from server", perr.Message, data)
 		return
 	}
 	switch m.Kind {
@@ -387,6 +436,18 @@ func (c *conn) dispatchOne(data []byte) {
 	case wire.KindNotification:
 		c.notification(m.Method, m.Params)
 	}
+}
+
+// warnNoise logs a line of the server's stdout that is not a JSON-RPC
+// message, within the connection's bound.
+func (c *conn) warnNoise(msg, why string, line []byte) {
+	c.noise.Log(context.Background(), c.logger, slog.LevelWarn, "malformed lines from the server", msg, func() []slog.Attr {
+		attrs := []slog.Attr{slog.String("server", c.name)}
+		if why != "" {
+			attrs = append(attrs, slog.String("err", why))
+		}
+		return append(attrs, slog.String("line", excerpt(line)))
+	})
 }
 
 func (c *conn) deliver(m *wire.Message) {

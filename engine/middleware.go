@@ -137,13 +137,15 @@ type Identity struct {
 	// the CLI, workflows), which are not authenticated either.
 	Auth      string
 	Token     string   // name of the static bearer token used ("" for a JWT, or when auth is off)
+	Subject   string   // the JWT subject (sub) of an OAuth access token: the user, or the client of a client-credentials token; "" for bearer tokens
 	Session   string   // the transport's session id
 	Transport string   // "streamable-http", "sse", "reference-sse", "go", "cli", "workflow"
 	Servers   []string // if non-nil, the only servers this caller may use (the token's limit)
+	// Protocol is the MCP version the caller speaks ("2026-07-28" for a
+	// modern client, the negotiated version for a legacy session, "" when
+	// unknown).
+	Protocol string
 
-	// Subject is a JWT's sub claim: the user, or the OAuth client for a
-	// client-credentials token.
-	Subject string
 	// ClientID is the OAuth client a JWT was issued to (client_id, else azp).
 	ClientID string
 	// Scopes are the scopes a JWT grants.

@@ -14,20 +14,11 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/internal/testenv"
 )
 
 // The reference servers from npm, installed by scripts/npm-fixtures.sh.
-func npmServer(t *testing.T, pkg string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "testdata", "npm", "node_modules", "@modelcontextprotocol", pkg, "dist", "index.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("npm fixture %s is missing: run scripts/npm-fixtures.sh (%v)", pkg, err)
-	}
-	return p
-}
+func npmServer(t *testing.T, pkg string) string { return testenv.NPMServer(t, pkg) }
 
 func TestServerEverything(t *testing.T) {
 	entry := npmServer(t, "server-everything")

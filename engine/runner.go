@@ -6,14 +6,10 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +18,6 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/internal/suggest"
-	"github.com/mcpscript/mcpscript/procman"
 )
 
 // State is where a server is in its life.
@@ -48,12 +43,19 @@ type Status struct {
 	Name            string
 	ID              ServerID
 	State           State
-	PID             int       // 0 when no process runs
+	PID             int       // 0 when no process runs (always for a remote server)
 	Restarts        int       // restarts since the runner started it
 	Since           time.Time // when State last changed
 	Err             error     // why it failed or last restarted, if it did
 	ServerInfo      *mcp.Implementation
 	ProtocolVersion string // negotiated with the server
+	// Transport is how the server is reached: "stdio" for a program,
+	// "http" (Streamable HTTP) or "sse" (legacy HTTP+SSE) for a remote
+	// server ("" until a remote whose transport is detected connects).
+	Transport string
+	// URL is a remote server's endpoint, without user info and with query
+	// values redacted; "" for a program.
+	URL string
 }
 
 // Event is a change of a server's state.
@@ -88,8 +90,15 @@ type Options struct {
 // under their restart policies, stops them, and gives out one Client per
 // server. All methods are safe for concurrent use.
 type Runner struct {
-	cfg     *config.Config
-	logger  *slog.Logger
+	cfg    *config.Config
+	logger *slog.Logger
+
+	// The servers, by name, and their names sorted. They are fixed after
+	// New today; the lock lets a server be added, removed or replaced at
+	// run time (hot reload): build it with newServer, then swap it in
+	// under smu, and stop the one it replaces. Everything that looks
+	// servers up goes through server() or snapshot().
+	smu     sync.RWMutex
 	servers map[string]*server
 	names   []string
 
@@ -102,6 +111,8 @@ type Runner struct {
 	chain atomic.Pointer[Handler]
 	mw    atomic.Pointer[[]Middleware]
 	mwMu  sync.Mutex
+
+	twins twins // modern processes of dual-era servers (twin.go)
 
 	mu     sync.Mutex
 	subs   map[int]chan Event
@@ -157,7 +168,7 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 	}
 	r := &Runner{cfg: cfg, logger: o.Logger, servers: map[string]*server{}, subs: map[int]chan Event{}, opts: o}
 	r.SetRequestHandler(o.OnRequest)
-	r.Use(o.Middleware...)
+	curated := false
 	for _, name := range cfg.ServerNames() {
 		s, err := r.newServer(name, cfg.Servers[name], &o)
 		if err != nil {
@@ -165,7 +176,14 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 		}
 		r.servers[name] = s
 		r.names = append(r.names, name)
+		curated = curated || s.tools != nil
 	}
+	if curated {
+		// Outermost, so that every other middleware (the config's hooks
+		// and filters come later) sees the servers' own tool names.
+		r.Use(r.curate)
+	}
+	r.Use(o.Middleware...)
 	return r, nil
 }
 
@@ -174,19 +192,38 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 func (r *Runner) Config() *config.Config { return r.cfg }
 
 // Servers returns the configured server names, sorted.
-func (r *Runner) Servers() []string { return append([]string(nil), r.names...) }
+func (r *Runner) Servers() []string {
+	r.smu.RLock()
+	defer r.smu.RUnlock()
+	return append([]string(nil), r.names...)
+}
 
 func (r *Runner) server(name string) (*server, error) {
-	if s, ok := r.servers[name]; ok {
+	r.smu.RLock()
+	s, ok := r.servers[name]
+	names := r.names
+	r.smu.RUnlock()
+	if ok {
 		return s, nil
 	}
 	msg := fmt.Sprintf("%q", name)
-	if s := suggest.Closest(name, r.names); s != "" {
+	if s := suggest.Closest(name, names); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
-	} else if len(r.names) > 0 {
-		msg += fmt.Sprintf(" (configured: %v)", r.names)
+	} else if len(names) > 0 {
+		msg += fmt.Sprintf(" (configured: %v)", names)
 	}
 	return nil, fmt.Errorf("%w: %s", ErrServerNotFound, msg)
+}
+
+// snapshot returns the servers, sorted by name.
+func (r *Runner) snapshot() []*server {
+	r.smu.RLock()
+	defer r.smu.RUnlock()
+	out := make([]*server, len(r.names))
+	for i, name := range r.names {
+		out[i] = r.servers[name]
+	}
+	return out
 }
 
 // ServerID returns the ID of the named server.
@@ -200,7 +237,7 @@ func (r *Runner) ServerID(name string) (ServerID, error) {
 
 // ServerName returns the name of the server with that ID.
 func (r *Runner) ServerName(id ServerID) (string, error) {
-	for _, s := range r.servers {
+	for _, s := range r.snapshot() {
 		if s.id == id {
 			return s.name, nil
 		}
@@ -246,8 +283,7 @@ func (r *Runner) parallel(fn func(*server) error) error {
 		mu   sync.Mutex
 		errs []error
 	)
-	for _, name := range r.names {
-		s := r.servers[name]
+	for _, s := range r.snapshot() {
 		wg.Go(func() {
 			if err := fn(s); err != nil {
 				mu.Lock()
@@ -305,13 +341,6 @@ func (r *Runner) SpawnPrivate(ctx context.Context, name string, onRequest Reques
 	}, nil
 }
 
-// publish announces a state change, unless the server is a private child.
-func (s *server) publish(e Event) {
-	if !s.private {
-		s.r.publish(e)
-	}
-}
-
 // StopServer stops one server: requests in flight fail at once, then the
 // process is asked to exit (stdin closed, then SIGTERM, then SIGKILL to its
 // whole process group). ctx bounds the wait.
@@ -320,16 +349,18 @@ func (r *Runner) StopServer(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.stop(ctx)
+	terr := r.stopTwin(ctx, name)
+	return errors.Join(s.stop(ctx), terr)
 }
 
 // StopAll stops every running server in parallel.
 func (r *Runner) StopAll(ctx context.Context) error {
 	return r.parallel(func(s *server) error {
+		terr := r.stopTwin(ctx, s.name)
 		if err := s.stop(ctx); !errors.Is(err, ErrNotRunning) {
-			return err
+			return errors.Join(err, terr)
 		}
-		return nil
+		return terr
 	})
 }
 
@@ -344,9 +375,10 @@ func (r *Runner) Status(name string) (Status, error) {
 
 // Statuses returns every server's status, sorted by name.
 func (r *Runner) Statuses() []Status {
-	out := make([]Status, 0, len(r.names))
-	for _, name := range r.names {
-		out = append(out, r.servers[name].status())
+	servers := r.snapshot()
+	out := make([]Status, 0, len(servers))
+	for _, s := range servers {
+		out = append(out, s.status())
 	}
 	return out
 }
@@ -402,370 +434,4 @@ func (r *Runner) publish(ev Event) {
 			r.logger.Debug("event subscriber is behind; dropped an event", "server", ev.Server, "state", ev.State)
 		}
 	}
-}
-
-// server is one configured server: its process, its client and its state.
-type server struct {
-	r      *Runner
-	name   string
-	id     ServerID
-	cfg    *config.Server
-	client *Client
-	proc   *procman.Process
-	logger *slog.Logger
-
-	mu       sync.Mutex
-	state    State
-	since    time.Time
-	err      error
-	pid      int
-	first    chan error // the first handshake's outcome, while start waits for it
-	stopping bool
-	private  bool // a per-session child: not in r.servers, publishes no events
-}
-
-func (r *Runner) newServer(name string, sc *config.Server, o *Options) (*server, error) {
-	s := &server{r: r, name: name, id: newServerID(), cfg: sc, logger: o.Logger, state: StateStopped, since: time.Now()}
-	if sc.Disabled {
-		s.state = StateDisabled
-	}
-	roots := make([]*mcp.Root, len(sc.Roots))
-	for i, rt := range sc.Roots {
-		roots[i] = &mcp.Root{URI: rt.URI, Name: rt.Name}
-	}
-	s.client = newClient(ClientOptions{
-		Name:           name,
-		ClientInfo:     o.ClientInfo,
-		RequestTimeout: sc.RequestTimeout.Duration,
-		MaxFrameBytes:  int(sc.MaxFrameBytes),
-		Roots:          roots,
-		Logger:         o.Logger,
-	})
-	s.client.shared = &r.requestHandler
-	s.client.runner = r
-	command := sc.Command
-	if alias, ok := o.Commands[command]; ok {
-		command = alias
-	}
-	env := os.Environ()
-	for k, v := range sc.Env {
-		env = append(env, k+"="+v)
-	}
-	rp := sc.Restart
-	policy := procman.RestartPolicy{
-		Mode:       procman.RestartMode(rp.Policy),
-		MinUptime:  rp.MinUptime.Duration,
-		Backoff:    rp.Backoff.Duration,
-		MaxBackoff: rp.MaxBackoff.Duration,
-	}
-	if rp.MaxRetries != nil {
-		policy.MaxRetries = *rp.MaxRetries
-		if *rp.MaxRetries == 0 { // "maxRetries": 0 means no restarts; procman reads 0 as "default"
-			policy.Mode = procman.Never
-		}
-	}
-	proc, err := procman.New(procman.Spec{
-		Name:        name,
-		Command:     command,
-		Args:        sc.Args,
-		Env:         env,
-		Dir:         sc.ResolvedCwd(r.cfg.Dir),
-		Restart:     policy,
-		StopTimeout: sc.StopTimeout.Duration,
-		Logger:      o.Logger,
-		OnStart:     s.onStart,
-		OnEvent:     s.onEvent,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: server %q: %w", ErrConfigInvalid, name, err)
-	}
-	s.proc = proc
-	return s, nil
-}
-
-func newServerID() ServerID {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return ServerID(hex.EncodeToString(b))
-}
-
-func (s *server) active() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch s.state {
-	case StateStarting, StateRunning, StateRestarting, StateStopping:
-		return true
-	}
-	return false
-}
-
-func (s *server) start(ctx context.Context) error {
-	if s.cfg.Disabled {
-		return fmt.Errorf("%w: server %q is disabled in the config", ErrNotRunning, s.name)
-	}
-	first := make(chan error, 1)
-	s.mu.Lock()
-	switch s.state {
-	case StateStarting, StateRunning, StateRestarting, StateStopping:
-		st := s.state
-		s.mu.Unlock()
-		return fmt.Errorf("%w: server %q is %s", ErrAlreadyRunning, s.name, st)
-	}
-	s.first, s.stopping, s.err = first, false, nil
-	s.mu.Unlock()
-	s.setState(StateStarting, 0, nil)
-	s.client.markStarting()
-
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.StartTimeout.Duration)
-	defer cancel()
-	err := func() error {
-		inst, err := s.proc.Start(ctx)
-		if err != nil {
-			return err
-		}
-		// The handshake's own deadline and ours are the same startTimeout:
-		// whichever fires first, say it the same way.
-		handshakeTimeout := func() error {
-			msg := fmt.Sprintf("server %q (pid %d) did not answer the MCP handshake (initialize) within startTimeout %s",
-				s.name, inst.PID(), s.cfg.StartTimeout.Duration)
-			if tail := inst.StderrTail(); tail != "" {
-				msg += "; stderr tail:\n" + indent(tail)
-			}
-			return fmt.Errorf("%w: %s", ErrTimeout, msg)
-		}
-		select {
-		case err := <-first:
-			if errors.Is(err, ErrTimeout) {
-				return handshakeTimeout()
-			}
-			return err
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return handshakeTimeout()
-			}
-			return ctx.Err()
-		}
-	}()
-	if err == nil {
-		return nil
-	}
-	s.mu.Lock()
-	stoppedMeanwhile := s.stopping
-	s.first, s.stopping = nil, true
-	s.mu.Unlock()
-	if stoppedMeanwhile { // StopServer won the race; it owns the state
-		return fmt.Errorf("%w: server %q was stopped while starting", ErrNotRunning, s.name)
-	}
-	err = fmt.Errorf("start server %q: %w", s.name, err)
-	// A server that failed its first handshake gets no graceful stop: a
-	// user waiting for the error should not wait for stopTimeout too.
-	stopCtx, cancelStop := context.WithTimeout(context.Background(), min(s.cfg.StopTimeout.Duration, time.Second))
-	defer cancelStop()
-	_ = s.proc.Stop(stopCtx)
-	s.client.detach(fmt.Errorf("%w: %w", ErrNotRunning, err), true)
-	s.setState(StateFailed, 0, err)
-	return err
-}
-
-// onStart runs for every process instance procman starts; the handshake runs
-// on its own goroutine because procman's callback must not block.
-func (s *server) onStart(inst *procman.Instance) {
-	go s.attach(inst)
-}
-
-func (s *server) attach(inst *procman.Instance) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StartTimeout.Duration)
-	defer cancel()
-	onEOF := func() error {
-		// The output ended: the process is exiting. Wait a moment for its
-		// exit status and stderr tail, which say far more than "EOF".
-		select {
-		case <-inst.Done():
-			if err := inst.Err(); err != nil {
-				return err
-			}
-			return fmt.Errorf("server %q (pid %d) exited with status 0; stderr tail:\n%s", s.name, inst.PID(), inst.StderrTail())
-		case <-time.After(2 * time.Second):
-			return fmt.Errorf("server %q (pid %d) closed its output", s.name, inst.PID())
-		}
-	}
-	cn, init, err := s.client.attach(ctx, inst.Stdout(), inst.Stdin(), onEOF)
-
-	s.mu.Lock()
-	first := s.first
-	s.first = nil
-	stopping := s.stopping
-	if err == nil && !stopping {
-		s.mu.Unlock()
-		// Running before start returns, so Status and AllTools see it.
-		s.setState(StateRunning, inst.PID(), nil)
-		attrs := []any{"server", s.name, "pid", inst.PID(), "protocol", init.ProtocolVersion}
-		if init.ServerInfo != nil {
-			attrs = append(attrs, "serverName", init.ServerInfo.Name, "serverVersion", init.ServerInfo.Version)
-		}
-		s.logger.Info("server ready", attrs...)
-	} else {
-		s.mu.Unlock()
-	}
-	if first != nil {
-		first <- err
-	}
-	switch {
-	case err == nil && stopping:
-		cn.close(fmt.Errorf("%w: server %q was stopped", ErrNotRunning, s.name))
-	case err == nil:
-		go s.watch(inst, cn)
-	case first == nil && !stopping:
-		s.logger.Warn("restarted server failed its MCP handshake", "server", s.name, "pid", inst.PID(), "err", err)
-		s.restart(inst, err)
-	}
-}
-
-// watch ties a connection to its process. When the process exits, procman's
-// restart policy takes over; the connection gets a moment to report the exit
-// and is then closed (a grandchild may hold the output open). When the
-// connection breaks while the process lives on (a frame over the limit,
-// output closed, a stuck input), the process is restarted.
-func (s *server) watch(inst *procman.Instance, cn *conn) {
-	const grace = 2 * time.Second
-	select {
-	case <-inst.Done():
-		select {
-		case <-cn.done:
-		case <-time.After(grace):
-			cn.close(inst.Err())
-		}
-		return
-	case <-cn.done:
-	}
-	if s.client.down() {
-		return // stopped or closed on purpose
-	}
-	if cn.endedByServer() {
-		// The output ended: usually the process is exiting and procman's
-		// policy takes over. One that lives on without output is stuck.
-		select {
-		case <-inst.Done():
-			return
-		case <-time.After(grace):
-		}
-	}
-	s.restart(inst, cn.closedErr())
-}
-
-// restart kills inst as a failure, unless it is no longer the current
-// process or the server is being stopped.
-func (s *server) restart(inst *procman.Instance, cause error) {
-	s.mu.Lock()
-	if s.stopping || s.proc.Instance() != inst {
-		s.mu.Unlock()
-		return
-	}
-	pub := s.transitionLocked(StateRestarting, inst.PID(), cause)
-	s.mu.Unlock()
-	for _, e := range pub {
-		s.publish(e)
-	}
-	s.logger.Warn("connection to server broke; restarting it", "server", s.name, "pid", inst.PID(), "err", cause)
-	_ = s.proc.Restart(context.Background(), cause)
-}
-
-// onEvent maps procman's process states onto the server's. While a stop or
-// a first start is under way, those own the state and events only inform.
-func (s *server) onEvent(ev procman.Event) {
-	s.mu.Lock()
-	stopping, starting := s.stopping, s.state == StateStarting
-	var pub []Event
-	switch ev.State {
-	case procman.Starting, procman.Backoff:
-		if !stopping && !starting {
-			pub = s.transitionLocked(StateRestarting, ev.PID, ev.Err)
-		}
-	case procman.Stopping:
-		pub = s.transitionLocked(StateStopping, ev.PID, nil)
-	case procman.Stopped:
-		if !starting {
-			pub = s.transitionLocked(StateStopped, 0, nil)
-		}
-	case procman.Failed:
-		if !stopping && !starting {
-			pub = s.transitionLocked(StateFailed, 0, ev.Err)
-		}
-	}
-	s.mu.Unlock()
-	for _, e := range pub {
-		s.publish(e)
-	}
-
-	switch {
-	case ev.State == procman.Backoff && !stopping && !starting:
-		s.logger.Warn("server exited; restarting", "server", s.name, "restarts", ev.Restarts, "err", ev.Err)
-	case ev.State == procman.Stopped && !stopping && !starting:
-		s.client.detach(fmt.Errorf("%w: server %q exited", ErrNotRunning, s.name), false)
-	case ev.State == procman.Failed && !stopping && !starting:
-		err := ev.Err
-		if err == nil {
-			err = errors.New("failed")
-		}
-		s.client.detach(fmt.Errorf("%w: server %q failed: %w", ErrNotRunning, s.name, err), false)
-		s.logger.Error("server failed; the restart policy gave up", "server", s.name, "restarts", ev.Restarts, "err", err)
-	}
-}
-
-func (s *server) stop(ctx context.Context) error {
-	s.mu.Lock()
-	switch s.state {
-	case StateStopped, StateFailed, StateDisabled:
-		st := s.state
-		s.mu.Unlock()
-		return fmt.Errorf("%w: server %q is %s", ErrNotRunning, s.name, st)
-	}
-	s.stopping = true
-	s.mu.Unlock()
-	s.client.detach(fmt.Errorf("%w: server %q was stopped", ErrNotRunning, s.name), true)
-	if err := s.proc.Stop(ctx); err != nil {
-		return fmt.Errorf("stop server %q: %w", s.name, err)
-	}
-	s.setState(StateStopped, 0, nil)
-	return nil
-}
-
-func (s *server) setState(st State, pid int, err error) {
-	s.mu.Lock()
-	pub := s.transitionLocked(st, pid, err)
-	s.mu.Unlock()
-	for _, e := range pub {
-		s.publish(e)
-	}
-}
-
-// transitionLocked records a state change and returns the event to publish
-// (none when nothing changed); the caller holds s.mu and publishes after
-// unlocking.
-func (s *server) transitionLocked(st State, pid int, err error) []Event {
-	if s.state == st && s.pid == pid && err == nil {
-		return nil
-	}
-	s.state, s.pid, s.since = st, pid, time.Now()
-	if err != nil {
-		s.err = err
-	}
-	return []Event{{Server: s.name, ID: s.id, State: st, PID: pid, Restarts: s.proc.Restarts(), Err: err, Time: s.since}}
-}
-
-func (s *server) status() Status {
-	s.mu.Lock()
-	st := Status{Name: s.name, ID: s.id, State: s.state, PID: s.pid, Since: s.since, Err: s.err}
-	s.mu.Unlock()
-	if s.proc != nil {
-		st.Restarts = s.proc.Restarts()
-	}
-	if init := s.client.InitializeResult(); init != nil {
-		st.ServerInfo, st.ProtocolVersion = init.ServerInfo, init.ProtocolVersion
-	}
-	return st
-}
-
-func indent(s string) string {
-	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }

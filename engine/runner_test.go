@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -472,6 +474,28 @@ func TestEnvAndCwd(t *testing.T) {
 	}
 	if got := call(t, c, "cwd", nil); got != dir {
 		t.Errorf("cwd = %q, want %q", got, dir)
+	}
+}
+
+// TestEnvFile: a server gets the variables of its envFile, under env's
+// (the file's test server mode, "exit", loses to the config's); one whose
+// envFile cannot be read fails to start, saying which file.
+func TestEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vars.env"), []byte("# secrets\nexport FROM_FILE=\"file value\"\n"+testserver.EnvVar+"=exit\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, map[string]string{
+		"ok":      serverJSON(t, "normal", fmt.Sprintf(`"envFile": %q`, filepath.Join(dir, "vars.env"))),
+		"missing": serverJSON(t, "normal", fmt.Sprintf(`"envFile": %q`, filepath.Join(dir, "nope.env"))),
+	}, nil)
+	err := r.StartAll(ctx(t))
+	if err == nil || !strings.Contains(err.Error(), `start server "missing": envFile `+filepath.Join(dir, "nope.env")) {
+		t.Errorf("StartAll: %v", err)
+	}
+	c, _ := r.Client("ok")
+	if got := call(t, c, "env", map[string]any{"name": "FROM_FILE"}); got != "file value" {
+		t.Errorf("FROM_FILE = %q", got)
 	}
 }
 

@@ -128,6 +128,9 @@ func capabilityFor(method string) string {
 // ask sends a server's request to the session's client under an id of the
 // session's own and waits for the answer.
 func (s *Session) ask(ctx context.Context, server, method string, params, related json.RawMessage) (any, error) {
+	if s.modern != nil {
+		return s.modern.ask(ctx, server, method, params)
+	}
 	if s.out == nil {
 		return nil, &engine.RPCError{Server: server, Method: method, Code: wire.CodeMethodNotFound,
 			Message: fmt.Sprintf("the client session cannot receive requests, so %s is not available", method)}

@@ -18,15 +18,23 @@ func (s *Session) forward(ctx context.Context, rq *request, server, method strin
 	if err := s.checkServer(server); err != nil {
 		return nil, err
 	}
-	if u := rq.upstream(server); u.perSession {
+	u := rq.upstream(server)
+	if u.perSession {
 		if err := rq.privateErr(server); err != nil {
 			return nil, err
 		}
 	}
+	if s.modern == nil || !u.client.IsModern() {
+		// A legacy process must never see a request that could switch
+		// its era (a go-sdk server goes modern on one), nor a legacy
+		// session's request look modern to a modern process.
+		params = stripEraMeta(params)
+	}
 	s.mu.Lock()
 	rq.server = server
+	caller := s.id
 	s.mu.Unlock()
-	req := &engine.Request{Server: server, Method: method, Params: params, Caller: s.id, Route: rq}
+	req := &engine.Request{Server: server, Method: method, Params: params, Caller: caller, Route: rq}
 	// A request that names a progress token goes upstream with the engine's
 	// own token in its place (a client's token never reaches a shared
 	// child, where it could name another session's request), and progress

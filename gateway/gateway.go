@@ -23,7 +23,19 @@ type Outbound func(msg json.RawMessage, related json.RawMessage)
 type Options struct {
 	AllowedServers []string     // sseProxy.allowedServers; nil means every configured server
 	Logger         *slog.Logger // default: slog.Default()
+	// ListWait bounds how long the aggregate view waits for one server's
+	// list (DefaultListWait when zero): a slower server is left out of the
+	// answer, which names it, and its list goes on being fetched for the
+	// next request.
+	ListWait time.Duration
+	// StateKey signs the requestState of the input_required results the
+	// gateway makes (at least 32 bytes); default a random key of the
+	// process. Give several gateways behind one load balancer the same key.
+	StateKey []byte
 }
+
+// DefaultListWait is Options.ListWait's default.
+const DefaultListWait = 5 * time.Second
 
 // Timeouts of the gateway's own waits.
 const (
@@ -44,11 +56,15 @@ const (
 // Gateway serves the servers of a Runner to downstream sessions; see the
 // package documentation.
 type Gateway struct {
-	r       *engine.Runner
-	logger  *slog.Logger
-	names   []string             // the servers the gateway exposes, sorted
-	servers map[string]*upstream // by name, for each of names
-	prefix  map[string]string    // namespace prefix of every configured server
+	r        *engine.Runner
+	logger   *slog.Logger
+	listWait time.Duration
+	names    []string             // the servers the gateway exposes, sorted
+	servers  map[string]*upstream // by name, for each of names
+	prefix   map[string]string    // namespace prefix of every configured server
+	// perSession says whether any server has a child per session (else a
+	// request has no private child to acquire).
+	perSession bool
 
 	stopEvents func()
 	removes    []func()
@@ -56,10 +72,17 @@ type Gateway struct {
 	stopsDone  *sync.Cond // signalled when stopsN drops to 0
 	stopsN     int        // private children being stopped; Close waits for 0
 
-	mu       sync.Mutex
-	sessions map[*Session]struct{}
-	subs     map[subKey]*subEntry
-	closed   bool
+	mu        sync.Mutex
+	sessions  map[*Session]struct{}
+	subs      map[subKey]*subEntry
+	listeners map[*listener]struct{} // modern subscriptions/listen streams (listen.go)
+	closed    bool
+
+	twinsMu sync.Mutex
+	twins   map[string]*upstream // the servers' modern processes (modern.go)
+	pending pendingCalls         // modern calls waiting for the client's input (mrtr.go)
+	stopCtx context.Context      // ends when the gateway closes
+	stop    context.CancelFunc
 }
 
 // upstream is the gateway's state about one upstream server: a shared one,
@@ -82,11 +105,7 @@ type upstream struct {
 }
 
 func newUpstream(name string, c *engine.Client) *upstream {
-	u := &upstream{name: name, client: c, logMu: newCtxMutex(), logWant: -1, logApplied: -1}
-	for i := range u.lists {
-		u.lists[i].sem = newCtxMutex()
-	}
-	return u
+	return &upstream{name: name, client: c, logMu: newCtxMutex(), logWant: -1, logApplied: -1}
 }
 
 // New returns a gateway over r's servers and installs itself with
@@ -101,15 +120,22 @@ func New(r *engine.Runner, opts *Options) *Gateway {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.ListWait <= 0 {
+		o.ListWait = DefaultListWait
+	}
 	all := r.Servers()
 	g := &Gateway{
-		r:        r,
-		logger:   o.Logger,
-		servers:  map[string]*upstream{},
-		prefix:   serverPrefixes(all),
-		sessions: map[*Session]struct{}{},
-		subs:     map[subKey]*subEntry{},
+		r:         r,
+		logger:    o.Logger,
+		listWait:  o.ListWait,
+		servers:   map[string]*upstream{},
+		prefix:    serverPrefixes(all),
+		sessions:  map[*Session]struct{}{},
+		subs:      map[subKey]*subEntry{},
+		listeners: map[*listener]struct{}{},
 	}
+	g.stopCtx, g.stop = context.WithCancel(context.Background())
+	g.pending.init(o.StateKey)
 	g.stopsDone = sync.NewCond(&g.stopsMu)
 	for _, name := range all {
 		if o.AllowedServers != nil && !slices.Contains(o.AllowedServers, name) {
@@ -124,6 +150,7 @@ func New(r *engine.Runner, opts *Options) *Gateway {
 		g.servers[name] = u
 		if sc := r.Config().Servers[name]; sc.PerSession() {
 			u.perSession, u.idle, u.maxSessions = true, sc.SessionIdleTimeout.Duration, sc.MaxSessions
+			g.perSession = true
 			continue
 		}
 		g.removes = append(g.removes, c.OnNotification("", func(_, method string, params json.RawMessage) {
@@ -156,6 +183,8 @@ func (g *Gateway) Close() {
 	g.closed = true
 	sessions := g.sessionList()
 	g.mu.Unlock()
+	g.stop()
+	g.pending.closeAll()
 	for _, s := range sessions {
 		s.Close()
 	}

@@ -294,8 +294,10 @@ func TestGatewayInitialize(t *testing.T) {
 			if got := p.result("ping", nil); string(got) != "{}" {
 				t.Errorf("ping = %s", got)
 			}
-			// A second initialize in the same session is answered again, not forwarded.
-			p.initialize(tc.ask, nil)
+			// A second initialize in the same session is refused, not forwarded.
+			if e := p.fail("initialize", map[string]any{"protocolVersion": tc.ask, "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "x", "version": "1"}}); e.Code != -32600 || !strings.Contains(e.Message, "already initialized") {
+				t.Errorf("second initialize: %+v", e)
+			}
 		})
 	}
 }
@@ -336,7 +338,7 @@ func TestGatewayAggregate(t *testing.T) {
 	p.initialize(engine.LatestProtocolVersion, nil)
 
 	tools := listTools(t, p)
-	const perServer = 19 + 150 // the test server's tools
+	const perServer = 21 + 150 // the test server's tools
 	if len(tools) != 3*perServer {
 		t.Fatalf("aggregate has %d tools, want %d", len(tools), 3*perServer)
 	}

@@ -40,6 +40,9 @@ func (rq *request) upstream(name string) *upstream {
 	if pc := rq.priv[name]; pc != nil {
 		return pc.u
 	}
+	if u := rq.s.ups[name]; u != nil {
+		return u
+	}
 	return rq.s.g.servers[name]
 }
 
@@ -136,9 +139,8 @@ func (s *Session) serve(ctx context.Context, id json.RawMessage, method string, 
 	rq.seq = s.seq
 	s.inflight[key] = rq
 	s.mu.Unlock()
-	stop := context.AfterFunc(s.ctx, func() { cancel(errSessionClosed) })
+	// Close cancels the requests in flight (errSessionClosed).
 	defer func() {
-		stop()
 		s.mu.Lock()
 		if s.inflight[key] == rq {
 			delete(s.inflight, key)
@@ -155,6 +157,10 @@ func (s *Session) serve(ctx context.Context, id json.RawMessage, method string, 
 }
 
 func (s *Session) dispatch(ctx context.Context, rq *request, method string, params json.RawMessage) (json.RawMessage, error) {
+	if s.modern == nil && (method == "server/discover" || method == "subscriptions/listen") {
+		return nil, wire.Errorf(wire.CodeMethodNotFound,
+			"method not found: %s is an MCP 2026-07-28 method, and this session speaks an earlier version (send it on its own, without a session)", method)
+	}
 	switch method {
 	case "tools/list", "prompts/list", "resources/list", "resources/templates/list":
 		s.mu.Lock()

@@ -82,13 +82,35 @@ type serverList struct {
 
 // listCache holds a server's latest list of one kind. Invalidation only
 // bumps gen, so notification handlers never wait for a fetch.
+//
+// One fetch at a time per list: callers that need the list while it is
+// being fetched wait for that fetch and share its outcome, error included
+// (a dead server costs each of them one wait, not one timeout each behind
+// the others). A failure is remembered for listRetryAfter, during which
+// callers get it at once.
 type listCache struct {
-	sem ctxMutex      // held while fetching
 	gen atomic.Uint64 // bumped by list_changed and restarts
 
-	mu  sync.Mutex
-	cur *serverList
+	mu     sync.Mutex
+	cur    *serverList
+	flight *listFlight // the fetch under way, if any
+	failed *listFlight // the last fetch, when it failed (the negative cache)
 }
+
+// listFlight is one fetch of a list, shared by everyone who waits for it.
+type listFlight struct {
+	gen   uint64
+	init  *mcp.InitializeResult
+	start time.Time
+	end   time.Time     // when it failed (set with err)
+	done  chan struct{} // closed when l or err is set
+	l     *serverList
+	err   error
+}
+
+// listRetryAfter is how long a failed list fetch is remembered: callers in
+// that time get its error at once instead of waiting for another fetch.
+const listRetryAfter = 2 * time.Second
 
 func (lc *listCache) invalidate() { lc.gen.Add(1) }
 
@@ -100,9 +122,17 @@ func (lc *listCache) fresh(l *serverList, ir *mcp.InitializeResult, listChanged 
 	return (listChanged || age < listTTL) && (maxAge == 0 || age < maxAge)
 }
 
+// current reports whether a fetch (one under way, or one that failed) is
+// of the list as it is now: the same generation and connection.
+func (lc *listCache) current(f *listFlight, ir *mcp.InitializeResult) bool {
+	return f != nil && f.gen == lc.gen.Load() && f.init == ir
+}
+
 // list returns a server's complete list of one kind, from the cache when it
 // is fresh (and, with maxAge > 0, younger than maxAge). It returns nil and
-// no error when the server does not offer that kind.
+// no error when the server does not offer that kind. ctx bounds only this
+// caller's wait: the fetch itself is shared and bounded by the server's
+// requestTimeout, so a caller that gives up leaves it to the others.
 func (g *Gateway) list(ctx context.Context, rq *request, name string, kind listKind, maxAge time.Duration) (*serverList, error) {
 	srv := rq.upstream(name)
 	ir, err := g.initResult(ctx, rq, name)
@@ -115,31 +145,58 @@ func (g *Gateway) list(ctx context.Context, rq *request, name string, kind listK
 	}
 	lc := &srv.lists[kind]
 	lc.mu.Lock()
-	cur := lc.cur
-	lc.mu.Unlock()
-	if lc.fresh(cur, ir, listChanged, maxAge) {
+	if cur := lc.cur; lc.fresh(cur, ir, listChanged, maxAge) {
+		lc.mu.Unlock()
 		return cur, nil
 	}
-	if err := lc.sem.lock(ctx); err != nil {
-		return nil, err
+	if f := lc.failed; lc.current(f, ir) && time.Since(f.end) < listRetryAfter {
+		lc.mu.Unlock()
+		return nil, f.err
 	}
-	defer lc.sem.unlock()
+	// A fetch under way is joined even by a caller that wants a list younger
+	// than maxAge: it started after the cached list, and a second fetch at
+	// once would only pile requests on a server that is slow already.
+	f := lc.flight
+	if !lc.current(f, ir) {
+		f = &listFlight{gen: lc.gen.Load(), init: ir, start: time.Now(), done: make(chan struct{})}
+		lc.flight = f
+		go g.fly(srv, kind, lc, f)
+	}
+	lc.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.l, f.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// fly runs one shared fetch and publishes its outcome.
+func (g *Gateway) fly(srv *upstream, kind listKind, lc *listCache, f *listFlight) {
+	l, err := g.fetch(context.Background(), srv, kind)
+	if l != nil {
+		l.gen, l.init, l.at = f.gen, f.init, f.start
+	}
 	lc.mu.Lock()
-	cur = lc.cur
-	lc.mu.Unlock()
-	if lc.fresh(cur, ir, listChanged, maxAge) { // fetched while we waited
-		return cur, nil
+	if lc.flight == f {
+		lc.flight = nil
 	}
-	gen := lc.gen.Load()
-	l, err := g.fetch(ctx, srv, kind)
 	if err != nil {
-		return nil, err
+		f.err, f.end = err, time.Now()
+		if lc.failed == nil || !lc.failed.start.After(f.start) {
+			lc.failed = f
+		}
+	} else {
+		f.l = l
+		if lc.cur == nil || !lc.cur.at.After(l.at) {
+			lc.cur = l
+		}
+		if lc.failed != nil && !lc.failed.start.After(f.start) {
+			lc.failed = nil
+		}
 	}
-	l.gen, l.init = gen, ir
-	lc.mu.Lock()
-	lc.cur = l
 	lc.mu.Unlock()
-	return l, nil
+	close(f.done)
 }
 
 // fetch lists every page of one kind from a server.
@@ -233,9 +290,18 @@ type listResult struct {
 	err    error
 }
 
+// errListSlow is why a server's list is left out of an aggregate answer
+// when it did not come within the gateway's ListWait; its fetch goes on,
+// and a later request finds it in the cache.
+var errListSlow = errors.New("no answer within the aggregate's wait")
+
 // lists fetches one kind from several servers at once, in the given order.
+// It waits at most the gateway's ListWait for each: a slower server's
+// result has an error wrapping errListSlow (and engine.ErrTimeout).
 func (g *Gateway) lists(ctx context.Context, rq *request, names []string, kind listKind, maxAge time.Duration) []listResult {
 	out := make([]listResult, len(names))
+	ctx, cancel := context.WithTimeoutCause(ctx, g.listWait, fmt.Errorf("%w: %w (%s)", engine.ErrTimeout, errListSlow, g.listWait))
+	defer cancel()
 	if len(names) == 1 {
 		l, err := g.list(ctx, rq, names[0], kind, maxAge)
 		out[0] = listResult{server: names[0], list: l, err: err}
@@ -252,6 +318,16 @@ func (g *Gateway) lists(ctx context.Context, rq *request, names []string, kind l
 	return out
 }
 
+// unavailableMetaKey is the _meta key of an aggregate list result that
+// names the servers left out of it, and why.
+const unavailableMetaKey = "mcpscript/unavailable"
+
+// leftOut is one server missing from an aggregate list.
+type leftOut struct {
+	Server string `json:"server"`
+	Reason string `json:"reason"`
+}
+
 // aggregateList merges every allowed server's list into one page.
 func (s *Session) aggregateList(ctx context.Context, rq *request, kind listKind, params json.RawMessage) (json.RawMessage, error) {
 	if cursor, _ := rawjson.GetString(params, "cursor"); cursor != "" {
@@ -264,6 +340,7 @@ func (s *Session) aggregateList(ctx context.Context, rq *request, kind listKind,
 	b.WriteString(`":[`)
 	first, ok := true, false
 	var firstErr error
+	var missing []leftOut
 	seen := map[string]bool{}
 	for _, r := range s.g.lists(ctx, rq, s.servers, kind, 0) {
 		if r.err != nil {
@@ -275,6 +352,7 @@ func (s *Session) aggregateList(ctx context.Context, rq *request, kind listKind,
 			if firstErr == nil {
 				firstErr = r.err
 			}
+			missing = append(missing, leftOut{Server: r.server, Reason: leftOutReason(r.err, info.method, s.g.listWait)})
 			continue
 		}
 		if r.list == nil {
@@ -303,11 +381,31 @@ func (s *Session) aggregateList(ctx context.Context, rq *request, kind listKind,
 			b.Write(item.raw)
 		}
 	}
-	if !ok && firstErr != nil {
+	if !ok && firstErr != nil && !errors.Is(firstErr, errListSlow) {
 		return nil, firstErr
 	}
-	b.WriteString("]}")
+	b.WriteByte(']')
+	if len(missing) > 0 {
+		meta, _ := json.Marshal(map[string][]leftOut{unavailableMetaKey: missing})
+		b.WriteString(`,"_meta":`)
+		b.Write(meta)
+	}
+	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// leftOutReason says, for the client, why a server is missing from an
+// aggregate list.
+func leftOutReason(err error, method string, wait time.Duration) string {
+	switch {
+	case errors.Is(err, errListSlow):
+		return fmt.Sprintf("did not answer %s within %s", method, wait)
+	case errors.Is(err, engine.ErrNotRunning):
+		return "not running"
+	case errors.Is(err, engine.ErrTimeout):
+		return fmt.Sprintf("timed out: %s got no answer within the server's requestTimeout", method)
+	}
+	return errorFor(err).Message
 }
 
 // keyedItem is one item of an aggregate list as a session sees it, with its
@@ -356,7 +454,7 @@ func (s *Session) hooked(ctx context.Context, server string, kind listKind, para
 	if len(params) == 0 {
 		params = json.RawMessage("{}")
 	}
-	req := &engine.Request{Server: server, Method: info.method, Params: params, Caller: s.id}
+	req := &engine.Request{Server: server, Method: info.method, Params: params, Caller: s.Identity()}
 	res, err := s.g.r.Through(ctx, req, func(context.Context, *engine.Request) (json.RawMessage, error) { return page, nil })
 	if err != nil {
 		return nil, err

@@ -28,8 +28,12 @@ func (g *Gateway) onNotification(u *upstream, owner *Session, method string, par
 		// aggregate a plain one (params may speak of unprefixed names).
 		own := wire.Notification(method, params)
 		plain := wire.Notification(method, nil)
+		if owner == nil {
+			g.notifyListeners(u.name, false, method, params)
+		}
 		for _, s := range recipients() {
 			switch {
+			case s.modern != nil: // a modern request hears of changes only through a listen
 			case s.view == u.name:
 				s.send(own, nil)
 			case s.view == "" && s.may[u.name]:
@@ -46,6 +50,9 @@ func (g *Gateway) onNotification(u *upstream, owner *Session, method string, par
 		}
 		k := subKey{server: u.name, uri: uri}
 		msg := wire.Notification(method, params)
+		if owner == nil {
+			g.notifyListeners(u.name, false, method, params)
+		}
 		for _, s := range recipients() {
 			s.mu.Lock()
 			ok := s.subs[k] == subActive
@@ -64,8 +71,11 @@ func (g *Gateway) onNotification(u *upstream, owner *Session, method string, par
 			lvl = len(logLevels) - 1 // unknown levels are treated as the most severe
 		}
 		msg := wire.Notification(method, params)
+		if owner == nil {
+			g.logToModern(u, params)
+		}
 		for _, s := range recipients() {
-			if !s.may[u.name] {
+			if !s.may[u.name] || s.modern != nil {
 				continue
 			}
 			s.mu.Lock()
@@ -128,7 +138,7 @@ func (g *Gateway) serverUp(name string) {
 			s.mu.Lock()
 			listed := s.listed
 			s.mu.Unlock()
-			if listed && (s.view == "" && s.may[name] || s.view == name && listChanged) {
+			if listed && s.modern == nil && (s.view == "" && s.may[name] || s.view == name && listChanged) {
 				s.send(msg, nil)
 			}
 		}

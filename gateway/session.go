@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mcpscript/mcpscript/engine"
@@ -38,11 +37,16 @@ type Session struct {
 	outMu     sync.Mutex // held while a message goes to out
 	outClosed bool       // under outMu: Close has run, out gets nothing more
 
-	client atomic.Pointer[clientInfo] // the client's name and version (SetClientInfo)
+	// A modern (2026-07-28) request is served by a session of its own:
+	// modern is its call (modern.go), and ups holds the upstreams it sees
+	// in place of the shared ones (a dual-era server's modern twin).
+	modern *modernCall
+	ups    map[string]*upstream
 
 	mu          sync.Mutex
 	closed      bool
 	initialized bool
+	handshaken  bool                       // initialize was answered: a second one is refused
 	listed      bool                       // the session asked for a list; it hears of restarts
 	clientCaps  map[string]json.RawMessage // from the client's initialize; nil before it
 	logLevel    int                        // -1: no logging/setLevel yet
@@ -64,6 +68,11 @@ type Session struct {
 // (names namespaced); a server name exposes that one server as it is (names unchanged).
 // Unknown or disallowed view → error wrapping engine.ErrServerNotFound.
 func (g *Gateway) Open(view string, id engine.Identity, out Outbound) (*Session, error) {
+	return g.open(view, id, out, nil)
+}
+
+// open is Open, for a modern request's session too (modern is its call).
+func (g *Gateway) open(view string, id engine.Identity, out Outbound, modern *modernCall) (*Session, error) {
 	var servers []string
 	for _, name := range g.names {
 		if id.Servers == nil || slices.Contains(id.Servers, name) {
@@ -80,7 +89,7 @@ func (g *Gateway) Open(view string, id engine.Identity, out Outbound) (*Session,
 	s := &Session{
 		g: g, view: view, id: id, out: out, servers: servers, may: map[string]bool{}, reach: reach,
 		logLevel: -1, inflight: map[string]*request{}, subs: map[subKey]subState{},
-		pendingOut: map[string]chan answer{}, privMu: newCtxMutex(), done: make(chan struct{}),
+		pendingOut: map[string]chan answer{}, privMu: newCtxMutex(), done: make(chan struct{}), modern: modern,
 	}
 	s.id.Servers = slices.Clone(id.Servers)
 	for _, name := range servers {
@@ -99,29 +108,20 @@ func (g *Gateway) Open(view string, id engine.Identity, out Outbound) (*Session,
 
 // Identity returns the identity the session was opened with.
 func (s *Session) Identity() engine.Identity {
+	s.mu.Lock()
 	id := s.id
-	id.Servers = slices.Clone(s.id.Servers)
+	s.mu.Unlock()
+	id.Servers = slices.Clone(id.Servers)
 	return id
 }
-
-// clientInfo is the clientInfo of a session's initialize.
-type clientInfo struct{ name, version string }
 
 // SetClientInfo records the name and version the session's client gave in
-// its initialize (clientInfo), which Caller then carries.
+// its initialize (clientInfo); the identity its requests carry then has
+// them (ClientName, ClientVersion).
 func (s *Session) SetClientInfo(name, version string) {
-	s.client.Store(&clientInfo{name: name, version: version})
-}
-
-// Caller returns the identity the session's requests carry to the
-// middleware: the one given to Open, with the client's name and version
-// once SetClientInfo recorded them.
-func (s *Session) Caller() engine.Identity {
-	id := s.id
-	if c := s.client.Load(); c != nil {
-		id.ClientName, id.ClientVersion = c.name, c.version
-	}
-	return id
+	s.mu.Lock()
+	s.id.ClientName, s.id.ClientVersion = name, version
+	s.mu.Unlock()
 }
 
 // View returns the session's view: a server's name, or "" for the aggregate.
@@ -147,6 +147,9 @@ func (s *Session) Close() {
 		}
 	}
 	s.subs = map[subKey]subState{}
+	for _, rq := range s.inflight {
+		rq.cancel(errSessionClosed)
+	}
 	s.mu.Unlock()
 	s.outMu.Lock() // waits for a delivery under way
 	s.outClosed = true

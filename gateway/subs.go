@@ -42,7 +42,7 @@ func (s *Session) subscription(ctx context.Context, rq *request, method string, 
 	if method == "resources/subscribe" && s.g.r.HasMiddleware() {
 		// The upstream subscription is shared by every session, so hooks
 		// decide (they may refuse) but do not shape it.
-		req := &engine.Request{Server: server, Method: method, Params: params, Caller: s.id}
+		req := &engine.Request{Server: server, Method: method, Params: params, Caller: s.Identity()}
 		ok := func(context.Context, *engine.Request) (json.RawMessage, error) { return json.RawMessage("{}"), nil }
 		if _, err := s.g.r.Through(ctx, req, ok); err != nil {
 			return nil, err

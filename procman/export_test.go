@@ -14,3 +14,6 @@ func UseShim(on bool) (restore func()) {
 
 // ShimEnabled reports whether children are started under the shim.
 func ShimEnabled() bool { return shimExe.Load() != nil }
+
+// StderrBurst is how many stderr lines are logged per window.
+const StderrBurst = stderrBurst

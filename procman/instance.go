@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/mcpscript/mcpscript/internal/lograte"
 )
 
 const (
@@ -27,6 +29,11 @@ const (
 	drainGrace = time.Second
 	// killWait bounds the wait for a process to be reaped after SIGKILL.
 	killWait = 5 * time.Second
+	// stderrBurst lines of a child's stderr are logged per stderrWindow;
+	// the rest are counted and the count logged. Servers that log a line
+	// per request stay within it; a flood does not fill the disk.
+	stderrBurst  = 200
+	stderrWindow = 10 * time.Second
 )
 
 // Instance is one run of the process: one spawn, from start to reaping.
@@ -91,19 +98,24 @@ func (i *Instance) StderrTail() string { return i.tail.String() }
 func (i *Instance) StartedAt() time.Time { return i.started }
 
 // drain logs stderr line by line and records the tail. Lines longer than
-// maxLine are split; the buffer never grows beyond maxLine.
+// maxLine are split; the buffer never grows beyond maxLine. At most
+// stderrBurst lines per stderrWindow are logged: a flood is counted, not
+// written out, and costs a read and a tail update per line.
 func (i *Instance) drain(log *slog.Logger) {
 	defer close(i.drained)
 	defer i.stderr.Close()
 	r := bufio.NewReaderSize(i.stderr, maxLine)
 	ctx := context.Background()
+	lim := lograte.New(stderrBurst, stderrWindow)
+	defer lim.Flush(ctx, log, slog.LevelInfo, "stderr lines", slog.String("server", i.name), slog.Int("pid", i.pid))
 	for {
 		chunk, err := r.ReadSlice('\n')
 		if len(chunk) > 0 {
 			i.tail.write(chunk)
-			text := string(bytes.TrimRight(chunk, "\r\n"))
-			log.LogAttrs(ctx, slog.LevelInfo, "stderr",
-				slog.String("server", i.name), slog.Int("pid", i.pid), slog.String("line", text))
+			lim.Log(ctx, log, slog.LevelInfo, "stderr lines", "stderr", func() []slog.Attr {
+				text := string(bytes.TrimRight(chunk, "\r\n"))
+				return []slog.Attr{slog.String("server", i.name), slog.Int("pid", i.pid), slog.String("line", text)}
+			})
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return

@@ -648,26 +648,29 @@ func TestStopEscalates(t *testing.T) {
 	}
 }
 
-// lineHandler records the "line" attribute of stderr log records.
+// lineHandler records the "line" attribute of stderr log records, and the
+// messages of the others.
 type lineHandler struct {
-	mu    *sync.Mutex
-	lines *[]string
+	mu     *sync.Mutex
+	lines  *[]string
+	others *[]string
 }
 
-func newLineHandler() lineHandler { return lineHandler{&sync.Mutex{}, new([]string)} }
+func newLineHandler() lineHandler { return lineHandler{&sync.Mutex{}, new([]string), new([]string)} }
 
 func (h lineHandler) Enabled(context.Context, slog.Level) bool { return true }
 func (h lineHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
 func (h lineHandler) WithGroup(string) slog.Handler            { return h }
 func (h lineHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if r.Message != "stderr" {
+		*h.others = append(*h.others, r.Message)
 		return nil
 	}
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "line" {
-			h.mu.Lock()
 			*h.lines = append(*h.lines, a.Value.String())
-			h.mu.Unlock()
 		}
 		return true
 	})
@@ -680,12 +683,22 @@ func (h lineHandler) Lines() []string {
 	return append([]string(nil), *h.lines...)
 }
 
+func (h lineHandler) Others() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), *h.others...)
+}
+
+// TestStderrFlood floods stderr: the tail keeps the last lines, the log gets
+// the first ones within its bound, and one record counts the rest.
 func TestStderrFlood(t *testing.T) {
 	const tail = 4096
+	const size = 2 << 20
 	h := newLineHandler()
-	spec := childSpec(t, "flood", fmt.Sprint(2<<20))
+	spec := childSpec(t, "flood", fmt.Sprint(size))
 	spec.TailBytes = tail
 	spec.Logger = slog.New(h)
+	spec.Restart.Mode = procman.Never
 	p := newProcess(t, spec)
 	inst, err := p.Start(t.Context())
 	if err != nil {
@@ -702,9 +715,32 @@ func TestStderrFlood(t *testing.T) {
 	if len(got) > tail || !strings.HasPrefix(got, "flood line ") {
 		t.Errorf("tail of %d bytes starting %.20q, want <= %d bytes from a line start", len(got), got, tail)
 	}
+	if err := inst.Stdin().Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inst.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child did not exit after stdin closed")
+	}
 	lines := h.Lines()
-	if len(lines) < (2<<20)/100 || lines[len(lines)-1] != "LAST LINE" {
-		t.Errorf("%d lines logged, last %q", len(lines), lines[len(lines)-1])
+	if len(lines) != procman.StderrBurst || !strings.HasPrefix(lines[0], "flood line 0000000 ") {
+		t.Errorf("%d lines logged (first %.30q), want the first %d", len(lines), lines[0], procman.StderrBurst)
+	}
+	var summaries []string
+	for _, m := range h.Others() {
+		if strings.Contains(m, "more stderr lines dropped") {
+			summaries = append(summaries, m)
+		}
+	}
+	total := size/(len("flood line 0000000 ")+81) + 2 // flood lines and LAST LINE, rounded up
+	if len(summaries) != 1 {
+		t.Fatalf("summaries %q, want one", summaries)
+	}
+	var dropped int
+	fmt.Sscanf(summaries[0], "… %d more", &dropped)
+	if dropped < total-procman.StderrBurst-2 || dropped > total-procman.StderrBurst {
+		t.Errorf("summary %q: want about %d dropped", summaries[0], total-procman.StderrBurst)
 	}
 }
 

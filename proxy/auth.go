@@ -257,6 +257,10 @@ func (s *Server) authMiddleware(c *fiber.Ctx) error {
 	if path == "/healthz" || path == "/readyz" || a.oauth != nil && isMetadataPath(path) {
 		return c.Next()
 	}
+	if len(c.Request().Header.PeekAll(fiber.HeaderAuthorization)) > 1 {
+		// Which one counts would be up to each reader along the way.
+		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest, "bad request: send one Authorization header, not several")
+	}
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
 		tok, ok := bearerToken(h)
 		if !ok {

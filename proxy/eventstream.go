@@ -141,6 +141,15 @@ func (st *eventStream) empty() bool {
 	return st.next == 0
 }
 
+// flushed reports whether the stream has nothing left to write to a
+// client attached to it: every queued event is written, or no client is
+// attached (a detached stream waits for a resume that may never come).
+func (st *eventStream) flushed() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.att == nil || st.closed || st.written >= st.next
+}
+
 // attach makes a response the stream's writer. With resume, writing starts
 // after the event with seq cursor (as far as kept events allow), else after
 // the last event written so far. With takeover, a response already attached
@@ -274,9 +283,14 @@ func (st *eventStream) serve(w *bufio.Writer, a *attachment, heartbeat time.Dura
 		}
 		// One flush per event: clients that read several events in one
 		// chunk may handle them out of order (the TypeScript SDK runs
-		// notification handlers a microtask after responses).
+		// notification handlers a microtask after responses). The stream's
+		// final event is not flushed: it goes out with the end of the
+		// response, in the same write.
 		for _, ev := range batch {
 			st.writeEvent(w, ev)
+			if st.isFinal(ev.seq) {
+				break
+			}
 			if err := w.Flush(); err != nil {
 				st.detach(a)
 				return endGone
@@ -311,6 +325,13 @@ func (st *eventStream) serve(w *bufio.Writer, a *attachment, heartbeat time.Dura
 			}
 		}
 	}
+}
+
+// isFinal reports whether event seq is the stream's last.
+func (st *eventStream) isFinal(seq int64) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.final && seq == st.next
 }
 
 // eventID is the SSE id of event seq of the stream.

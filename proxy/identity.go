@@ -33,6 +33,7 @@ func identityOf(c *fiber.Ctx) engine.Identity {
 		id.Auth = engine.AuthNone
 	}
 	id.Token = strings.Clone(id.Token)
+	id.Subject = strings.Clone(id.Subject)
 	id.Session = strings.Clone(id.Session)
 	id.Transport = strings.Clone(id.Transport)
 	id.Scopes = slices.Clone(id.Scopes) // Claims are shared: nothing writes them

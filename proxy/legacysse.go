@@ -65,7 +65,7 @@ type sseSession struct {
 func newLegacySSE(gw *gateway.Gateway, view string, postPath string, opts transportOptions) *legacySSE {
 	return &legacySSE{
 		gw: gw, view: view, postPath: postPath, opts: opts.withDefaults(), transport: transportSSE,
-		sessions: newSessionTable[*sseSession](),
+		sessions: newSessionTable[*sseSession](opts.limits),
 	}
 }
 
@@ -98,6 +98,10 @@ func (l *legacySSE) Stream(c *fiber.Ctx) error {
 	ident := identityOf(c)
 	ident.Transport = l.transport
 	ident.Session = newSessionID()
+	place, err := l.sessions.reserve(ident)
+	if err != nil {
+		return err
+	}
 	s := &sseSession{l: l, id: ident.Session, statusAlways: c.QueryBool("serverStatus")}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.st = newEventStream(0, false, l.opts, func() {
@@ -105,6 +109,7 @@ func (l *legacySSE) Stream(c *fiber.Ctx) error {
 	})
 	if l.reference && isTokenless(c) {
 		if err := l.admitTokenless(); err != nil {
+			place.cancel()
 			s.cancel()
 			return err
 		}
@@ -112,12 +117,13 @@ func (l *legacySSE) Stream(c *fiber.Ctx) error {
 	} else {
 		gs, err := l.gw.Open(l.view, ident, s.deliver)
 		if err != nil {
+			place.cancel()
 			s.cancel()
 			return openError(err)
 		}
 		s.gs, s.ident = gs, ident
 	}
-	if err := l.sessions.add(s); err != nil {
+	if err := l.sessions.add(s, place); err != nil {
 		if s.gs != nil {
 			s.gs.Close()
 		}

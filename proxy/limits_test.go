@@ -5,156 +5,309 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/mcpscript/mcpscript/engine"
-	"github.com/mcpscript/mcpscript/engine/config"
-	limitspolicy "github.com/mcpscript/mcpscript/internal/policy"
-	"github.com/mcpscript/mcpscript/internal/redistest"
 	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
-// startPolicyProxy starts a proxy of cfg as mcpscript serve does: the
-// config's limits as the runner's last middleware, their refusal counter
-// on /metrics.
-func startPolicyProxy(t testing.TB, cfg *config.Config) *proxyEnv {
+// rpcErr decodes the JSON-RPC error of a refusal body.
+func rpcErr(t testing.TB, body string) (code int64, msg string, data map[string]any) {
 	t.Helper()
-	logger := quietLogger(t)
-	r, err := engine.New(cfg, &engine.Options{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := limitspolicy.New(r.Config(), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Use(pol.Middleware())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := StartAllWithProxy(ctx, r, &Options{Logger: logger, Collectors: []prometheus.Collector{pol.Collector()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := r.StopAll(ctx); err != nil {
-			t.Errorf("StopAll: %v", err)
-		}
-		pol.Close()
-	})
-	return &proxyEnv{t: t, r: r, s: s, base: s.BaseURL()}
-}
-
-// echoCall is a Streamable HTTP tools/call of a's echo, answered as JSON.
-func echoCall(e *proxyEnv, token, sid string, id int) (*http.Response, string) {
-	return e.do("POST", "/servers/a/mcp", token, map[string]string{"Accept": "application/json", "Mcp-Session-Id": sid},
-		fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}`, id))
-}
-
-// TestLimitsShared: two proxies over one redis-server share a limit: the
-// caller's fourth call, on either, is refused with 429, Retry-After and
-// the JSON-RPC error -32005 naming the limit; on an event stream the
-// error alone; the refusal is counted on /metrics.
-func TestLimitsShared(t *testing.T) {
-	rs := redistest.Start(t)
-	limits := fmt.Sprintf(`"redis": {"url": %q, "prefix": "shared%d:"}, "limits": {"rules": [{"name": "per-caller", "per": ["token"], "servers": ["a"], "rate": "3/min"}]}`,
-		rs.URL, time.Now().UnixNano())
-	cfgJSON := func() *config.Config {
-		cfg := proxyConfig(t, "")
-		extra, err := config.Parse([]byte(`{"mcpServers": {"x": {"command": "x"}}, `+limits+`}`), "limits.json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Redis, cfg.Limits = extra.Redis, extra.Limits
-		return cfg
-	}
-	a, b := startPolicyProxy(t, cfgJSON()), startPolicyProxy(t, cfgJSON())
-	sa, sb := a.initialize("/servers/a/mcp", tokAll), b.initialize("/servers/a/mcp", tokAll)
-	for i, call := range []func() (*http.Response, string){
-		func() (*http.Response, string) { return echoCall(a, tokAll, sa, 1) },
-		func() (*http.Response, string) { return echoCall(b, tokAll, sb, 2) },
-		func() (*http.Response, string) { return echoCall(a, tokAll, sa, 3) },
-	} {
-		if resp, body := call(); resp.StatusCode != 200 || strings.Contains(body, `"error"`) {
-			t.Fatalf("call %d: %d %s", i, resp.StatusCode, body)
-		}
-	}
-	resp, body := echoCall(b, tokAll, sb, 4)
-	var answer struct {
-		ID    int
+	var r struct {
 		Error struct {
-			Code int
-			Data struct {
-				RetryAfter int    `json:"retryAfter"`
-				Limit      string `json:"limit"`
-			}
+			Code    int64
+			Message string
+			Data    map[string]any
 		}
 	}
-	retry, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-	if err := json.Unmarshal([]byte(body), &answer); err != nil || resp.StatusCode != http.StatusTooManyRequests ||
-		answer.ID != 4 || answer.Error.Code != wire.CodeRateLimited || answer.Error.Data.Limit != "per-caller" ||
-		answer.Error.Data.RetryAfter < 1 || retry != answer.Error.Data.RetryAfter {
-		t.Fatalf("fourth call: %d Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("body %q: %v", body, err)
 	}
-	// Another token has its own counter; server b is not limited.
-	if resp, body := a.do("POST", "/servers/b/mcp", tokB, map[string]string{"Accept": "application/json", "Mcp-Session-Id": a.initialize("/servers/b/mcp", tokB)},
-		`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}`); resp.StatusCode != 200 || strings.Contains(body, `"error"`) {
-		t.Errorf("another token on another server: %d %s", resp.StatusCode, body)
+	return r.Error.Code, r.Error.Message, r.Error.Data
+}
+
+// Sessions are counted over every transport and view: per caller (429) and
+// in all (503), each refusal naming its limit and config key, with
+// Retry-After; a closed session gives its place back.
+func TestSessionLimits(t *testing.T) {
+	e := startProxy(t, proxyConfig(t, `"sessions": {"maxPerCaller": 3, "maxTotal": 5}`))
+	json := map[string]string{"Accept": "application/json"}
+	open := func(path, token string) (*http.Response, string) {
+		return e.do("POST", path, token, json, initBody)
 	}
-	// On an event stream: 200, and the error as the request's answer.
-	resp, _ = a.do("POST", "/servers/a/mcp", tokAll, map[string]string{"Accept": "text/event-stream", "Mcp-Session-Id": sa},
-		`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}`)
-	if resp.StatusCode != 200 {
-		t.Errorf("streamed call: %d", resp.StatusCode)
+	// tokAll: two Streamable HTTP sessions (aggregate and a server's view)
+	// and one legacy SSE stream.
+	var sids []string
+	for _, path := range []string{"/mcp", "/servers/a/mcp"} {
+		resp, body := open(path, tokAll)
+		if resp.StatusCode != 200 {
+			t.Fatalf("open %s: %d %s", path, resp.StatusCode, body)
+		}
+		sids = append(sids, resp.Header.Get(headerSessionID))
 	}
-	s := readSSE(t, resp)
+	stream, _ := e.do("GET", "/servers/b/sse", tokAll, nil, "")
+	sse := readSSE(t, stream)
+	sse.nextNamed(t, "endpoint")
+
+	resp, body := open("/mcp", tokAll)
+	code, msg, data := rpcErr(t, body)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "10" || code != wire.CodeRateLimited ||
+		!strings.Contains(msg, "sseProxy.sessions.maxPerCaller") || data["limit"] != "maxPerCaller" {
+		t.Errorf("4th session of a caller: %d (Retry-After %q) %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if resp, body := e.do("GET", "/sse", tokAll, nil, ""); resp.StatusCode != 429 {
+		t.Errorf("4th session of a caller, legacy SSE: %d %s", resp.StatusCode, body)
+	}
+
+	// Another caller has its own count, within the total.
+	for range 2 {
+		if resp, body := open("/servers/b/mcp", tokB); resp.StatusCode != 200 {
+			t.Fatalf("tokB: %d %s", resp.StatusCode, body)
+		}
+	}
+	resp, body = open("/servers/b/mcp", tokB)
+	code, msg, data = rpcErr(t, body)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || code != wire.CodeRateLimited ||
+		!strings.Contains(msg, "sseProxy.sessions.maxTotal") || data["configKey"] != "sseProxy.sessions.maxTotal" {
+		t.Errorf("6th session in all: %d %s", resp.StatusCode, body)
+	}
+
+	// A closed session gives its place back: DELETE, and the end of an
+	// SSE stream.
+	if resp, body := e.do("DELETE", "/mcp", tokAll, map[string]string{headerSessionID: sids[0]}, ""); resp.StatusCode != 204 {
+		t.Fatalf("DELETE: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := open("/mcp", tokAll); resp.StatusCode != 200 {
+		t.Errorf("after DELETE: %d %s", resp.StatusCode, body)
+	}
+	// A failed initialize takes no place (the limits are full now: it
+	// would be refused anyway; free one first).
+	if resp, body := e.do("DELETE", "/servers/a/mcp", tokAll, map[string]string{headerSessionID: sids[1]}, ""); resp.StatusCode != 204 {
+		t.Fatalf("DELETE: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := e.do("POST", "/mcp", tokAll, json, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":"bad"}`); resp.Header.Get(headerSessionID) != "" {
+		t.Errorf("a failed initialize opened a session")
+	}
+	if total, mine := e.s.limits.open(callerKey(engine.Identity{Token: "default"})); total != 4 || mine != 2 {
+		t.Errorf("open sessions: %d in all, %d of tokAll; want 4 and 2", total, mine)
+	}
+}
+
+// The caller is the JWT subject when there is one, else the token's name.
+func TestCallerKey(t *testing.T) {
+	for _, tc := range []struct {
+		id   engine.Identity
+		want string
+	}{
+		{engine.Identity{}, "token:"},
+		{engine.Identity{Token: "ci"}, "token:ci"},
+		{engine.Identity{Token: "oauth", Subject: "alice"}, "sub:alice"},
+		{engine.Identity{Token: "sub:x"}, "token:sub:x"},
+	} {
+		if got := callerKey(tc.id); got != tc.want {
+			t.Errorf("callerKey(%+v) = %q, want %q", tc.id, got, tc.want)
+		}
+	}
+}
+
+// A token limited to some servers learns nothing of the others: not in
+// /metrics, /api/servers, /readyz, server-status events nor error messages.
+func TestScopeOfALimitedToken(t *testing.T) {
+	e := startProxy(t, proxyConfig(t, ""))
+	// Traffic on every route kind, so that series of a and b exist.
+	for _, path := range []string{"/servers/a/mcp", "/servers/b/mcp", "/mcp"} {
+		e.initialize(path, tokAll)
+	}
+	e.do("POST", "/servers/c/mcp", tokAll, nil, initBody)
+
+	_, all := e.do("GET", "/metrics", tokAll, nil, "")
+	_, mine := e.do("GET", "/metrics", tokB, nil, "")
+	for _, want := range []string{`server="a"`, `server="b"`, `server="*"`, "go_goroutines"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("unlimited token's /metrics lacks %s", want)
+		}
+	}
+	for _, leak := range []string{`server="c"`, `server="unknown"`} {
+		if strings.Contains(all, leak) {
+			t.Errorf("/metrics shows %s, a server outside allowedServers", leak)
+		}
+	}
+	for _, want := range []string{`server="b"`, `server="*"`, "go_goroutines", "mcpscript_server_running"} {
+		if !strings.Contains(mine, want) {
+			t.Errorf("limited token's /metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(mine, `server="a"`) || strings.Contains(mine, `server="c"`) {
+		t.Errorf("limited token's /metrics shows other servers:\n%s", grepLines(mine, `server="a"`, `server="c"`))
+	}
+
+	if _, body := e.do("GET", "/api/servers", tokB, nil, ""); strings.Contains(body, `"a"`) || !strings.Contains(body, `"name":"b"`) {
+		t.Errorf("/api/servers for the limited token: %s", body)
+	}
+
+	// Errors of the aggregate name no server the token may not use.
+	sid := e.initialize("/mcp", tokB)
+	for _, params := range []string{
+		`{"name":"a__echo","arguments":{"text":"x"}}`,
+		`{"server":"a","tool":"echo","arguments":{}}`,
+		`{"name":"nope","arguments":{}}`,
+	} {
+		res := e.rpc("/mcp", tokB, sid, "tools/call", params)
+		msg := fmt.Sprint(res["error"])
+		if res["error"] == nil || strings.Contains(msg, "did you mean \"a") || strings.Contains(msg, "servers: a") ||
+			strings.Contains(msg, "a__") && !strings.Contains(params, "a__") {
+			t.Errorf("tools/call %s: %s", params, msg)
+		}
+	}
+
+	// server-status events: only of b.
+	resp, _ := e.do("GET", "/sse?serverStatus=1", tokB, nil, "")
+	st := readSSE(t, resp)
+	st.nextNamed(t, "endpoint")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.r.StopServer(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	// /readyz now: a is down; the limited token hears only the count.
+	_, ready := e.do("GET", "/readyz", tokB, nil, "")
+	if !strings.Contains(ready, `"notReady":[]`) || !strings.Contains(ready, `"notReadyTotal":1`) {
+		t.Errorf("/readyz for the limited token: %s", ready)
+	}
+	if _, ready := e.do("GET", "/readyz", tokAll, nil, ""); !strings.Contains(ready, `"name":"a"`) {
+		t.Errorf("/readyz for the unlimited token: %s", ready)
+	}
+	if err := e.r.StopServer(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
 	for {
-		ev := s.nextNamed(t, "message")
-		if strings.Contains(ev.data, `"id":6`) {
-			if !strings.Contains(ev.data, fmt.Sprint(wire.CodeRateLimited)) {
-				t.Errorf("streamed answer %s", ev.data)
-			}
+		ev := st.nextNamed(t, "server-status")
+		if strings.Contains(ev.data, `"server_name":"a"`) {
+			t.Fatalf("the limited token heard of server a: %s", ev.data)
+		}
+		if strings.Contains(ev.data, `"server_name":"b"`) && strings.Contains(ev.data, `"stopped"`) {
 			break
 		}
 	}
-	for _, e := range []*proxyEnv{a, b} { // one refusal each: b's JSON answer, a's streamed one
-		_, m := e.do("GET", "/metrics", tokAll, nil, "")
-		if !strings.Contains(m, `mcpscript_limit_refusals_total{limit="per-caller",reason="limited"} 1`) {
-			t.Errorf("no refusal counted on %s/metrics", e.base)
+}
+
+// grepLines returns the lines of s that contain any of subs.
+func grepLines(s string, subs ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, sub := range subs {
+			if strings.Contains(l, sub) {
+				out = append(out, l)
+				break
+			}
 		}
 	}
-	if _, m := b.do("GET", "/metrics", tokAll, nil, ""); !strings.Contains(m, `mcpscript_http_requests_total{code="429"`) {
-		t.Errorf("no 429 in the request counter of %s", b.base)
+	return strings.Join(out, "\n")
+}
+
+// A stopping proxy refuses new sessions (503) and requests, lets the calls
+// in flight finish within drainTimeout, and answers those still running
+// with an error on their own stream (or as JSON), on both transports.
+func TestGracefulStop(t *testing.T) {
+	e := startProxy(t, proxyConfig(t, `"drainTimeout": "3s"`))
+	sid := e.initialize("/mcp", tokAll)
+	e.rpc("/mcp", tokAll, sid, "tools/list", "{}") // the lists are cached: calls start at once
+	call := func(id int, tool, args string) string {
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":%s}}`, id, tool, args)
+	}
+	headers := func(accept string) map[string]string {
+		return map[string]string{"Accept": accept, headerSessionID: sid}
+	}
+	type answer struct {
+		name, body string
+	}
+	answers := make(chan answer, 4)
+	var wg sync.WaitGroup
+	// A call that finishes within the drain time, answered as JSON.
+	wg.Go(func() {
+		_, body := e.do("POST", "/mcp", tokAll, headers("application/json"), call(1, "a__slow", `{"steps":2,"delayMs":200}`))
+		answers <- answer{"slow", body}
+	})
+	// Calls that never finish: one on an SSE stream, one as JSON.
+	wg.Go(func() {
+		resp, _ := e.do("POST", "/mcp", tokAll, headers("text/event-stream"), call(2, "a__hang", `{}`))
+		st := readSSE(t, resp)
+		var last string
+		for {
+			ev, ok := st.next(t)
+			if !ok {
+				break
+			}
+			if ev.name == "message" {
+				last = ev.data
+			}
+		}
+		answers <- answer{"hang-sse", last}
+	})
+	wg.Go(func() {
+		_, body := e.do("POST", "/mcp", tokAll, headers("application/json"), call(3, "b__hang", `{}`))
+		answers <- answer{"hang-json", body}
+	})
+	// A legacy SSE session with a hung call.
+	resp, _ := e.do("GET", "/servers/a/sse", tokAll, nil, "")
+	legacy := readSSE(t, resp)
+	endpoint := legacy.nextNamed(t, "endpoint").data
+	if r, body := e.do("POST", endpoint, tokAll, nil, call(4, "hang", `{}`)); r.StatusCode != 202 {
+		t.Fatalf("legacy POST: %d %s", r.StatusCode, body)
+	}
+	waitFor(t, "4 calls in flight", func() bool { return e.s.calls.inFlight() == 4 })
+
+	stopped := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		stopped <- e.s.Shutdown(ctx)
+	}()
+	waitFor(t, "draining", func() bool {
+		r, _ := e.do("POST", "/mcp", tokAll, map[string]string{"Accept": "application/json"}, initBody)
+		return r.StatusCode == 503
+	})
+	// A new request in an open session is refused while draining.
+	if _, body := e.do("POST", "/mcp", tokAll, headers("application/json"), `{"jsonrpc":"2.0","id":9,"method":"ping"}`); !strings.Contains(body, "takes no new requests") {
+		t.Errorf("new request while draining: %s", body)
+	}
+	// The legacy session's answer comes on its stream.
+	ev := legacy.nextNamed(t, "message")
+	if !strings.Contains(ev.data, `"id":4`) || !strings.Contains(ev.data, "the proxy is shutting down") {
+		t.Errorf("legacy hung call: %s", ev.data)
+	}
+	wg.Wait()
+	close(answers)
+	got := map[string]string{}
+	for a := range answers {
+		got[a.name] = a.body
+	}
+	if !strings.Contains(got["slow"], `"done"`) {
+		t.Errorf("the call that finished in time: %s", got["slow"])
+	}
+	for _, name := range []string{"hang-sse", "hang-json"} {
+		code, msg, _ := rpcErr(t, got[name])
+		if code != wire.CodeInternalError || !strings.Contains(msg, "the proxy is shutting down") || !strings.Contains(msg, "sseProxy.drainTimeout") {
+			t.Errorf("%s: %s", name, got[name])
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d < 3*time.Second || d > 10*time.Second {
+		t.Errorf("Shutdown took %s, want the drain time (3s) and a little more", d)
 	}
 }
 
-// TestLimitsRedisDown: when Redis goes away, requests the limits cover are
-// refused (fail closed) with an error that says why, and not as 429.
-func TestLimitsRedisDown(t *testing.T) {
-	rs := redistest.Start(t)
-	cfg := proxyConfig(t, "")
-	extra, err := config.Parse([]byte(fmt.Sprintf(`{"mcpServers": {"x": {"command": "x"}}, "redis": {"url": %q}, "limits": {"rules": [{"name": "r", "rate": "100/s"}]}}`, rs.URL)), "l.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Redis, cfg.Limits = extra.Redis, extra.Limits
-	e := startPolicyProxy(t, cfg)
-	sid := e.initialize("/servers/a/mcp", tokAll)
-	if resp, body := echoCall(e, tokAll, sid, 1); resp.StatusCode != 200 || strings.Contains(body, `"error"`) {
-		t.Fatalf("with Redis up: %d %s", resp.StatusCode, body)
-	}
-	rs.Stop()
-	resp, body := echoCall(e, tokAll, sid, 2)
-	if resp.StatusCode != 200 || !strings.Contains(body, `"code":-32603`) || !strings.Contains(body, "could not be checked") {
-		t.Errorf("with Redis down: %d %s", resp.StatusCode, body)
-	}
+// setReadTimeout sets the proxy's read timeout for the servers New builds
+// next, and returns the function that restores it.
+func setReadTimeout(d time.Duration) func() {
+	old := readTimeout
+	readTimeout = d
+	return func() { readTimeout = old }
 }

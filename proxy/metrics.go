@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/mcpscript/mcpscript/engine"
@@ -17,7 +19,8 @@ import (
 )
 
 // Metrics, served in the Prometheus text format at GET /metrics (which
-// needs a token when authentication is on):
+// needs a token when authentication is on; a token limited to some servers
+// sees only their series and those of no server, see metricsHandler):
 //
 //	mcpscript_http_requests_total{route, server, method, code}
 //	mcpscript_http_request_duration_seconds{route, server, method}   histogram
@@ -199,14 +202,32 @@ func (m *metrics) countRejected(c *fiber.Ctx, code int) {
 	m.requests.WithLabelValues(route, server, httpMethodLabel(c.Method()), strconv.Itoa(code)).Inc()
 }
 
-// metricsHandler is GET /metrics.
+// metricsHandler is GET /metrics. A caller sees the series of the servers
+// it may use (the proxy's allowedServers, within its token's limit) and
+// those that name no server ("*", the aggregate routes, and ""): never a
+// server it may not use, as /api/servers and every error message.
 func (s *Server) metricsHandler(c *fiber.Ctx) error {
 	families, err := s.metrics.reg.Gather()
 	if err != nil {
 		s.logger.Warn("proxy: gathering metrics", "err", err)
 	}
+	visible := map[string]bool{aggregateLabel: true, "": true}
+	for _, name := range s.usable(identityOf(c)) {
+		visible[name] = true
+	}
 	var buf bytes.Buffer
 	for _, mf := range families {
+		mf.Metric = slices.DeleteFunc(mf.Metric, func(m *dto.Metric) bool {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "server" {
+					return !visible[lp.GetValue()]
+				}
+			}
+			return false
+		})
+		if len(mf.Metric) == 0 {
+			continue
+		}
 		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
 			return err
 		}

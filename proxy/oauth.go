@@ -50,7 +50,7 @@ import (
 // oauthServer verifies JWT access tokens and describes the resource.
 type oauthServer struct {
 	v        *oauthrs.Verifier
-	cfg      *config.OAuth
+	cfg      *config.OAuthResource
 	resource string // configured public base URL without a trailing slash; "" means from Host
 	now      func() time.Time
 
@@ -71,7 +71,7 @@ const (
 
 // newOAuthServer builds the verifier of cfg; dir resolves a relative key
 // file. A JWKS URL is fetched in the background.
-func newOAuthServer(cfg *config.OAuth, resolve func(string) string, logger *slog.Logger) (*oauthServer, error) {
+func newOAuthServer(cfg *config.OAuthResource, resolve func(string) string, logger *slog.Logger) (*oauthServer, error) {
 	opts := oauthrs.Options{
 		Issuer: cfg.Issuer, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL,
 		Algorithms: cfg.Algorithms, ClockSkew: cfg.ClockSkew.Duration, RequireType: cfg.RequireType, Logger: logger,

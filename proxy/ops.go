@@ -15,13 +15,17 @@ import (
 //	                  Host check.
 //	GET /readyz       200 {"ready": true} when every enabled server the proxy
 //	                  exposes is running, else 503 {"ready": false, "notReady":
-//	                  [{"name": "fetch", "state": "restarting"}]}. No auth needed;
-//	                  without a valid token (when auth is on) "notReady" is
-//	                  only the count, so that server names do not leak.
-//	GET /api/servers  {"servers": [{"name", "id", "state", "pid", "restarts",
-//	                  "since", "error", "serverInfo", "protocolVersion",
-//	                  "endpoints"}]}: the servers the proxy exposes and the
-//	                  caller's token may use.
+//	                  [{"name": "fetch", "state": "restarting"}], "notReadyTotal": 1}.
+//	                  No auth needed; without a valid token (when auth is on)
+//	                  "notReady" is only the count, and a token limited to
+//	                  some servers gets only those by name (and the count of
+//	                  all), so that server names do not leak.
+//	GET /api/servers  {"servers": [{"name", "id", "state", "transport", "url",
+//	                  "pid", "restarts", "since", "error", "serverInfo",
+//	                  "protocolVersion", "endpoints"}]}: the servers the proxy
+//	                  exposes and the caller's token may use; transport is
+//	                  "stdio", "http" or "sse", url a remote server's endpoint
+//	                  (credentials redacted).
 
 // healthz is GET /healthz.
 func (s *Server) healthz(c *fiber.Ctx) error {
@@ -49,21 +53,26 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"ready": true})
 	}
 	c.Status(fiber.StatusServiceUnavailable)
-	if s.auth != nil && !s.callerAuthenticated(c) {
-		return c.JSON(fiber.Map{"ready": false, "notReady": len(down)})
+	var id engine.Identity
+	if s.auth != nil {
+		var ok bool
+		if id, ok = s.callerIdentity(c); !ok {
+			return c.JSON(fiber.Map{"ready": false, "notReady": len(down)})
+		}
 	}
-	return c.JSON(fiber.Map{"ready": false, "notReady": down})
+	// A limited token hears by name only of its own servers.
+	mine := slices.DeleteFunc(down, func(n notReady) bool { return id.Servers != nil && !slices.Contains(id.Servers, n.Name) })
+	return c.JSON(fiber.Map{"ready": false, "notReady": mine, "notReadyTotal": len(down)})
 }
 
-// callerAuthenticated reports whether the request carries a valid bearer
-// token (for the routes that do not require one).
-func (s *Server) callerAuthenticated(c *fiber.Ctx) bool {
+// callerIdentity returns the identity of the request's valid bearer token,
+// if it carries one (for the routes that do not require one).
+func (s *Server) callerIdentity(c *fiber.Ctx) (engine.Identity, bool) {
 	tok, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
 	if !ok {
-		return false
+		return engine.Identity{}, false
 	}
-	_, ok = s.auth.check(tok)
-	return ok
+	return s.auth.check(tok)
 }
 
 // apiServer is one server in /api/servers.
@@ -71,6 +80,8 @@ type apiServer struct {
 	Name            string         `json:"name"`
 	ID              string         `json:"id"`
 	State           string         `json:"state"`
+	Transport       string         `json:"transport,omitempty"`
+	URL             string         `json:"url,omitempty"`
 	PID             int            `json:"pid,omitempty"`
 	Restarts        int            `json:"restarts"`
 	Since           *time.Time     `json:"since,omitempty"`
@@ -102,7 +113,8 @@ func (s *Server) apiServers(c *fiber.Ctx) error {
 			continue
 		}
 		v := apiServer{
-			Name: st.Name, ID: string(st.ID), State: string(st.State), PID: st.PID, Restarts: st.Restarts,
+			Name: st.Name, ID: string(st.ID), State: string(st.State), Transport: st.Transport, URL: st.URL,
+			PID: st.PID, Restarts: st.Restarts,
 			ProtocolVersion: st.ProtocolVersion,
 			Endpoints:       apiEndpoints{MCP: "/servers/" + st.Name + "/mcp", SSE: "/servers/" + st.Name + "/sse"},
 		}

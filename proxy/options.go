@@ -25,7 +25,6 @@ const (
 	defaultIdleTimeout = 30 * time.Minute
 	defaultQueueSize   = 1024
 	defaultReplay      = 256
-	defaultJSONWindow  = time.Second
 )
 
 // transportOptions tunes the HTTP transports. The zero value is ready to use.
@@ -55,10 +54,12 @@ type transportOptions struct {
 	// Replay is how many already written events each Streamable HTTP stream
 	// keeps for a client that resumes it with Last-Event-ID; default 256.
 	Replay int
-	// JSONWindow is how long a Streamable HTTP request whose client
-	// accepts both JSON and an event stream may take to be answered as
-	// JSON; a slower one gets a stream, with heartbeats. Default 1s.
-	JSONWindow time.Duration
+	// limits, shared by every transport of a proxy, bounds their sessions;
+	// nil: no limit.
+	limits *sessionLimits
+	// calls, shared by every transport of a proxy, follows the requests in
+	// flight for a graceful stop; nil: not followed.
+	calls *callTracker
 }
 
 func (o transportOptions) withDefaults() transportOptions {
@@ -76,9 +77,6 @@ func (o transportOptions) withDefaults() transportOptions {
 	}
 	if o.Replay <= 0 {
 		o.Replay = defaultReplay
-	}
-	if o.JSONWindow <= 0 {
-		o.JSONWindow = defaultJSONWindow
 	}
 	return o
 }
@@ -103,8 +101,18 @@ func newSessionID() string {
 // handle passes one parsed client message to a gateway session and
 // reports how long the gateway took to answer a request: the latency a
 // client sees, whether the answer then goes out as JSON or on an event
-// stream.
+// stream. A request is followed for a graceful stop: while the proxy
+// drains it is answered with an error at once, and one that runs past
+// the drain time is cancelled with errProxyStopping, which is its answer.
 func (o *transportOptions) handle(ctx context.Context, gs *gateway.Session, m *wire.Message) json.RawMessage {
+	if m.IsRequest() {
+		tctx, end, err := o.calls.begin(ctx)
+		if err != nil {
+			return wire.ErrorResponse(m.ID, errProxyDraining)
+		}
+		defer end()
+		ctx = tctx
+	}
 	start := time.Now()
 	resp := gs.HandleMessage(ctx, m)
 	if resp != nil && o.OnCall != nil {

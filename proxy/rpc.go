@@ -19,9 +19,10 @@ import (
 // carries (with the request's id when it is known). Handlers return it;
 // Server.errorHandler renders it, the one place that writes error bodies.
 type httpError struct {
-	status int
-	id     json.RawMessage
-	err    *wire.Error
+	status  int
+	id      json.RawMessage
+	err     *wire.Error
+	headers [][2]string // set on the response (e.g. Retry-After)
 }
 
 func (e *httpError) Error() string {
@@ -40,6 +41,20 @@ func (e *httpError) withID(id json.RawMessage) *httpError {
 	return &c
 }
 
+// withData returns e whose JSON-RPC error carries data v.
+func (e *httpError) withData(v any) *httpError {
+	c := *e
+	c.err = e.err.WithData(v)
+	return &c
+}
+
+// withHeader returns e that also sets a response header.
+func (e *httpError) withHeader(key, value string) *httpError {
+	c := *e
+	c.headers = append(append([][2]string(nil), e.headers...), [2]string{key, value})
+	return &c
+}
+
 // body is the JSON-RPC error response of e.
 func (e *httpError) body() []byte { return wire.ErrorResponse(e.id, e.err) }
 
@@ -48,6 +63,9 @@ func (e *httpError) body() []byte { return wire.ErrorResponse(e.id, e.err) }
 func renderRefusal(c *fiber.Ctx, err error) error {
 	var he *httpError
 	if errors.As(err, &he) {
+		for _, h := range he.headers {
+			c.Set(h[0], h[1])
+		}
 		return sendJSON(c, he.status, he.body())
 	}
 	return fiber.DefaultErrorHandler(c, err)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/gateway"
 	"github.com/mcpscript/mcpscript/internal/oauthrs"
+	"github.com/mcpscript/mcpscript/internal/suggest"
 	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
@@ -40,18 +42,22 @@ import (
 // Every request passes, in order: metrics, panic recovery, the Host and
 // Origin check (not /healthz), CORS (preflights are answered here, before
 // authentication), authentication (see auth.go), then the route. A NAME
-// that is not configured gets 404; one outside sseProxy.allowedServers or
-// the caller's token limit gets 403. Errors are JSON-RPC error objects
+// that is not configured, outside sseProxy.allowedServers or outside the
+// caller's token limit gets the same 404. Errors are JSON-RPC error objects
 // without an id.
 
 // Timeouts of the HTTP server. There is deliberately no write timeout: it
 // would bound whole responses, and SSE streams last as long as sessions.
 const (
-	readTimeout     = 30 * time.Second
 	idleTimeout     = 2 * time.Minute
 	readBufferSize  = 16 << 10 // request line and headers
 	shutdownTimeout = 10 * time.Second
 )
+
+// readTimeout bounds the reading of a request, headers and body: a client
+// that sends slowly holds its connection that long at most. A variable
+// for the tests only.
+var readTimeout = 30 * time.Second
 
 // aggregateLabel is the server label of the aggregate routes in metrics.
 const aggregateLabel = "*"
@@ -91,6 +97,8 @@ type Server struct {
 	reference  *legacySSE        // GET /sse, POST /sse/messages
 	aggregate  *streamable       // /mcp
 	servers    map[string]*serverTransports
+	limits     *sessionLimits // every transport's sessions
+	calls      *callTracker   // every transport's requests in flight
 
 	stopEvents func()
 
@@ -162,8 +170,14 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 			s.allowed = append(s.allowed, name)
 		}
 	}
-	s.gw = gateway.New(r, &gateway.Options{AllowedServers: cfg.AllowedServers, Logger: o.Logger})
+	s.gw = gateway.New(r, &gateway.Options{AllowedServers: cfg.AllowedServers, Logger: o.Logger, ListWait: cfg.ListWait.Duration})
 	s.auth.warnRisks(o.Logger)
+	sessions := cfg.Sessions
+	if sessions == nil {
+		sessions = &config.Sessions{}
+	}
+	s.limits = newSessionLimits(cmp.Or(sessions.MaxPerCaller, config.DefaultMaxSessionsPerCaller), cmp.Or(sessions.MaxTotal, config.DefaultMaxSessionsTotal))
+	s.calls = newCallTracker()
 	s.metrics = newMetrics(r, s.configured)
 	for _, c := range o.Collectors {
 		if err := s.metrics.reg.Register(c); err != nil {
@@ -194,7 +208,8 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 
 	topts := func(transport, server string) transportOptions {
 		return transportOptions{Logger: o.Logger, OnSession: s.metrics.sessionHook(transport, server),
-			OnCall: s.metrics.callHook(transport, server)}
+			OnCall: s.metrics.callHook(transport, server), IdleTimeout: sessions.IdleTimeout.Duration,
+			limits: s.limits, calls: s.calls}
 	}
 	s.reference = newLegacySSE(s.gw, "", "/sse/messages", topts(transportReferenceSSE, aggregateLabel)).withReference(status)
 	s.aggregate = newStreamable(s.gw, "", topts(transportStreamable, aggregateLabel))
@@ -269,27 +284,38 @@ func (s *Server) routes() {
 }
 
 // serverFor returns the transports of the route's server, or the refusal:
-// 404 for a name that is not configured, 403 for a server outside
-// allowedServers or the caller's token limit.
+// 404 for a name that is not configured, outside allowedServers or outside
+// the caller's token limit, alike, so that the answer reveals no server
+// the caller may not use; the suggestions and the list of servers come
+// from those it may.
 func (s *Server) serverFor(c *fiber.Ctx) (*serverTransports, error) {
+	id := identityOf(c)
+	usable := s.usable(id)
 	name, ok := s.configured[c.Params("name")]
-	if !ok {
-		msg := fmt.Sprintf("unknown server %q", c.Params("name"))
-		if len(s.allowed) > 0 {
-			msg += " (servers: " + strings.Join(s.allowed, ", ") + ")"
+	if !ok || !slices.Contains(usable, name) {
+		msg := fmt.Sprintf("server %q is not available", c.Params("name"))
+		if near := suggest.Closest(c.Params("name"), usable); near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", near)
+		} else if len(usable) > 0 {
+			msg += " (servers: " + strings.Join(usable, ", ") + ")"
 		}
 		return nil, refuse(fiber.StatusNotFound, wire.CodeInvalidRequest, "%s", msg)
 	}
-	t := s.servers[name]
-	if t == nil {
-		return nil, refuse(fiber.StatusForbidden, wire.CodeInvalidRequest,
-			"forbidden: server %q is not exposed by this proxy (sseProxy.allowedServers)", name)
+	return s.servers[name], nil
+}
+
+// usable returns the servers the proxy exposes that id may use, sorted.
+func (s *Server) usable(id engine.Identity) []string {
+	if id.Servers == nil {
+		return s.allowed
 	}
-	if id := identityOf(c); id.Servers != nil && !slices.Contains(id.Servers, name) {
-		return nil, refuse(fiber.StatusForbidden, wire.CodeInvalidRequest,
-			"forbidden: the token %q may not use server %q", id.Token, name)
+	var out []string
+	for _, name := range s.allowed {
+		if slices.Contains(id.Servers, name) {
+			out = append(out, name)
+		}
 	}
-	return t, nil
+	return out
 }
 
 // errorHandler is the one place that renders errors as responses: a
@@ -412,13 +438,25 @@ func (s *Server) URLs() []string {
 	return out
 }
 
+// DrainTimeout is how long Shutdown lets requests in flight finish
+// (sseProxy.drainTimeout).
+func (s *Server) DrainTimeout() time.Duration {
+	return cmp.Or(s.cfg.DrainTimeout.Duration, config.DefaultDrainTimeout)
+}
+
 // Gateway returns the proxy's gateway.
 func (s *Server) Gateway() *gateway.Gateway { return s.gw }
 
-// Shutdown stops the proxy: it closes every session (their streams end and
-// requests in flight are cancelled), the gateway, then the HTTP server,
-// waiting for connections to finish within ctx. The servers keep running:
-// stop them with the Runner. Calling it again does nothing.
+// Shutdown stops the proxy gracefully: new sessions are refused (503) and
+// new requests answered with an error, while the requests in flight may
+// finish within sseProxy.drainTimeout (or until ctx ends, whichever is
+// first); those still running then get a JSON-RPC error saying the proxy
+// is shutting down, on their own stream or as their JSON answer. Then
+// every session is closed (their streams end), the gateway, and the HTTP
+// server, waiting for connections to finish within ctx. A ctx that is
+// already done skips the drain: that is how a second signal forces the
+// stop. The servers keep running: stop them with the Runner. Calling it
+// again does nothing.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.shutdown {
@@ -429,6 +467,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	ln, served := s.ln, s.served
 	s.mu.Unlock()
 
+	s.drain(ctx)
 	s.reference.Close()
 	s.aggregate.Close()
 	for _, t := range s.servers {
@@ -454,6 +493,75 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("proxy: shutdown: %w", err)
 	}
 	return nil
+}
+
+// answerWait bounds how long a stopping proxy waits for the answers of
+// cancelled requests to be written to their clients.
+const answerWait = 2 * time.Second
+
+// drain lets the requests in flight finish within the drain timeout (and
+// ctx), then cancels the rest with errProxyStopping and gives their
+// answers a moment to reach the clients.
+func (s *Server) drain(ctx context.Context) {
+	s.reference.sessions.drain()
+	s.aggregate.sessions.drain()
+	for _, t := range s.servers {
+		t.mcp.sessions.drain()
+		t.sse.sessions.drain()
+	}
+	timeout := s.DrainTimeout()
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	if n := s.calls.inFlight(); n > 0 {
+		s.logger.Info("proxy: shutting down; letting the requests in flight finish", "requests", n, "drainTimeout", timeout)
+	}
+	if !s.calls.drain(dctx) {
+		n := s.calls.inFlight()
+		s.logger.Warn("proxy: shutting down; answering the requests still running with an error", "requests", n, "after", time.Since(start).Round(time.Millisecond))
+		if ctx.Err() != nil { // forced: no more waiting
+			s.calls.cancelAll(0)
+			return
+		}
+		s.calls.cancelAll(answerWait)
+	}
+	// The answers are queued on their streams; give the streams a moment
+	// to write them before the sessions close.
+	wctx, wcancel := context.WithTimeout(context.Background(), answerWait)
+	defer wcancel()
+	for wctx.Err() == nil && !s.answersWritten() {
+		select {
+		case <-wctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// answersWritten reports whether every request stream with a client
+// attached has written its last event, and every legacy SSE stream all of
+// its events.
+func (s *Server) answersWritten() bool {
+	sm := []*streamable{s.aggregate}
+	sse := []*legacySSE{s.reference}
+	for _, t := range s.servers {
+		sm = append(sm, t.mcp)
+		sse = append(sse, t.sse)
+	}
+	for _, t := range sm {
+		for _, ss := range t.sessions.all(nil) {
+			if !ss.answersWritten() {
+				return false
+			}
+		}
+	}
+	for _, l := range sse {
+		for _, ss := range l.sessions.all(nil) {
+			if !ss.st.flushed() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // StartAllWithProxy is the reference's start_all_with_proxy: it starts

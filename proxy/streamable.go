@@ -94,7 +94,7 @@ type smSession struct {
 // aggregate). Mount Post, Get and Delete on one path; call Close at
 // shutdown.
 func newStreamable(gw *gateway.Gateway, view string, opts transportOptions) *streamable {
-	t := &streamable{gw: gw, view: view, opts: opts.withDefaults(), sessions: newSessionTable[*smSession]()}
+	t := &streamable{gw: gw, view: view, opts: opts.withDefaults(), sessions: newSessionTable[*smSession](opts.limits)}
 	go t.janitor()
 	return t
 }
@@ -114,6 +114,21 @@ func checkVersion(c *fiber.Ctx) error {
 		"unsupported %s %q (supported: %s)", headerProtocolVersion, v, strings.Join(engine.SupportedProtocolVersions(), ", "))
 }
 
+// singleSessionID refuses a request that names several sessions: which one
+// it meant cannot be told.
+func singleSessionID(c *fiber.Ctx) error {
+	n := 0
+	c.Request().Header.VisitAll(func(k, _ []byte) {
+		if strings.EqualFold(string(k), headerSessionID) {
+			n++
+		}
+	})
+	if n > 1 {
+		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest, "several %s headers: send one", headerSessionID)
+	}
+	return nil
+}
+
 // errMissingSession refuses a request without a session id.
 var errMissingSession = refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
 	"missing %s header: send initialize first, then the session id it returned with every request", headerSessionID)
@@ -125,23 +140,35 @@ var errUnknownSession = refuse(fiber.StatusNotFound, wire.CodeSessionNotFound,
 
 // Post is the POST handler.
 func (t *streamable) Post(c *fiber.Ctx) error {
+	if len(c.Request().Header.Peek(fiber.HeaderContentType)) == 0 {
+		// Streamable HTTP clients always declare JSON (the legacy
+		// transport's reference clients may not, so rpc.go lets it pass).
+		return refuse(fiber.StatusUnsupportedMediaType, wire.CodeInvalidRequest,
+			"missing Content-Type: send the JSON-RPC message as application/json")
+	}
+	if err := singleSessionID(c); err != nil {
+		return err
+	}
 	m, err := readMessage(c)
 	if err != nil {
 		return err
 	}
-	if err := checkVersion(c); err != nil {
-		return err
-	}
 	acc := parseAccept(c.Get(fiber.HeaderAccept))
 	if m.IsRequest() && !acc.json && !acc.sse {
-		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
+		return refuse(fiber.StatusNotAcceptable, wire.CodeInvalidRequest,
 			"the Accept header must allow application/json or text/event-stream (MCP clients send both)").withID(m.ID)
+	}
+	if isModern(c, m) {
+		return t.modern(c, m)
+	}
+	if err := checkVersion(c); err != nil {
+		return err
 	}
 	ident := identityOf(c)
 	sid := c.Get(headerSessionID)
 	if sid == "" {
 		if m.IsRequest() && m.Method == "initialize" {
-			return t.initialize(c, ident, m, acc.sse && !acc.json) // answered at once: JSON when the client takes it
+			return t.initialize(c, ident, m, acc.sse)
 		}
 		return errMissingSession
 	}
@@ -150,7 +177,7 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 		return errUnknownSession
 	}
 	if m.IsRequest() {
-		return s.request(c, m, acc.sse, acc.json)
+		return s.request(c, m, acc.sse)
 	}
 	if !s.begin() {
 		return errUnknownSession
@@ -170,12 +197,12 @@ func (t *streamable) Get(c *fiber.Ctx) error {
 	if !parseAccept(c.Get(fiber.HeaderAccept)).sse {
 		return refuse(fiber.StatusNotAcceptable, wire.CodeInvalidRequest, "GET opens an event stream: send Accept: text/event-stream")
 	}
-	if err := checkVersion(c); err != nil {
-		return err
-	}
 	sid := c.Get(headerSessionID)
 	if sid == "" {
-		return errMissingSession
+		return methodNotAllowed(c)
+	}
+	if err := checkVersion(c); err != nil {
+		return err
 	}
 	s, ok := t.sessions.lookup(sid, sessionOwner(identityOf(c)))
 	if !ok {
@@ -202,7 +229,7 @@ func (t *streamable) Get(c *fiber.Ctx) error {
 func (t *streamable) Delete(c *fiber.Ctx) error {
 	sid := c.Get(headerSessionID)
 	if sid == "" {
-		return errMissingSession
+		return methodNotAllowed(c)
 	}
 	s, ok := t.sessions.lookup(sid, sessionOwner(identityOf(c)))
 	if !ok {
@@ -220,6 +247,10 @@ func (t *streamable) Close() { t.sessions.closeAll() }
 func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, m *wire.Message, sse bool) error {
 	ident.Transport = transportStreamable
 	ident.Session = newSessionID()
+	place, err := t.sessions.reserve(ident)
+	if err != nil {
+		return err
+	}
 	s := &smSession{
 		t: t, id: ident.Session, token: sessionOwner(ident),
 		streams: map[int64]*eventStream{}, inflight: map[string]*eventStream{}, lastUsed: time.Now(),
@@ -229,6 +260,7 @@ func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, m *wire.Mes
 	s.standalone.dropOldest = true
 	gs, err := t.gw.Open(t.view, ident, s.deliver)
 	if err != nil {
+		place.cancel()
 		s.cancel()
 		return openError(err)
 	}
@@ -238,11 +270,12 @@ func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, m *wire.Mes
 		resp = noResponse(m.ID)
 	}
 	if isError(resp) { // no session for a failed initialize
+		place.cancel()
 		gs.Close()
 		s.cancel()
 		return sendJSON(c, fiber.StatusOK, resp)
 	}
-	if err := t.sessions.add(s); err != nil {
+	if err := t.sessions.add(s, place); err != nil {
 		gs.Close()
 		s.cancel()
 		return err
@@ -312,7 +345,7 @@ func (s *smSession) end() {
 }
 
 // request serves a client request, as JSON or on its own SSE stream.
-func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse, jsonOK bool) error {
+func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse bool) error {
 	key := wire.IDKey(m.ID)
 	var st *eventStream
 	s.mu.Lock()
@@ -347,38 +380,7 @@ func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse, jsonOK bool) err
 	if !sse {
 		return sendJSON(c, fiber.StatusOK, run())
 	}
-	if !jsonOK {
-		go func() { st.push("message", run(), true) }()
-		return s.serveStream(c, st, 0, false, true)
-	}
-	// The client takes either: the answer is plain JSON when it comes
-	// before anything related to the request and within JSONWindow, and
-	// an event stream otherwise (progress, a server's request, or a slow
-	// call that needs heartbeats). JSON costs both sides less, and a
-	// client that stops reading a stream after the answer loses the
-	// connection, where one that read a JSON body keeps it.
-	answer := make(chan []byte, 1)
-	go func() { answer <- run() }()
-	window := time.NewTimer(s.t.opts.JSONWindow)
-	defer window.Stop()
-	select {
-	case resp := <-answer:
-		if st.empty() {
-			// Nothing more can reach the stream (the request is no longer
-			// in flight, and a message racing in now finds it closed and
-			// takes the standalone stream): drop it.
-			st.close()
-			s.mu.Lock()
-			delete(s.streams, st.id)
-			s.mu.Unlock()
-			return sendJSON(c, fiber.StatusOK, resp)
-		}
-		st.push("message", resp, true)
-	case <-st.queued:
-		go func() { st.push("message", <-answer, true) }()
-	case <-window.C:
-		go func() { st.push("message", <-answer, true) }()
-	}
+	go func() { st.push("message", run(), true) }()
 	return s.serveStream(c, st, 0, false, true)
 }
 
@@ -435,6 +437,23 @@ func (s *smSession) serveStream(c *fiber.Ctx, st *eventStream, cursor int64, res
 // resume answers a GET with Last-Event-ID: stream st from after event seq.
 func (s *smSession) resume(c *fiber.Ctx, st *eventStream, seq int64) error {
 	return s.serveStream(c, st, seq, true, false)
+}
+
+// answersWritten reports whether the session's request streams have
+// written what they hold to their clients (see eventStream.flushed).
+func (s *smSession) answersWritten() bool {
+	s.mu.Lock()
+	streams := make([]*eventStream, 0, len(s.streams))
+	for _, st := range s.streams {
+		streams = append(streams, st)
+	}
+	s.mu.Unlock()
+	for _, st := range streams {
+		if !st.flushed() {
+			return false
+		}
+	}
+	return true
 }
 
 // idle reports whether the session has been idle for longer than d.

@@ -515,12 +515,11 @@ func initSession(t testing.TB, url, token string) string {
 }
 
 func TestStreamableWire(t *testing.T) {
-	e := newEnv(t, transportOptions{Heartbeat: 50 * time.Millisecond, JSONWindow: 100 * time.Millisecond}, "ts")
+	e := newEnv(t, transportOptions{Heartbeat: 50 * time.Millisecond}, "ts")
 	url := e.base + "/mcp"
 
-	// initialize answered as SSE when the client takes only that: priming
-	// event, then the response, then the end.
-	resp := post(t, url, "", map[string]string{"Accept": "text/event-stream"}, initBody)
+	// initialize answered as SSE: priming event, then the response, then the end.
+	resp := post(t, url, "", bothAccept, initBody)
 	sid := resp.Header.Get(headerSessionID)
 	s := readSSE(t, resp)
 	prime, _ := s.next(t)
@@ -582,27 +581,6 @@ func TestStreamableWire(t *testing.T) {
 	}
 	if want := []string{"prime", "progress", "progress", "progress", "response"}; !slices.Equal(names, want) {
 		t.Errorf("request stream = %q, want %q", names, want)
-	}
-
-	// A client that takes both gets a quick answer without related
-	// messages as JSON, and a slow one (past JSONWindow) as a stream.
-	resp = post(t, url, "", h, `{"jsonrpc":"2.0","id":"q","method":"tools/call","params":{"name":"ts__echo","arguments":{"text":"quick"}}}`)
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("a quick answer came as %q", ct)
-	}
-	if body := expectStatus(t, resp, http.StatusOK); !strings.Contains(body, `"id":"q"`) || !strings.Contains(body, "quick") {
-		t.Errorf("quick JSON answer %s", body)
-	}
-	resp = post(t, url, "", h, `{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"ts__slow","arguments":{"steps":1,"delayMs":300}}}`)
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Errorf("a slow answer came as %q", ct)
-	}
-	s = readSSE(t, resp)
-	if prime, _ := s.next(t); prime.data != "" {
-		t.Errorf("slow stream starts with %+v", prime)
-	}
-	if ev, _ := s.next(t); !strings.Contains(ev.data, `"id":"slow"`) {
-		t.Errorf("slow stream's answer %+v", ev)
 	}
 
 	// JSON answers: Accept application/json only, or no Accept at all; the
@@ -709,7 +687,7 @@ func TestStreamableNegative(t *testing.T) {
 	expectRPCError(t, post(t, url, "", map[string]string{headerSessionID: sid}, ping), http.StatusNotFound, wire.CodeSessionNotFound)
 	expectRPCError(t, request(t, http.MethodGet, url, "mallory", map[string]string{headerSessionID: sid, "Accept": "text/event-stream"}, ""), http.StatusNotFound, wire.CodeSessionNotFound)
 	expectRPCError(t, request(t, http.MethodDelete, url, "mallory", map[string]string{headerSessionID: sid}, ""), http.StatusNotFound, wire.CodeSessionNotFound)
-	expectRPCError(t, request(t, http.MethodGet, url, "alice", map[string]string{"Accept": "text/event-stream"}, ""), http.StatusBadRequest, wire.CodeInvalidRequest)
+	expectRPCError(t, request(t, http.MethodGet, url, "alice", map[string]string{"Accept": "text/event-stream"}, ""), http.StatusMethodNotAllowed, wire.CodeInvalidRequest)
 	// Bad bodies and headers.
 	h := map[string]string{headerSessionID: sid}
 	expectRPCError(t, post(t, url, "alice", h, `{"jsonrpc":"2.0","id":1,"method":`), http.StatusBadRequest, wire.CodeParseError)
@@ -717,7 +695,7 @@ func TestStreamableNegative(t *testing.T) {
 	expectRPCError(t, post(t, url, "alice", h, `{"id":1,"method":"ping"}`), http.StatusBadRequest, wire.CodeInvalidRequest)
 	expectRPCError(t, post(t, url, "alice", map[string]string{headerSessionID: sid, "Content-Type": "text/plain"}, ping), http.StatusUnsupportedMediaType, wire.CodeInvalidRequest)
 	expectRPCError(t, post(t, url, "alice", map[string]string{headerSessionID: sid, headerProtocolVersion: "1999-01-01"}, ping), http.StatusBadRequest, wire.CodeInvalidRequest)
-	expectRPCError(t, post(t, url, "alice", map[string]string{headerSessionID: sid, "Accept": "text/html"}, ping), http.StatusBadRequest, wire.CodeInvalidRequest)
+	expectRPCError(t, post(t, url, "alice", map[string]string{headerSessionID: sid, "Accept": "text/html"}, ping), http.StatusNotAcceptable, wire.CodeInvalidRequest)
 	expectRPCError(t, request(t, http.MethodGet, url, "alice", map[string]string{headerSessionID: sid, "Accept": "application/json"}, ""), http.StatusNotAcceptable, wire.CodeInvalidRequest)
 	expectRPCError(t, post(t, url, "alice", nil, `{"jsonrpc":"2.0","method":"notifications/initialized"}`), http.StatusBadRequest, wire.CodeInvalidRequest)
 	// A failed initialize opens no session.

@@ -203,7 +203,12 @@ func (m *hookMW) run(ctx context.Context, in *Input) (*Decision, error) {
 		return nil, context.Cause(ctx)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("timed out after %v: %w", m.opts.Timeout, err)
+		var ns *notStartedError
+		if errors.As(err, &ns) {
+			err = fmt.Errorf("timed out after %v: %w", m.opts.Timeout, err)
+		} else {
+			err = fmt.Errorf("ran past its %v timeout and was stopped: %w", m.opts.Timeout, err)
+		}
 	}
 	if err := m.fail(in, err); err != nil {
 		return nil, err
@@ -273,13 +278,12 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 	// Exact keys, as servers read them: decoding into a struct would match
 	// "Arguments" or "NAME" too, and a hook could be shown other values
 	// than the server acts on.
-	call, err := members(req.Params)
+	call, err := parseObject(req.Params)
 	if err != nil {
 		return nil, fmt.Errorf("tools/call params: %w", err)
 	}
-	var tool string
-	_ = json.Unmarshal(call["name"], &tool)
-	args := call["arguments"]
+	tool := stringValue(call.get("name"))
+	args := call.get("arguments")
 	caller := callerOf(req.Caller)
 	if before {
 		in := &Input{Hook: PhaseToolCall, Server: req.Server, Method: req.Method, Caller: caller, Tool: tool, Arguments: args}
@@ -307,17 +311,15 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 			tool, changed = d.Tool, true
 		}
 		if changed {
-			params := call
-			params["name"], _ = json.Marshal(tool)
+			// Only what the hook changed is written anew; the other
+			// members (_meta, ...) keep their bytes.
+			name, _ := json.Marshal(tool)
+			params := call.with("name", name)
 			if len(args) > 0 {
-				params["arguments"] = args
-			}
-			p, err := json.Marshal(params)
-			if err != nil {
-				return nil, fmt.Errorf("tools/call params: %w", err)
+				params = params.with("arguments", args)
 			}
 			r := *req
-			r.Params = p
+			r.Params = params.bytes()
 			req = &r
 		}
 		if d.Server != "" && d.Server != req.Server {
@@ -349,11 +351,11 @@ func (m *hookMW) list(ctx context.Context, req *engine.Request, next engine.Hand
 	if err != nil || !m.implements(phase) {
 		return res, err
 	}
-	page, err := members(res)
+	page, err := parseObject(res)
 	if err != nil {
 		return res, nil // not ours to judge: the caller sees the server's answer
 	}
-	items := page[field]
+	items := page.get(field)
 	if len(items) == 0 || string(items) == "null" {
 		items = json.RawMessage("[]")
 	}
@@ -374,12 +376,7 @@ func (m *hookMW) list(ctx context.Context, req *engine.Request, next engine.Hand
 		}
 		return res, nil
 	}
-	page[field] = d.Items
-	out, err := json.Marshal(page)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return page.with(field, d.Items).bytes(), nil
 }
 
 func (m *hookMW) other(ctx context.Context, req *engine.Request, next engine.Handler) (json.RawMessage, error) {
@@ -434,18 +431,6 @@ func (m *hookMW) other(ctx context.Context, req *engine.Request, next engine.Han
 		return out, err
 	}
 	return res, nil
-}
-
-// members decodes a JSON object into its members; empty input is an empty object.
-func members(raw json.RawMessage) (map[string]json.RawMessage, error) {
-	m := map[string]json.RawMessage{}
-	if len(raw) == 0 || string(raw) == "null" {
-		return m, nil
-	}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %w", err)
-	}
-	return m, nil
 }
 
 // excerpt shortens raw JSON for an error message.

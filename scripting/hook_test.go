@@ -321,7 +321,7 @@ func TestMiddlewareTimeoutAndCancel(t *testing.T) {
 	h := &fakeHook{fns: map[Phase]func(context.Context, *Input) (*Decision, error){PhaseToolCall: wait}}
 	_, err := Middleware(h, Options{Timeout: 20 * time.Millisecond})(next)(context.Background(), req())
 	var he *engine.HookError
-	if !errors.As(err, &he) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out after 20ms") {
+	if !errors.As(err, &he) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "ran past its 20ms timeout and was stopped") {
 		t.Errorf("timeout: %v, want a HookError saying it timed out", err)
 	}
 	if called {
@@ -329,7 +329,7 @@ func TestMiddlewareTimeoutAndCancel(t *testing.T) {
 	}
 	var log bytes.Buffer
 	_, err = Middleware(h, Options{Timeout: 20 * time.Millisecond, FailOpen: true, Logger: slog.New(slog.NewTextHandler(&log, nil))})(next)(context.Background(), req())
-	if err != nil || !called || !strings.Contains(log.String(), "timed out after 20ms") {
+	if err != nil || !called || !strings.Contains(log.String(), "ran past its 20ms timeout and was stopped") {
 		t.Errorf("timeout, fail-open: %v, called %v, log %q", err, called, log.String())
 	}
 

@@ -2,17 +2,12 @@ package scripting
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"math/big"
 	"os"
 	"path/filepath"
-	"reflect"
 	goruntime "runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +15,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/mcpscript/mcpscript/internal/hostproc"
 	"github.com/mcpscript/mcpscript/internal/jsrt"
 	"github.com/mcpscript/mcpscript/internal/suggest"
 )
@@ -40,7 +36,62 @@ type ScriptOptions struct {
 	// Logger receives console output, with script=Name; default
 	// slog.Default().
 	Logger *slog.Logger
+	// Isolation says where the runtimes run: in host processes
+	// (IsolationProcess), in this process (IsolationNone), or by default
+	// (IsolationAuto) in host processes when the program called
+	// RunHostIfRequested and in this process otherwise, with a warning.
+	Isolation Isolation
+	// MemoryLimit bounds the memory of each host process, in bytes;
+	// default DefaultMemoryLimit. A call that goes over it fails and its
+	// host process is killed. Without isolation there is no limit.
+	MemoryLimit int64
 }
+
+// Isolation is where a script's runtimes run.
+type Isolation string
+
+const (
+	// IsolationAuto is IsolationProcess when the program called
+	// RunHostIfRequested, else IsolationNone (logged once, as a warning).
+	IsolationAuto Isolation = ""
+	// IsolationProcess runs each runtime in a host process of its own
+	// (the running executable, started again): a call that goes over the
+	// memory limit, or runs past its deadline in a built-in function that
+	// does not see the interrupt, is stopped by killing its host, and
+	// nothing else is affected. LoadScript fails with ErrNoHost when the
+	// program did not call RunHostIfRequested.
+	IsolationProcess Isolation = "process"
+	// IsolationNone runs the runtimes in this process: the cheapest calls,
+	// but no memory limit, and a built-in function (new Array(1e8).fill(0),
+	// "x".repeat(2**30)) runs to its end past the deadline. For scripts
+	// you trust with the whole process.
+	IsolationNone Isolation = "none"
+)
+
+// DefaultMemoryLimit bounds a host process's memory when
+// ScriptOptions.MemoryLimit is zero.
+const DefaultMemoryLimit = 256 << 20
+
+// ErrNoHost means a script must run isolated (IsolationProcess) but the
+// program cannot start host processes: it did not call RunHostIfRequested
+// first thing in main.
+var ErrNoHost = errors.New("hook host processes are not available: call scripting.RunHostIfRequested() first thing in main")
+
+// ErrMemoryLimit matches a *MemoryLimitError.
+var ErrMemoryLimit = errors.New("memory limit exceeded")
+
+// MemoryLimitError is a call (or a runtime's start) that went over its
+// host's memory limit: the host was killed and the runtime discarded.
+type MemoryLimitError struct {
+	Limit int64 // bytes
+}
+
+func (e *MemoryLimitError) Error() string {
+	return fmt.Sprintf("exceeded its memory limit of %d MiB and was stopped", e.Limit>>20)
+}
+
+// Is makes errors.Is(err, ErrMemoryLimit) true.
+func (e *MemoryLimitError) Is(target error) bool { return target == ErrMemoryLimit }
 
 // Script is a loaded JavaScript hook script: a Hook whose phases are the
 // functions the script exports. It is safe for concurrent use.
@@ -100,7 +151,10 @@ type ScriptOptions struct {
 // Beside the language's own globals, a script sees console (into the log,
 // with script=<name>), process.env (only the variables scripts.env grants),
 // fs.readFile (regular files of up to 16 MiB), fs.readdir and fs.exists
-// (only under scripts.readDir) and store (below). There is no network, no timer and no Node module; imports
+// (only under scripts.readDir), store (below) and redact(result, fn),
+// which applies fn to every text of a result (content, embedded
+// resources, structured content, resources/read contents, prompts/get
+// messages) and is the way to redact secrets. There is no network, no timer and no Node module; imports
 // of the script's own files and of packages in node_modules are bundled
 // at load. TypeScript is stripped of its types, not type-checked.
 //
@@ -111,7 +165,8 @@ type ScriptOptions struct {
 // each call has one runtime to itself. Module-level variables therefore
 // live per runtime: there are up to Pool copies of them, and a runtime is
 // thrown away, with its variables, after a call that timed out, was
-// cancelled or overflowed the stack. Use them for constants and caches
+// cancelled, overflowed the stack or went over the memory limit (see
+// Limits). Use them for constants and caches
 // that are safe to rebuild, never for state that must be shared or must
 // last. The script's top-level code runs again for every new runtime,
 // bounded by the load timeout (10s) rather than the call's: a call that
@@ -130,23 +185,38 @@ type ScriptOptions struct {
 // long as the loaded script (until the process ends or the config is
 // reloaded) and is not bounded: keep the number of keys small.
 //
-// Scripts are trusted code: there is no memory limit in the JavaScript
-// engine. A call is interrupted at its deadline, and recursion is bounded
-// by ScriptOptions.MaxCallStackSize.
+// # Limits
+//
+// A call is interrupted at its deadline, and recursion is bounded by
+// ScriptOptions.MaxCallStackSize. With isolation (the default in the
+// mcpscript command), each runtime lives in a host process of its own,
+// which the call's memory (ScriptOptions.MemoryLimit) bounds and which is
+// killed when a call runs on past its deadline (a built-in function such
+// as Array.prototype.fill does not see the interrupt): the call fails
+// with an error saying which limit it hit, the runtime is discarded, and
+// nothing else notices. Up to Pool host processes run per script. A store
+// operation from a host process is a round trip to this one (tens of
+// microseconds).
 type Script struct {
-	name  string
-	src   *jsrt.Script
-	opts  jsrt.Options
-	has   uint32 // bit phaseBit(p) set when the script exports p
-	root  *os.Root
-	store *sharedStore
+	name    string
+	src     *jsrt.Script
+	opts    jsrt.Options
+	logger  *slog.Logger
+	has     uint32 // bit phaseBit(p) set when the script exports p
+	root    *os.Root
+	store   *sharedStore
+	hosted  bool  // runtimes live in host processes
+	memory  int64 // the memory limit of a host process
+	readDir string
 
 	// slots holds one token per runtime that exists (idle, in a call or
 	// being built), so that there are never more than the pool's; idle
 	// holds the runtimes ready for a call (a send never blocks: each
-	// runtime in it holds a token).
+	// runtime in it holds a token). spare holds host processes whose
+	// runtime was discarded, alive and ready to build another.
 	slots chan struct{}
-	idle  chan *jsVM
+	idle  chan jsRuntime
+	spare chan *hostVM
 
 	// Runtimes are built on goroutines of their own, under loadTimeout
 	// and until Close (life), whatever the call that asked for one does.
@@ -157,23 +227,24 @@ type Script struct {
 
 	closed  atomic.Bool
 	created atomic.Int64 // runtimes created so far
+	hosts   atomic.Int64 // host processes started so far
 }
 
-// jsVM is one runtime of a script, with what a call needs at hand.
-type jsVM struct {
-	vm        *goja.Runtime
-	fns       [numPhases]goja.Callable
-	this      [numPhases]goja.Value // the object the function was found on
-	stringify goja.Callable         // the realm's own JSON.stringify, whatever the script does to JSON
-	freeze    goja.Callable         // the realm's own Object.freeze
-
-	// The caller object of the last call, frozen, handed again while the
-	// caller is the same (a proxy session makes many calls in a row).
-	lastCaller Caller
-	callerObj  *goja.Object
+// jsRuntime is one runtime of a script: in this process (*jsVM) or in a
+// host process (*hostVM).
+type jsRuntime interface {
+	// run calls phase i, stopped when ctx ends; broken says the runtime
+	// must not be used again.
+	run(ctx context.Context, i int, in *Input) (d *Decision, broken bool, err error)
+	// phases returns the bits (phaseBit) of the phases the script exports.
+	phases() uint32
+	// discard drops the runtime (broken, or after Close).
+	discard()
 }
 
-const numPhases = 8
+// noHostWarning is logged once per process, for the first script loaded
+// in-process by default.
+var noHostWarning sync.Once
 
 // loadTimeout bounds a script's top-level code, for every runtime (at
 // load and for calls alike: a call's deadline does not stop a runtime
@@ -200,13 +271,43 @@ func LoadScript(path string, opts ScriptOptions) (*Script, error) {
 	if pool <= 0 {
 		pool = goruntime.GOMAXPROCS(0)
 	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var hosted bool
+	switch opts.Isolation {
+	case IsolationProcess:
+		if !hostproc.Enabled() {
+			return nil, fmt.Errorf("script %s: %w", path, ErrNoHost)
+		}
+		hosted = true
+	case IsolationNone:
+	case IsolationAuto:
+		hosted = hostproc.Enabled()
+		if !hosted {
+			noHostWarning.Do(func() {
+				logger.Warn("hooks run inside this process, without a memory limit, and a built-in function can outrun their timeout; call scripting.RunHostIfRequested() first thing in main to run them isolated", "script", name)
+			})
+		}
+	default:
+		return nil, fmt.Errorf("script %s: unknown isolation %q (want %q or %q)", path, opts.Isolation, IsolationProcess, IsolationNone)
+	}
+	memory := opts.MemoryLimit
+	if memory <= 0 {
+		memory = DefaultMemoryLimit
+	}
 	s := &Script{
-		name:  name,
-		src:   &jsrt.Script{Name: name, Path: src.Path, Program: src.Program},
-		opts:  jsrt.Options{Logger: opts.Logger, Grants: opts.Grants, MaxCallStackSize: opts.MaxCallStackSize},
-		store: &sharedStore{m: map[string]string{}},
-		slots: make(chan struct{}, pool),
-		idle:  make(chan *jsVM, pool),
+		name:   name,
+		src:    &jsrt.Script{Name: name, Path: src.Path, Program: src.Program, Source: src.Source},
+		opts:   jsrt.Options{Logger: logger, Grants: opts.Grants, MaxCallStackSize: opts.MaxCallStackSize},
+		logger: logger,
+		store:  &sharedStore{m: map[string]string{}},
+		hosted: hosted,
+		memory: memory,
+		slots:  make(chan struct{}, pool),
+		idle:   make(chan jsRuntime, pool),
+		spare:  make(chan *hostVM, pool),
 	}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	if dir := opts.Grants.ReadDir; dir != "" {
@@ -215,26 +316,52 @@ func LoadScript(path string, opts ScriptOptions) (*Script, error) {
 			return nil, fmt.Errorf("script %s: scripts.readDir: %w", path, err)
 		}
 		s.root, s.opts.Root = root, root
+		if s.readDir, err = filepath.Abs(dir); err != nil {
+			return nil, fmt.Errorf("script %s: scripts.readDir: %w", path, err)
+		}
 	}
 	s.slots <- struct{}{}
 	ctx, cancel := context.WithTimeout(s.life, loadTimeout)
 	defer cancel()
-	r, exports, err := s.newVM(ctx)
+	r, err := s.newRuntime(ctx)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	for i := range Phases {
-		if r.fns[i] != nil {
-			s.has |= 1 << i
-		}
-	}
-	if s.has == 0 {
-		s.Close()
-		return nil, noHooksError(path, exports)
-	}
+	s.has = r.phases()
 	s.idle <- r
 	return s, nil
+}
+
+// newRuntime builds a runtime: in this process, or in a host process (a
+// spare one, else a new one).
+func (s *Script) newRuntime(ctx context.Context) (jsRuntime, error) {
+	if !s.hosted {
+		r, exports, err := buildVM(ctx, s.src, s.opts, s.store)
+		if err != nil {
+			return nil, err
+		}
+		if r.phases() == 0 {
+			return nil, noHooksError(s.src.Path, exports)
+		}
+		s.created.Add(1)
+		return r, nil
+	}
+	var h *hostVM
+	select {
+	case h = <-s.spare:
+	default:
+		var err error
+		if h, err = s.startHost(); err != nil {
+			return nil, err
+		}
+	}
+	if err := h.build(); err != nil {
+		h.discard()
+		return nil, err
+	}
+	s.created.Add(1)
+	return h, nil
 }
 
 // noHooksError explains a script that exports no hook function.
@@ -262,57 +389,6 @@ func noHooksError(path string, exports *goja.Object) error {
 		return fmt.Errorf("%s; it exports %s", msg, strings.Join(got, ", "))
 	}
 	return errors.New(msg)
-}
-
-// newVM creates a runtime: sandbox globals, the store, the script's
-// top-level code (interrupted when ctx ends), its hook functions.
-func (s *Script) newVM(ctx context.Context) (*jsVM, *goja.Object, error) {
-	r := &jsVM{}
-	opts := s.opts
-	opts.Setup = func(vm *goja.Runtime) error {
-		r.vm = vm
-		j, ok := vm.Get("JSON").(*goja.Object)
-		if !ok {
-			return errors.New("the runtime has no JSON object")
-		}
-		r.stringify, _ = goja.AssertFunction(j.Get("stringify"))
-		if obj, ok := vm.Get("Object").(*goja.Object); ok {
-			r.freeze, _ = goja.AssertFunction(obj.Get("freeze"))
-		}
-		if r.stringify == nil || r.freeze == nil {
-			return errors.New("the runtime lacks JSON.stringify or Object.freeze")
-		}
-		return s.store.install(r)
-	}
-	vm, exports, err := jsrt.NewContext(ctx, s.src, opts)
-	if err != nil {
-		if exports == nil && strings.Contains(err.Error(), "exports nothing") {
-			return nil, nil, noHooksError(s.src.Path, nil)
-		}
-		return nil, nil, err
-	}
-	r.vm = vm
-	def, _ := exports.Get("default").(*goja.Object)
-	for i, p := range Phases {
-		v := jsrt.Export(exports, string(p))
-		if v == nil {
-			continue
-		}
-		fn, ok := goja.AssertFunction(v)
-		if !ok {
-			return nil, nil, fmt.Errorf("script %s: it exports %s, but as %s, not a function", s.src.Path, p, jsTypeOf(v))
-		}
-		r.fns[i] = fn
-		// Called as a method of the object it was found on, so that `this`
-		// works in `module.exports = {toolCall() {this.helper()}, ...}`
-		// and in a default-exported object alike.
-		r.this[i] = exports
-		if def != nil && !jsDefined(exports.Get(string(p))) {
-			r.this[i] = def
-		}
-	}
-	s.created.Add(1)
-	return r, exports, nil
 }
 
 // Name returns the script's name (ScriptOptions.Name).
@@ -343,23 +419,31 @@ func (s *Script) Close() error {
 	return nil
 }
 
-// drain drops the idle runtimes (after Close).
+// drain drops the idle runtimes and spare hosts (after Close).
 func (s *Script) drain() {
 	for {
 		select {
-		case <-s.idle:
+		case r := <-s.idle:
+			r.discard()
 			<-s.slots
+		case h := <-s.spare:
+			h.discard()
 		default:
 			return
 		}
 	}
 }
 
+// Isolated reports whether the script's runtimes run in host processes.
+func (s *Script) Isolated() bool { return s.hosted }
+
 // Call runs the script's function for in.Hook on one of its runtimes and
 // returns its decision (nil: continue). It waits for a free runtime while
 // ctx allows; ctx ending interrupts the function, whose runtime is then
-// thrown away. Errors carry the JavaScript stack (file:line in the
-// script's own source); Middleware adds the script's name and the phase.
+// thrown away (a host process that does not stop at once is killed).
+// Errors carry the JavaScript stack (file:line in the script's own
+// source); a call that went over the memory limit fails with a
+// *MemoryLimitError. Middleware adds the script's name and the phase.
 func (s *Script) Call(ctx context.Context, in *Input) (*Decision, error) {
 	i := phaseBit(in.Hook)
 	if !s.Has(in.Hook) {
@@ -373,24 +457,25 @@ func (s *Script) Call(ctx context.Context, in *Input) (*Decision, error) {
 	}
 	r, err := s.acquire(ctx)
 	if err != nil {
-		return nil, err
+		return nil, &notStartedError{err}
 	}
-	stop := context.AfterFunc(ctx, func() { r.vm.Interrupt(context.Cause(ctx)) })
-	d, broken, err := r.call(i, in)
-	if !stop() {
-		// The interrupt fired or is about to: the runtime may be
-		// mid-interrupt or carry the flag into its next call.
-		broken = true
-	}
+	d, broken, err := r.run(ctx, i, in)
 	s.release(r, broken)
 	return d, err
 }
+
+// notStartedError is a call that failed before the script's function ran
+// (waiting for a runtime, or for one to start).
+type notStartedError struct{ err error }
+
+func (e *notStartedError) Error() string { return e.err.Error() }
+func (e *notStartedError) Unwrap() error { return e.err }
 
 // acquire takes an idle runtime, or builds one when the pool has room;
 // it waits for either while ctx allows. A runtime is built on its own
 // goroutine, under loadTimeout: when ctx ends first, acquire returns and
 // the runtime, once built, waits in the pool for the next call.
-func (s *Script) acquire(ctx context.Context) (*jsVM, error) {
+func (s *Script) acquire(ctx context.Context) (jsRuntime, error) {
 	select {
 	case r := <-s.idle:
 		return r, nil
@@ -434,7 +519,7 @@ func (s *Script) acquire(ctx context.Context) (*jsVM, error) {
 // building is a runtime being built for a call.
 type building struct {
 	done chan struct{} // closed when built; then r or err is set
-	r    *jsVM
+	r    jsRuntime
 	err  error
 
 	mu        sync.Mutex
@@ -454,7 +539,7 @@ func (s *Script) build() *building {
 	go func() {
 		defer s.builds.Done()
 		ctx, cancel := context.WithTimeout(s.life, loadTimeout)
-		r, _, err := s.newVM(ctx)
+		r, err := s.newRuntime(ctx)
 		cancel()
 		b.mu.Lock()
 		b.r, b.err = r, err
@@ -488,11 +573,7 @@ func (s *Script) keep(b *building) {
 	if b.err != nil {
 		<-s.slots
 		if !s.closed.Load() {
-			logger := s.opts.Logger
-			if logger == nil {
-				logger = slog.Default()
-			}
-			logger.Warn("starting a JavaScript runtime failed", "script", s.name, "err", b.err)
+			s.logger.Warn("starting a JavaScript runtime failed", "script", s.name, "err", b.err)
 		}
 		return
 	}
@@ -500,8 +581,9 @@ func (s *Script) keep(b *building) {
 }
 
 // release returns r to the pool, or drops it when broken.
-func (s *Script) release(r *jsVM, broken bool) {
+func (s *Script) release(r jsRuntime, broken bool) {
 	if broken || s.closed.Load() {
+		r.discard()
 		<-s.slots
 		return
 	}
@@ -509,390 +591,4 @@ func (s *Script) release(r *jsVM, broken bool) {
 	if s.closed.Load() {
 		s.drain() // Close may have drained the pool before r went in
 	}
-}
-
-// call runs phase i. broken says the runtime must not be used again.
-func (r *jsVM) call(i int, in *Input) (d *Decision, broken bool, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			// An interrupt or a stack overflow while the decision is read
-			// (a getter, a Proxy trap) comes through Try as a panic.
-			if e, ok := p.(error); ok && uncatchable(e) {
-				d, broken, err = nil, true, jsrt.Describe(e)
-				return
-			}
-			d, broken, err = nil, true, fmt.Errorf("internal error in the JavaScript runtime: %v", p)
-		}
-	}()
-	arg, err := r.input(in)
-	if err != nil {
-		return nil, false, err
-	}
-	v, err := r.fns[i](r.this[i], arg)
-	if err != nil {
-		return nil, uncatchable(err), jsrt.Describe(err)
-	}
-	// Reading the result may run the script's code (getters, toJSON).
-	if ex := r.vm.Try(func() { d, err = r.decision(in.Hook, v) }); ex != nil {
-		return nil, false, jsrt.Describe(ex)
-	}
-	return d, false, err
-}
-
-// uncatchable says err is an interrupt or a stack overflow, after which a
-// runtime is not used again.
-func uncatchable(err error) bool {
-	var so *goja.StackOverflowError
-	var ie *goja.InterruptedError
-	return errors.As(err, &so) || errors.As(err, &ie)
-}
-
-// input builds the call object: plain JavaScript values throughout (real
-// objects and arrays, not wrapped Go maps), the JSON members converted by
-// jsonToJS.
-func (r *jsVM) input(in *Input) (goja.Value, error) {
-	vm := r.vm
-	if r.callerObj == nil || r.lastCaller != in.Caller {
-		caller := vm.NewObject()
-		_ = caller.Set("token", in.Caller.Token)
-		_ = caller.Set("session", in.Caller.Session)
-		_ = caller.Set("transport", in.Caller.Transport)
-		if _, err := r.freeze(goja.Undefined(), caller); err != nil {
-			return nil, err
-		}
-		r.lastCaller, r.callerObj = in.Caller, caller
-	}
-	o := vm.NewObject()
-	_ = o.Set("hook", string(in.Hook))
-	_ = o.Set("server", in.Server)
-	_ = o.Set("method", in.Method)
-	_ = o.Set("caller", r.callerObj)
-	tools := in.Hook == PhaseToolCall || in.Hook == PhaseToolResult
-	var noArgs json.RawMessage
-	if tools || in.Tool != "" {
-		_ = o.Set("tool", in.Tool)
-		noArgs = emptyObject
-	}
-	for _, f := range [...]struct {
-		name string
-		raw  json.RawMessage
-		def  json.RawMessage // when absent
-	}{
-		{"arguments", in.Arguments, noArgs},
-		{"params", in.Params, nil},
-		{"result", in.Result, nil},
-		{"items", in.Items, nil},
-	} {
-		raw := f.raw
-		if len(raw) == 0 || string(raw) == "null" && f.def != nil {
-			raw = f.def
-		}
-		if len(raw) == 0 {
-			continue
-		}
-		v, err := jsonToJS(vm, raw)
-		if err != nil {
-			return nil, fmt.Errorf("the hook's %s: %w", f.name, err)
-		}
-		_ = o.Set(f.name, v)
-	}
-	return o, nil
-}
-
-// The fields of a decision, and which phases may return each.
-const (
-	fDeny = 1 << iota
-	fResult
-	fArguments
-	fParams
-	fServer
-	fTool
-	fItems
-)
-
-var decisionFields = map[string]int{"deny": fDeny, "result": fResult, "arguments": fArguments,
-	"params": fParams, "server": fServer, "tool": fTool, "items": fItems}
-
-var phaseDecisionFields = map[Phase]int{
-	PhaseToolCall:              fDeny | fResult | fArguments | fServer | fTool,
-	PhaseToolResult:            fDeny | fResult,
-	PhaseListTools:             fDeny | fItems,
-	PhaseListPrompts:           fDeny | fItems,
-	PhaseListResources:         fDeny | fItems,
-	PhaseListResourceTemplates: fDeny | fItems,
-	PhaseRequest:               fDeny | fResult | fParams | fServer,
-	PhaseResponse:              fDeny | fResult,
-}
-
-// fieldNames lists the fields of a mask in a fixed order, for messages.
-func decisionFieldNames(mask int) string {
-	var out []string
-	for _, n := range []string{"deny", "result", "arguments", "params", "server", "tool", "items"} {
-		if mask&decisionFields[n] != 0 {
-			out = append(out, n)
-		}
-	}
-	return strings.Join(out, ", ")
-}
-
-// decision reads what a hook function returned.
-func (r *jsVM) decision(phase Phase, v goja.Value) (*Decision, error) {
-	if !jsDefined(v) {
-		return nil, nil
-	}
-	obj, ok := v.(*goja.Object)
-	if ok && obj.ExportType() == promiseType {
-		p, _ := obj.Export().(*goja.Promise)
-		switch {
-		case p == nil:
-		case p.State() == goja.PromiseStatePending:
-			return nil, fmt.Errorf("%s returned a promise that did not settle (hooks cannot wait for I/O)", phase)
-		case p.State() == goja.PromiseStateRejected:
-			return nil, fmt.Errorf("%s's promise was rejected: %s", phase, rejectionText(p.Result()))
-		default:
-			v = p.Result()
-			if !jsDefined(v) {
-				return nil, nil
-			}
-			obj, ok = v.(*goja.Object)
-		}
-	}
-	if !ok || obj.ClassName() == "Array" || obj.ClassName() == "Function" {
-		return nil, fmt.Errorf("%s must return an object or nothing, got %s", phase, jsTypeOf(v))
-	}
-	d := &Decision{}
-	allowed := phaseDecisionFields[phase]
-	for _, k := range obj.Keys() {
-		bit, known := decisionFields[k]
-		switch {
-		case !known:
-			msg := fmt.Sprintf("%s returned an unknown field %q (it may return %s)", phase, k, decisionFieldNames(allowed))
-			if hint := suggest.Closest(k, strings.Split(decisionFieldNames(allowed), ", ")); hint != "" {
-				msg += fmt.Sprintf("; did you mean %q?", hint)
-			}
-			return nil, errors.New(msg)
-		case allowed&bit == 0:
-			return nil, fmt.Errorf("%s cannot return %q (it may return %s)", phase, k, decisionFieldNames(allowed))
-		}
-		fv := obj.Get(k)
-		if !jsDefined(fv) {
-			continue
-		}
-		var err error
-		switch bit {
-		case fDeny:
-			d.Deny, err = denyJSON(phase, fv)
-		case fServer:
-			d.Server, err = stringField(phase, k, fv)
-		case fTool:
-			d.Tool, err = stringField(phase, k, fv)
-		case fResult:
-			d.Result, err = r.toJSON(phase, k, fv)
-		case fArguments:
-			d.Arguments, err = r.toJSON(phase, k, fv)
-		case fParams:
-			d.Params, err = r.toJSON(phase, k, fv)
-		case fItems:
-			d.Items, err = r.toJSON(phase, k, fv)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return d, nil
-}
-
-var promiseType = reflect.TypeFor[*goja.Promise]()
-
-var emptyObject = json.RawMessage("{}")
-
-var (
-	jsonTrue  = json.RawMessage("true")
-	jsonFalse = json.RawMessage("false")
-)
-
-func denyJSON(phase Phase, v goja.Value) (json.RawMessage, error) {
-	switch v.ExportType().Kind() {
-	case reflect.Bool:
-		if v.ToBoolean() {
-			return jsonTrue, nil
-		}
-		return jsonFalse, nil
-	case reflect.String:
-		return json.Marshal(v.String())
-	}
-	return nil, fmt.Errorf("%s: deny must be a string (the reason) or true, got %s", phase, jsTypeOf(v))
-}
-
-func stringField(phase Phase, name string, v goja.Value) (string, error) {
-	if v.ExportType().Kind() != reflect.String {
-		return "", fmt.Errorf("%s: %s must be a string, got %s", phase, name, jsTypeOf(v))
-	}
-	return v.String(), nil
-}
-
-// toJSON serialises a returned value with the realm's JSON.stringify (which
-// honours toJSON methods and drops functions as JSON does).
-func (r *jsVM) toJSON(phase Phase, name string, v goja.Value) (json.RawMessage, error) {
-	s, err := r.stringify(goja.Undefined(), v)
-	if err != nil {
-		if uncatchable(err) {
-			panic(err) // to call, which throws the runtime away
-		}
-		return nil, fmt.Errorf("%s: %s cannot be turned into JSON: %w", phase, name, jsrt.Describe(err))
-	}
-	if !jsDefined(s) {
-		return nil, fmt.Errorf("%s: %s cannot be turned into JSON (got %s)", phase, name, jsTypeOf(v))
-	}
-	return json.RawMessage(s.String()), nil
-}
-
-func jsDefined(v goja.Value) bool {
-	return v != nil && !goja.IsUndefined(v) && !goja.IsNull(v)
-}
-
-// jsTypeOf names a value's type as a script author knows it.
-func jsTypeOf(v goja.Value) string {
-	switch {
-	case v == nil || goja.IsUndefined(v):
-		return "undefined"
-	case goja.IsNull(v):
-		return "null"
-	}
-	if o, ok := v.(*goja.Object); ok {
-		if _, isFn := goja.AssertFunction(o); isFn {
-			return "function"
-		}
-		switch {
-		case o.ClassName() == "Array":
-			return "array"
-		case o.ExportType() == promiseType:
-			return "promise"
-		}
-		return "object"
-	}
-	t := v.ExportType()
-	switch {
-	case t == nil:
-		return "a value"
-	case t.Kind() == reflect.String:
-		return "string"
-	case t.Kind() == reflect.Bool:
-		return "boolean"
-	case t.Kind() == reflect.Int64 || t.Kind() == reflect.Float64:
-		return "number"
-	case t == reflect.TypeFor[*big.Int]():
-		return "bigint"
-	case t == reflect.TypeFor[*goja.Symbol]():
-		return "symbol"
-	}
-	return t.String()
-}
-
-// rejectionText renders a rejection reason: an Error's stack, else its text.
-func rejectionText(v goja.Value) string {
-	if o, ok := v.(*goja.Object); ok {
-		if st := o.Get("stack"); jsDefined(st) {
-			return st.String()
-		}
-	}
-	if v == nil {
-		return "undefined"
-	}
-	return v.String()
-}
-
-// sharedStore is the state a script's runtimes share: JSON text by key.
-type sharedStore struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-// install sets the global store object of a runtime.
-func (st *sharedStore) install(r *jsVM) error {
-	vm := r.vm
-	key := func(fn string, c goja.FunctionCall) string {
-		k := c.Argument(0)
-		if k.ExportType() == nil || k.ExportType().Kind() != reflect.String {
-			panic(vm.NewTypeError("store.%s: the key must be a string, got %s", fn, jsTypeOf(k)))
-		}
-		return k.String()
-	}
-	o := vm.NewObject()
-	methods := map[string]func(goja.FunctionCall) goja.Value{
-		"get": func(c goja.FunctionCall) goja.Value {
-			k := key("get", c)
-			st.mu.Lock()
-			s, ok := st.m[k]
-			st.mu.Unlock()
-			if !ok {
-				return goja.Undefined()
-			}
-			v, err := jsonToJS(vm, []byte(s))
-			if err != nil {
-				panic(vm.NewGoError(err))
-			}
-			return v
-		},
-		"set": func(c goja.FunctionCall) goja.Value {
-			k := key("set", c)
-			val := c.Argument(1)
-			if goja.IsUndefined(val) {
-				st.mu.Lock()
-				delete(st.m, k)
-				st.mu.Unlock()
-				return goja.Undefined()
-			}
-			s, err := r.stringify(goja.Undefined(), val)
-			if err != nil {
-				panic(err)
-			}
-			if goja.IsUndefined(s) {
-				panic(vm.NewTypeError("store.set: the value must be JSON-serialisable, got %s", jsTypeOf(val)))
-			}
-			st.mu.Lock()
-			st.m[k] = s.String()
-			st.mu.Unlock()
-			return goja.Undefined()
-		},
-		"delete": func(c goja.FunctionCall) goja.Value {
-			k := key("delete", c)
-			st.mu.Lock()
-			_, ok := st.m[k]
-			delete(st.m, k)
-			st.mu.Unlock()
-			return vm.ToValue(ok)
-		},
-		"incr": func(c goja.FunctionCall) goja.Value {
-			k := key("incr", c)
-			n := 1.0
-			if a := c.Argument(1); !goja.IsUndefined(a) {
-				if t := a.ExportType(); t == nil || (t.Kind() != reflect.Int64 && t.Kind() != reflect.Float64) {
-					panic(vm.NewTypeError("store.incr: n must be a number, got %s", jsTypeOf(a)))
-				}
-				n = a.ToFloat()
-			}
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			var cur float64
-			if s, ok := st.m[k]; ok {
-				if err := json.Unmarshal([]byte(s), &cur); err != nil {
-					panic(vm.NewTypeError("store.incr: %q holds %s, not a number", k, excerpt(json.RawMessage(s))))
-				}
-			}
-			cur += n
-			b, err := json.Marshal(cur)
-			if err != nil {
-				panic(vm.NewTypeError("store.incr: %q: %v", k, err))
-			}
-			st.m[k] = string(b)
-			return vm.ToValue(cur)
-		},
-	}
-	for _, name := range slices.Sorted(maps.Keys(methods)) {
-		if err := o.Set(name, methods[name]); err != nil {
-			return err
-		}
-	}
-	return vm.Set("store", o)
 }

@@ -1,12 +1,18 @@
 package scripting
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,16 +71,21 @@ type variantKey struct{}
 // whose one middleware runs, per call, either nothing (go-noop) or the
 // JavaScript policy hook (js-policy). Each iteration makes one call of
 // each, in turn, so that drift in the machine's load hits them alike; the
-// last two share the server process and connection, so their difference
-// (js-added-p50-µs) is what the hook adds to a call.
+// last three share the server process and connection, so their
+// differences (js-added-p50-µs, and inprocess-added-p50-µs for the same
+// hook run inside this process) are what the hook adds to a call.
 func BenchmarkToolCall(b *testing.B) {
-	policy := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b)})
-	js := Middleware(policy, Options{})
+	policy := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b), Isolation: IsolationProcess})
+	inproc := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b), Isolation: IsolationNone})
+	js, jsIn := Middleware(policy, Options{}), Middleware(inproc, Options{})
 	dispatch := func(next engine.Handler) engine.Handler {
-		hooked := js(next)
+		hooked, hookedIn := js(next), jsIn(next)
 		return func(ctx context.Context, req *engine.Request) (json.RawMessage, error) {
-			if ctx.Value(variantKey{}) == "js-policy" {
+			switch ctx.Value(variantKey{}) {
+			case "js-policy":
 				return hooked(ctx, req)
+			case "js-inprocess":
+				return hookedIn(ctx, req)
 			}
 			return next(ctx, req)
 		}
@@ -113,6 +124,7 @@ func BenchmarkToolCall(b *testing.B) {
 		{name: "none", c: plain, ctx: ctx},
 		{name: "go-noop", c: hooked, ctx: context.WithValue(ctx, variantKey{}, "go-noop")},
 		{name: "js-policy", c: hooked, ctx: context.WithValue(ctx, variantKey{}, "js-policy")},
+		{name: "js-inprocess", c: hooked, ctx: context.WithValue(ctx, variantKey{}, "js-inprocess")},
 	}
 	args := map[string]any{"text": "/srv/data/report.txt"}
 	call := func(i int) time.Duration {
@@ -146,6 +158,7 @@ func BenchmarkToolCall(b *testing.B) {
 		b.ReportMetric(v.p.at(0.99), v.name+"-p99-µs")
 	}
 	b.ReportMetric(p50["js-policy"]-p50["go-noop"], "js-added-p50-µs")
+	b.ReportMetric(p50["js-inprocess"]-p50["go-noop"], "inprocess-added-p50-µs")
 }
 
 // BenchmarkScriptCall is the policy hook alone: Script.Call with the input
@@ -208,8 +221,8 @@ func BenchmarkScriptCall(b *testing.B) {
 func BenchmarkConvert(b *testing.B) {
 	s := loadJS(b, "policy.js", policyJS+`
 export function toolResult(call) { return { result: { content: call.result.content, extra: 1 } } }
-`, ScriptOptions{Pool: 1})
-	r := <-s.idle
+`, ScriptOptions{Pool: 1, Isolation: IsolationNone})
+	r := (<-s.idle).(*jsVM)
 	defer func() { s.idle <- r }()
 	vm := r.vm
 	parse := jsonParse(vm)
@@ -309,4 +322,211 @@ export function toolResult(call) { return { result: { content: call.result.conte
 			}
 		}
 	})
+}
+
+// BenchmarkHookCPU is what the policy hook costs through Middleware (the
+// server replaced by a stub), per call, in wall time and in CPU time of
+// this process and its hook hosts together, with 1 and 8 callers, run in
+// host processes and in this process.
+func BenchmarkHookCPU(b *testing.B) {
+	req := &engine.Request{Server: "fs", Method: "tools/call", Params: json.RawMessage(`{"name":"read_text_file","arguments":{"path":"/srv/data/report.txt","head":10}}`)}
+	for _, iso := range []Isolation{IsolationProcess, IsolationNone} {
+		for _, callers := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/callers-%d", iso, callers), func(b *testing.B) {
+				s := loadJS(b, "policy.js", policyJS, ScriptOptions{Isolation: iso, Logger: warnLogger(b)})
+				h := Middleware(s, Options{})(func(context.Context, *engine.Request) (json.RawMessage, error) {
+					return json.RawMessage(`{"content":[]}`), nil
+				})
+				ctx := context.Background()
+				for range 200 { // warm up: start the pool's hosts
+					var wg sync.WaitGroup
+					for range callers {
+						wg.Go(func() { _, _ = h(ctx, req) })
+					}
+					wg.Wait()
+				}
+				pids := hostPids(s)
+				cpu0, host0 := cpuTime(nil), cpuTime(pids)
+				b.SetParallelism(callers) // with GOMAXPROCS 2: 2×callers goroutines
+				if callers == 1 {
+					b.SetParallelism(1)
+				}
+				start := time.Now()
+				n := 0
+				var mu sync.Mutex
+				if callers == 1 {
+					for b.Loop() {
+						if _, err := h(ctx, req); err != nil {
+							b.Fatal(err)
+						}
+						n++
+					}
+				} else {
+					b.RunParallel(func(pb *testing.PB) {
+						k := 0
+						for pb.Next() {
+							if _, err := h(ctx, req); err != nil {
+								b.Error(err)
+								return
+							}
+							k++
+						}
+						mu.Lock()
+						n += k
+						mu.Unlock()
+					})
+				}
+				wall := time.Since(start)
+				self := cpuTime(nil) - cpu0
+				cpu := cpuTime(pids) - host0
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(n)/1e3, "cpu-µs/call")
+				b.ReportMetric(float64((cpu-self).Nanoseconds())/float64(n)/1e3, "host-cpu-µs/call")
+				b.ReportMetric(float64(wall.Nanoseconds())/float64(n)/1e3, "wall-µs/call")
+				b.ReportMetric(float64(len(pids)), "hosts")
+			})
+		}
+	}
+}
+
+// hostPids returns the process ids of s's idle host processes.
+func hostPids(s *Script) []int {
+	var pids []int
+	var back []jsRuntime
+	for {
+		select {
+		case r := <-s.idle:
+			back = append(back, r)
+			if h, ok := r.(*hostVM); ok {
+				pids = append(pids, h.p.Pid())
+			}
+			continue
+		default:
+		}
+		break
+	}
+	for _, r := range back {
+		s.idle <- r
+	}
+	return pids
+}
+
+// cpuTime is the CPU time (user and system) of this process and of pids.
+func cpuTime(pids []int) time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * time.Second / 100 // clock ticks (USER_HZ = 100)
+	}
+	return total
+}
+
+// BenchmarkLoadScript is loading the policy hook: bundling, and its first
+// runtime, in a new host process or in this one.
+func BenchmarkLoadScript(b *testing.B) {
+	dir := writeFiles(b, map[string]string{"policy.js": policyJS})
+	for _, iso := range []Isolation{IsolationProcess, IsolationNone} {
+		b.Run(string(iso), func(b *testing.B) {
+			for b.Loop() {
+				s, err := LoadScript(dir+"/policy.js", ScriptOptions{Isolation: iso})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkRunnerCPU is the CPU time a tools/call of the test server's
+// echo costs through a Runner with 8 callers at once (this process, the
+// server and the hook hosts together): without hooks, with the policy
+// hook in host processes, and with it in this process. The variants take
+// turns of 500ms, so that drift in the machine's load hits them alike.
+func BenchmarkRunnerCPU(b *testing.B) {
+	const callers = 8
+	process := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b), Isolation: IsolationProcess})
+	inproc := loadJS(b, "policy.js", policyJS, ScriptOptions{Logger: warnLogger(b), Isolation: IsolationNone})
+	ctx := testCtx(b)
+	start := func(mw ...engine.Middleware) (*engine.Client, int) {
+		cfg, err := config.Parse([]byte(`{`+serversJSON("a")+`}`), "bench.json")
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := engine.New(cfg, &engine.Options{Logger: warnLogger(b), Middleware: mw})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = r.StopAll(context.Background()) })
+		if err := r.StartAll(ctx); err != nil {
+			b.Fatal(err)
+		}
+		c, _ := r.Client("a")
+		st, err := r.Status("a")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c, st.PID
+	}
+	type variant struct {
+		name  string
+		c     *engine.Client
+		pids  func() []int
+		calls int64
+		cpu   time.Duration
+		self  time.Duration // of this process
+		wall  time.Duration
+	}
+	plain, plainPid := start()
+	hooked, hookedPid := start(Middleware(process, Options{}))
+	inHooked, inPid := start(Middleware(inproc, Options{}))
+	vs := []*variant{
+		{name: "none", c: plain, pids: func() []int { return []int{plainPid} }},
+		{name: "process", c: hooked, pids: func() []int { return append(hostPids(process), hookedPid) }},
+		{name: "inprocess", c: inHooked, pids: func() []int { return []int{inPid} }},
+	}
+	args := map[string]any{"text": "/srv/data/report.txt"}
+	run := func(v *variant, d time.Duration) {
+		pids := v.pids()
+		c0, s0, t0 := cpuTime(pids), cpuTime(nil), time.Now()
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				for time.Since(t0) < d {
+					if _, err := v.c.CallTool(ctx, "echo", args); err != nil {
+						b.Error(err)
+						return
+					}
+					n.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		v.wall += time.Since(t0)
+		v.cpu += cpuTime(pids) - c0
+		v.self += cpuTime(nil) - s0
+		v.calls += n.Load()
+	}
+	for _, v := range vs {
+		run(v, 200*time.Millisecond) // warm up
+		v.calls, v.cpu, v.self, v.wall = 0, 0, 0, 0
+	}
+	for b.Loop() {
+		for _, v := range vs {
+			run(v, 500*time.Millisecond)
+		}
+	}
+	for _, v := range vs {
+		b.ReportMetric(float64(v.cpu.Microseconds())/float64(v.calls), v.name+"-cpu-µs/call")
+		b.ReportMetric(float64(v.self.Microseconds())/float64(v.calls), v.name+"-self-cpu-µs/call")
+		b.ReportMetric(float64(v.calls)/v.wall.Seconds(), v.name+"-calls/s")
+	}
 }

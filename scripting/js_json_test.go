@@ -19,8 +19,8 @@ func FuzzJSONToJS(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	s := loadJS(f, "policy.js", policyJS, ScriptOptions{Pool: 1})
-	r := <-s.idle
+	s := loadJS(f, "policy.js", policyJS, ScriptOptions{Pool: 1, Isolation: IsolationNone})
+	r := (<-s.idle).(*jsVM)
 	parse := jsonParse(r.vm)
 	f.Fuzz(func(t *testing.T, data string) {
 		want, werr := parse(goja.Undefined(), r.vm.ToValue(data))

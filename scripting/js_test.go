@@ -506,7 +506,7 @@ function deep(n) { return deep(n + 1) + 1 }
 			}
 			for _, tc := range []struct{ text, err, calls string }{
 				{"throw", "hook: hook policy.js: toolCall failed: TypeError: bad input\n\tat toolCall (policy.js:5:", "3"},
-				{"loop", "hook: toolCall failed: timed out after 250ms: interrupted at toolCall (policy.js:", "1"},
+				{"loop", "hook: toolCall failed: ran past its 250ms timeout and was stopped: interrupted at toolCall (policy.js:", "1"},
 				{"deep", "hook: toolCall failed: call stack limit exceeded", "1"},
 			} {
 				before := s.created.Load()
@@ -690,16 +690,16 @@ export function toolCall(c) {
 		return err
 	}
 	for _, tc := range []struct{ tool, want string }{
-		{"getter", "hook: timed out after 200ms: interrupted at"},
-		{"proxy", "hook: timed out after 200ms: interrupted at"},
-		{"toJSON", "hook: timed out after 200ms: "},
+		{"getter", "hook: ran past its 200ms timeout and was stopped: interrupted at"},
+		{"proxy", "hook: ran past its 200ms timeout and was stopped: interrupted at"},
+		{"toJSON", "hook: ran past its 200ms timeout and was stopped: "},
 		{"deep", "hook: call stack limit exceeded"},
 		{"deepJSON", "hook: call stack limit exceeded"},
 	} {
 		before := s.created.Load()
 		err := call(tc.tool)
 		checkErr(t, err, tc.want)
-		if strings.Contains(tc.want, "timed out") && !errors.Is(err, context.DeadlineExceeded) {
+		if strings.Contains(tc.want, "timeout") && !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s: %v: not a deadline", tc.tool, err)
 		}
 		if strings.Contains(fmt.Sprint(err), "internal error") {
@@ -715,6 +715,12 @@ export function toolCall(c) {
 }
 
 func TestJSStore(t *testing.T) {
+	for _, iso := range []Isolation{IsolationProcess, IsolationNone} {
+		t.Run(string(iso), func(t *testing.T) { testJSStore(t, iso) })
+	}
+}
+
+func testJSStore(t *testing.T, iso Isolation) {
 	s := loadJS(t, "store.js", answerJS+`
 export function toolCall({ tool, arguments: a }) {
   switch (tool) {
@@ -729,10 +735,10 @@ export function toolCall({ tool, arguments: a }) {
     case "cyclic": { const o = {}; o.o = o; store.set("c", o); return answer("stored") }
     case "caught": { try { store.set("f", Symbol("x")) } catch (e) { return answer("caught " + e.name) } }
   }
-}`, ScriptOptions{Pool: 4})
+}`, ScriptOptions{Pool: 4, Isolation: iso})
 	ctx := testCtx(t)
-	call := func(r *jsVM, tool string, args string) (string, error) {
-		d, _, err := r.call(0, &Input{Hook: PhaseToolCall, Tool: tool, Arguments: raw(args)})
+	call := func(r jsRuntime, tool string, args string) (string, error) {
+		d, _, err := r.run(ctx, 0, &Input{Hook: PhaseToolCall, Tool: tool, Arguments: raw(args)})
 		if err != nil {
 			return "", err
 		}
@@ -755,7 +761,7 @@ export function toolCall({ tool, arguments: a }) {
 		t.Fatal("one runtime twice")
 	}
 	steps := []struct {
-		r          *jsVM
+		r          jsRuntime
 		tool, args string
 		want       string
 	}{

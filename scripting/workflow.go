@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -33,8 +36,11 @@ type WorkflowOptions struct {
 	// Logger receives console output (with script=<name>) and the
 	// workflow's own warnings; default slog.Default().
 	Logger *slog.Logger
-	// Stdout receives print() lines and main's result; default os.Stdout.
+	// Stdout receives print() lines, console.log, info and debug, and
+	// main's result; default os.Stdout.
 	Stdout io.Writer
+	// Stderr receives console.warn and error; default os.Stderr.
+	Stderr io.Writer
 	// OnProgress, when set, is called with each progress notification of
 	// a callTool in flight (server and tool name it). It runs on the
 	// engine's goroutine and must not block.
@@ -42,7 +48,21 @@ type WorkflowOptions struct {
 	// StopTimeout bounds how long stopping the servers the workflow
 	// started may take at its end; default 20s.
 	StopTimeout time.Duration
+	// MemoryLimit bounds the memory the Go runtime holds while the
+	// workflow runs (the script's objects are most of it), in bytes;
+	// default DefaultWorkflowMemoryLimit, negative for none. Over it the
+	// script is interrupted and the workflow fails with a
+	// *MemoryLimitError; a script that does not stop within a second (a
+	// built-in function such as Array.prototype.fill does not see the
+	// interrupt) has the error written to Stderr and the process exits
+	// with status 1, rather than die later of the Go runtime's fatal "out
+	// of memory" with every server of the program.
+	MemoryLimit int64
 }
+
+// DefaultWorkflowMemoryLimit bounds a workflow's memory when
+// WorkflowOptions.MemoryLimit is zero.
+const DefaultWorkflowMemoryLimit = 1 << 30
 
 // RunWorkflow loads the workflow script at path (ES module, CommonJS or
 // TypeScript), calls its main function on an event loop and waits for the
@@ -75,7 +95,7 @@ type WorkflowOptions struct {
 //	print(...values)       writes one line to the workflow's output (strings as they are, the rest as JSON)
 //	sleep(ms)              a promise resolved after ms milliseconds
 //	setTimeout, setInterval, setImmediate and their clear functions
-//	console                log, info, debug, warn, error: into the log (stderr), not the output
+//	console                log, info, debug, dir: to the output; warn, error, trace, assert: to stderr (formatted as Node does)
 //	process.env            only the variables granted (scripts.env, --allow-env)
 //	fs                     readFile, readdir, exists: only under the granted folder (scripts.readDir, --allow-read)
 //
@@ -125,6 +145,9 @@ func (wf *Workflow) Run(ctx context.Context, r *engine.Runner, opts WorkflowOpti
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = 20 * time.Second
 	}
@@ -148,6 +171,13 @@ func (wf *Workflow) Run(ctx context.Context, r *engine.Runner, opts WorkflowOpti
 		w.begin(vm)
 	})
 	vm := <-vmc
+	limit := opts.MemoryLimit
+	if limit == 0 {
+		limit = DefaultWorkflowMemoryLimit
+	}
+	if limit > 0 {
+		defer w.watchMemory(vm, limit)()
+	}
 
 	var err error
 	select {
@@ -165,6 +195,57 @@ func (wf *Workflow) Run(ctx context.Context, r *engine.Runner, opts WorkflowOpti
 	w.stopServers()
 	return err
 }
+
+// watchMemory checks, every memoryCheckInterval until the returned
+// function is called, the memory the Go runtime holds; over limit it
+// interrupts the script and fails the workflow, and exits the process if
+// the script does not stop within a second.
+func (w *workflow) watchMemory(vm *goja.Runtime, limit int64) (stop func()) {
+	// The garbage collector aims below the limit, so that garbage does not
+	// count against the script (unless the program set a limit itself).
+	prev := debug.SetMemoryLimit(-1)
+	if prev == math.MaxInt64 {
+		debug.SetMemoryLimit(limit / 10 * 9)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+		tick := time.NewTicker(memoryCheckInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(samples)
+			if used := samples[0].Value.Uint64() - samples[1].Value.Uint64(); used <= uint64(limit) {
+				continue
+			}
+			err := &MemoryLimitError{Limit: limit}
+			vm.Interrupt(err)
+			w.loop.RunOnLoop(func(*goja.Runtime) { w.fail(err) })
+			select {
+			case <-done:
+			case <-time.After(time.Second):
+				fmt.Fprintf(w.opts.Stderr, "workflow %s: %v (a built-in function did not see the interrupt, so the process exits)\n", w.s.Path, err)
+				os.Exit(1)
+			}
+			return
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		if prev == math.MaxInt64 {
+			debug.SetMemoryLimit(prev)
+		}
+	}
+}
+
+// memoryCheckInterval is how often a workflow's memory is checked.
+const memoryCheckInterval = 10 * time.Millisecond
 
 // errWorkflowEnded interrupts whatever JavaScript still runs when the
 // workflow has ended.
@@ -187,6 +268,7 @@ type workflow struct {
 	unhandled                map[*goja.Promise]struct{} // loop: rejected promises nobody handles yet
 	goErrs                   map[*goja.Object]error     // loop: the Go error behind each Error made by jsError
 	errorCtor                goja.Value                 // loop: the original Error constructor
+	inspect                  *jsrt.Inspector            // loop: formats console output
 	parseJSON, stringifyJSON goja.Callable              // loop: the original JSON.parse and JSON.stringify
 }
 
@@ -216,6 +298,7 @@ func (w *workflow) begin(vm *goja.Runtime) {
 		Logger:           w.opts.Logger,
 		Grants:           w.opts.Grants,
 		MaxCallStackSize: w.opts.MaxCallStackSize,
+		Setup:            w.setConsole,
 	})
 	if err != nil {
 		w.finish(err)
@@ -262,6 +345,66 @@ func (w *workflow) begin(vm *goja.Runtime) {
 			w.fail(w.describe(err))
 		}
 	}
+}
+
+// setConsole gives the workflow a console like Node's: log, info, debug
+// and dir write to Stdout, warn, error, trace and a failed assert to
+// Stderr, each call one line (or more) formatted as util.format does.
+// Loop only.
+func (w *workflow) setConsole(vm *goja.Runtime) error {
+	in, err := jsrt.NewInspector(vm)
+	if err != nil {
+		return err
+	}
+	w.inspect = in
+	console := vm.NewObject()
+	write := func(out io.Writer, prefix string, args []goja.Value, suffix string) {
+		if w.finished {
+			return
+		}
+		fmt.Fprintln(out, prefix+in.Format(args)+suffix)
+	}
+	to := func(out io.Writer) func(goja.FunctionCall) goja.Value {
+		return func(c goja.FunctionCall) goja.Value {
+			write(out, "", c.Arguments, "")
+			return goja.Undefined()
+		}
+	}
+	methods := map[string]func(goja.FunctionCall) goja.Value{
+		"log":   to(w.opts.Stdout),
+		"info":  to(w.opts.Stdout),
+		"debug": to(w.opts.Stdout),
+		"warn":  to(w.opts.Stderr),
+		"error": to(w.opts.Stderr),
+		"dir": func(c goja.FunctionCall) goja.Value {
+			if !w.finished {
+				fmt.Fprintln(w.opts.Stdout, in.Inspect(c.Argument(0)))
+			}
+			return goja.Undefined()
+		},
+		"trace": func(c goja.FunctionCall) goja.Value {
+			write(w.opts.Stderr, "Trace: ", c.Arguments, w.callerStack())
+			return goja.Undefined()
+		},
+		"assert": func(c goja.FunctionCall) goja.Value {
+			if c.Argument(0).ToBoolean() {
+				return goja.Undefined()
+			}
+			args := c.Arguments[min(1, len(c.Arguments)):]
+			if len(args) == 0 {
+				write(w.opts.Stderr, "Assertion failed", nil, "")
+			} else {
+				write(w.opts.Stderr, "Assertion failed: ", args, "")
+			}
+			return goja.Undefined()
+		},
+	}
+	for name, fn := range methods {
+		if err := console.Set(name, fn); err != nil {
+			return err
+		}
+	}
+	return vm.Set("console", console)
 }
 
 // succeed prints main's result, if any, and ends the workflow. Loop only.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -608,5 +609,107 @@ func TestWorkflowGrants(t *testing.T) {
 	out = mustRun(t, r, script(t, "grants.js", src), scripting.WorkflowOptions{})
 	if out != "undefined undefined no require\ndenied: true\n" {
 		t.Errorf("output without grants %q", out)
+	}
+}
+
+// wfMemoryEnv makes TestWorkflowMemoryLimit's child run the workflow it
+// holds under a 256 MiB limit, then exit.
+const wfMemoryEnv = "MCPSCRIPT_TEST_WF_MEMORY"
+
+// TestWorkflowMemoryLimit runs workflows that allocate without end, in a
+// child process (one of them ends it): each ends within a bound with exit
+// status 1 and an error naming the limit, never the Go runtime's fatal
+// "out of memory".
+func TestWorkflowMemoryLimit(t *testing.T) {
+	if src := os.Getenv(wfMemoryEnv); src != "" {
+		r := wfRunner(t, "unused")
+		err := scripting.RunWorkflow(context.Background(), r, script(t, "hog.js", src), scripting.WorkflowOptions{
+			MemoryLimit: 256 << 20, Logger: testLogger(t), Stdout: os.Stdout, Stderr: os.Stderr,
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err, "| is ErrMemoryLimit:", errors.Is(err, scripting.ErrMemoryLimit))
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	bound := 20 * time.Second
+	if scripting.RaceEnabled {
+		bound = 60 * time.Second
+	}
+	for _, tc := range []struct{ name, src, want string }{
+		{"push-loop", `export default function main() { const a = []; for (;;) a.push({ n: a.length }) }`,
+			"interrupted at main (hog.js:1:"},
+		{"fill", `export default function main() { new Array(3e8).fill(1) }`, "a built-in function did not see the interrupt"},
+		{"repeat", `export default async function main() { const s = "x".repeat(2 ** 30); print(s.length) }`, ""}, // either way, by how fast repeat runs
+		{"async", `export default async function main() { const a = []; for (;;) { a.push("x".repeat(1000) + a.length); if (a.length % 1000 === 0) await sleep(0) } }`,
+			"is ErrMemoryLimit: true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestWorkflowMemoryLimit$")
+			cmd.Env = append(os.Environ(), wfMemoryEnv+"="+tc.src)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			cmd.Stdout = &stderr // a test failure of the child
+			start := time.Now()
+			err := cmd.Run()
+			took := time.Since(start)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Errorf("exit: %v, want status 1", err)
+			}
+			out := stderr.String()
+			if !strings.Contains(out, "exceeded its memory limit of 256 MiB") || !strings.Contains(out, tc.want) || strings.Contains(out, "fatal error") {
+				t.Errorf("stderr:\n%s\nwant the memory limit named, and %q", out, tc.want)
+			}
+			if took > bound {
+				t.Errorf("took %v", took)
+			}
+			t.Logf("after %v: %s", took.Round(time.Millisecond), strings.TrimSpace(out))
+		})
+	}
+}
+
+// TestWorkflowConsole checks that console writes to the workflow's output
+// (log, info, debug, dir) and to stderr (warn, error, trace, assert), in
+// order with print, formatted as Node formats it.
+func TestWorkflowConsole(t *testing.T) {
+	r := wfRunner(t, "unused")
+	path := script(t, "console.js", `
+export default function main() {
+  console.log("hello %s, you are %d", "Ada", 36, { langs: ["js", "go"], nested: { deep: { deeper: {} } } });
+  print("printed");
+  console.info([1, 2, 3, 4, 5, 6, 7]);
+  console.debug("%j and %o", { a: 1 }, [1]);
+  console.log({ e: new Error("inner") });
+  console.dir({ s: "it's", n: -0, m: new Map([["k", 1]]) });
+  console.warn("careful:", 42);
+  console.error(new Set(["x"]), null, undefined);
+  console.assert(1 === 1, "not shown");
+  console.assert(false, "%s failed", "check");
+  console.trace("here");
+  console.log();
+}
+`)
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := scripting.RunWorkflow(ctx, r, path, scripting.WorkflowOptions{Stdout: &stdout, Stderr: &stderr, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOut := "hello Ada, you are 36 { langs: [ 'js', 'go' ], nested: { deep: { deeper: {} } } }\n" +
+		"printed\n" +
+		"[\n  1, 2, 3, 4,\n  5, 6, 7\n]\n" +
+		`{"a":1} and [ 1, [length]: 1 ]` + "\n" +
+		"{\n  e: Error: inner\n  \tat main (console.js:7:19(60))\n}\n" +
+		"{ s: \"it's\", n: -0, m: Map(1) { 'k' => 1 } }\n" +
+		"\n"
+	if got := stdout.String(); got != wantOut {
+		t.Errorf("stdout:\n%s\nwant:\n%s", got, wantOut)
+	}
+	wantErr := "careful: 42\nSet(1) { 'x' } null undefined\nAssertion failed: check failed\nTrace: here\n\tat main (console.js:"
+	if got := stderr.String(); !strings.HasPrefix(got, wantErr) {
+		t.Errorf("stderr:\n%s\nwant it to start with:\n%s", got, wantErr)
 	}
 }

@@ -41,6 +41,17 @@ if $need; then
 	touch node_modules/.package-lock.json
 fi
 
+# Other npm folders the tests use, each with its own lockfile: the
+# TypeScript SDK v2 client (MCP 2026-07-28), a real OpenID provider.
+for extra in tsv2 oidc; do
+	d=$dir/../$extra
+	if [[ ! -f $d/node_modules/.package-lock.json || $d/package-lock.json -nt $d/node_modules/.package-lock.json ]]; then
+		echo "npm-fixtures: npm ci in $d" >&2
+		(cd "$d" && npm ci --no-audit --no-fund >&2)
+		touch "$d/node_modules/.package-lock.json"
+	fi
+done
+
 for s in "${servers[@]}"; do
 	f=$(entry "$s")
 	if [[ ! -f "$f" ]]; then

@@ -7,15 +7,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/npm-fixtures.sh >/dev/null
-if [[ -z ${CHROMIUM:-} ]] && ! command -v chromium >/dev/null; then
+# Debian packages the tests need: chromium (browser tests), redis-server
+# (shared state and limits). Installed when missing and running as root.
+need=()
+[[ -n ${CHROMIUM:-} ]] || command -v chromium >/dev/null || need+=(chromium)
+command -v redis-server >/dev/null || need+=(redis-server)
+if ((${#need[@]})); then
 	if [[ $(id -u) == 0 ]]; then
-		echo "== installing Debian's chromium for the browser test" >&2
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+		echo "== installing Debian's ${need[*]} for the tests" >&2
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 	else
-		echo "scripts/test.sh: the browser test needs Debian's chromium: sudo apt-get install chromium (or set CHROMIUM)" >&2
+		echo "scripts/test.sh: the tests need Debian's ${need[*]}: sudo apt-get install ${need[*]}" >&2
 		exit 1
 	fi
 fi
+# Tests that need real infrastructure fail, rather than skip, when it is missing.
+export MCPSCRIPT_REQUIRE_REDIS=1 MCPSCRIPT_REQUIRE_OIDC=1
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
 
@@ -38,6 +45,19 @@ scripts/build-filters.sh
 for c in examples/*.json examples/*/*.json; do
 	PATH="$PWD/bin:$PATH" bin/mcpscript check -c "$c" >/dev/null
 done
+# A config mixing local and remote servers: its remote is the demo server
+# behind mcpscript's own proxy.
+serve_out=$(mktemp)
+PATH="$PWD/bin:$PATH" bin/mcpscript serve -c examples/demo.json --listen 127.0.0.1:0 >"$serve_out" &
+serve_pid=$!
+for _ in $(seq 100); do grep -q 'serving' "$serve_out" && break; sleep 0.1; done
+DEMO_PORT=$(sed -n 's|.*serving .* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$serve_out")
+out=$(DEMO_PORT=$DEMO_PORT PATH="$PWD/bin:$PATH" bin/mcpscript call proxied remote_echo '{"text":"far away"}' -c examples/mixed.json)
+kill -INT "$serve_pid"; wait "$serve_pid" || true; rm -f "$serve_out"
+if [[ $out != "far away" ]]; then
+	echo "examples/mixed.json: the remote server did not answer: $out" >&2
+	exit 1
+fi
 out=$(PATH="$PWD/bin:$PATH" bin/mcpscript call demo echo '{"text":"key sk-abcdefghijklmnopqrstuvwx"}' -c examples/filters/config.json)
 if [[ $out == *sk-abcdef* || $out != *REDACTED* ]]; then
 	echo "the example filter did not redact: $out" >&2

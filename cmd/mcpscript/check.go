@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os/exec"
 	"strings"
 	"syscall"
 
+	"github.com/joho/godotenv"
 	"github.com/spf13/cobra"
 
 	"github.com/mcpscript/mcpscript/engine"
@@ -25,7 +28,10 @@ a slash, relative to its cwd) as the runner will; each cwd; the proxy's
 bearer tokens (serve refuses empty, short and placeholder ones); and the
 hooks and filters, which are loaded. Problems of enabled servers are errors
 (exit 2); those of disabled servers are warnings on stderr (exit 0). It
-checks this machine: a command installed elsewhere is reported missing.`,
+checks this machine: a command installed elsewhere is reported missing.
+Remote servers (with a "url") are not contacted; credentials sent to a
+plain http:// URL other than loopback get a warning. It says which format
+it read: mcpServers (Claude Desktop, Claude Code, Cursor) or VS Code's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfig()
@@ -41,6 +47,7 @@ checks this machine: a command installed elsewhere is reported missing.`,
 				return err
 			}
 			errs, warnings := commandProblems(cfg)
+			warnings = append(warnings, remoteProblems(cfg)...)
 			var weak *config.Error
 			if err := cfg.CheckSecrets(); errors.As(err, &weak) {
 				errs = append(errs, weak.Problems...)
@@ -55,13 +62,21 @@ checks this machine: a command installed elsewhere is reported missing.`,
 				return &config.Error{Source: cfg.Source, Problems: errs, Kind: config.ErrInvalid}
 			}
 			names := cfg.ServerNames()
-			enabled := 0
+			enabled, remote := 0, 0
 			for _, n := range names {
 				if !cfg.Servers[n].Disabled {
 					enabled++
 				}
+				if cfg.Servers[n].Remote() {
+					remote++
+				}
 			}
-			fmt.Fprintf(a.stdout, "%s: ok, %s (%d enabled): %s\n", cfg.Source, plural(len(names), "server"), enabled, strings.Join(names, ", "))
+			counts := fmt.Sprintf("%d enabled", enabled)
+			if remote > 0 {
+				counts += fmt.Sprintf(", %d remote", remote)
+			}
+			fmt.Fprintf(a.stdout, "%s: ok (%s format), %s (%s): %s\n", cfg.Source, cfg.FormatName(),
+				plural(len(names), "server"), counts, strings.Join(names, ", "))
 			if hooks+filters > 0 {
 				fmt.Fprintf(a.stdout, "scripts: %s and %s loaded\n", plural(hooks, "hook"), plural(filters, "filter"))
 			}
@@ -77,24 +92,73 @@ func commandProblems(cfg *config.Config) (errs, warnings []config.Problem) {
 	self := selfPath()
 	for _, name := range cfg.ServerNames() {
 		s := cfg.Servers[name]
+		if s.Remote() {
+			continue // nothing to find on this machine
+		}
 		command := s.Command
 		if command == "mcpscript" && self != "" {
 			command = self // as newRunner aliases it
 		}
+		var found []config.Problem
 		err := procman.Spec{Name: name, Command: command, Dir: s.ResolvedCwd(cfg.Dir)}.Check()
 		var se *procman.StartError
-		if !errors.As(err, &se) {
-			continue
+		if errors.As(err, &se) {
+			found = append(found, cfg.Problem(cfg.ServerPath(name, se.Field), se.Reason(), startHint(se)))
 		}
-		p := cfg.Problem(config.Path("mcpServers", name, se.Field), se.Reason(), startHint(se))
-		if s.Disabled {
-			p.Hint = strings.TrimPrefix(p.Hint+"; ", "; ") + "the server is disabled, so nothing fails yet"
-			warnings = append(warnings, p)
-		} else {
-			errs = append(errs, p)
+		if path := s.ResolvedEnvFile(cfg.Dir); path != "" {
+			if _, err := godotenv.Read(path); err != nil {
+				found = append(found, cfg.Problem(cfg.ServerPath(name, "envFile"), fmt.Sprintf("cannot read %s: %v", path, unwrapPath(err)),
+					"create it, or fix the path; a relative envFile is relative to the config's folder"))
+			}
+		}
+		for _, p := range found {
+			if s.Disabled {
+				p.Hint = strings.TrimPrefix(p.Hint+"; ", "; ") + "the server is disabled, so nothing fails yet"
+				warnings = append(warnings, p)
+			} else {
+				errs = append(errs, p)
+			}
 		}
 	}
 	return errs, warnings
+}
+
+// unwrapPath drops the path an *fs.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// remoteProblems warns of remote servers whose credentials would travel
+// unencrypted: headers or OAuth sent to a plain http:// URL that is not on
+// loopback.
+func remoteProblems(cfg *config.Config) []config.Problem {
+	var out []config.Problem
+	for _, name := range cfg.ServerNames() {
+		s := cfg.Servers[name]
+		if !s.Remote() || len(s.Headers) == 0 && s.OAuth == nil {
+			continue
+		}
+		u, err := url.Parse(s.URL)
+		if err != nil || u.Scheme != "http" || loopback(u.Hostname()) {
+			continue
+		}
+		out = append(out, cfg.Problem(cfg.ServerPath(name, "url"),
+			fmt.Sprintf("the credentials in headers or oauth go to %s unencrypted", s.RedactedURL()), "use an https:// URL"))
+	}
+	return out
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // startHint says what to do about a StartError found by check, whose path

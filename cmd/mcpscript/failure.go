@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 
+	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/procman"
 )
 
@@ -31,6 +33,10 @@ func describeStart(err error) string {
 	if errors.As(err, &se) {
 		return se.Error()
 	}
+	var re *engine.RemoteError
+	if errors.As(err, &re) {
+		return re.Error()
+	}
 	var xe *procman.ExitError
 	if errors.As(err, &xe) {
 		return xe.Error()
@@ -48,6 +54,13 @@ func summary(name string, err error) string {
 	var se *procman.StartError
 	if errors.As(err, &se) {
 		return se.Reason()
+	}
+	var re *engine.RemoteError
+	if errors.As(err, &re) {
+		if re.GaveUp != "" {
+			return fmt.Sprintf("%v (not reconnecting: %s)", re.Err, re.GaveUp)
+		}
+		return re.Err.Error()
 	}
 	var xe *procman.ExitError
 	if errors.As(err, &xe) {

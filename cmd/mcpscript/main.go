@@ -10,9 +10,11 @@ import (
 	"os"
 
 	"github.com/mcpscript/mcpscript/procman"
+	"github.com/mcpscript/mcpscript/scripting"
 )
 
 func main() {
 	procman.RunShimIfRequested()
+	scripting.RunHostIfRequested()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,7 +16,7 @@ import (
 )
 
 // proxyShutdownGrace bounds how long serve waits for HTTP connections to
-// finish once the sessions are closed.
+// finish once the sessions are closed (after the drain timeout).
 const proxyShutdownGrace = 10 * time.Second
 
 // serveCommand is `mcpscript serve`: every server over HTTP until a signal.
@@ -37,7 +40,10 @@ empty, shorter than 16 bytes or a placeholder such as your-secure-token-here,
 and names the variable to set (export MCP_PROXY_TOKEN=$(openssl rand -hex 32)).
 
 A server that fails to start is logged and served once it runs. On SIGINT or
-SIGTERM the sessions are closed, the servers stopped, and serve exits 0.`,
+SIGTERM serve stops taking new sessions and requests (503), lets the requests
+in flight finish within sseProxy.drainTimeout (10s), answers those still
+running with an error saying the proxy is shutting down, closes the sessions,
+stops the servers and exits 0. A second signal stops at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.serve(cmd.Context(), listen)
@@ -74,9 +80,22 @@ func (a *app) serve(ctx context.Context, listen string) error {
 		}
 	}()
 	defer func() { // before the servers stop: sessions first
-		shCtx, cancel := context.WithTimeout(context.Background(), proxyShutdownGrace)
+		shCtx, cancel := context.WithTimeout(context.Background(), srv.DrainTimeout()+proxyShutdownGrace)
 		defer cancel()
-		if err := srv.Shutdown(shCtx); err != nil {
+		// The first signal ended ctx and starts a graceful stop; a second
+		// one forces it: the requests still in flight get their error now.
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		go func() {
+			select {
+			case <-sig:
+				fmt.Fprintln(a.stderr, "mcpscript: forcing the stop")
+				cancel()
+			case <-shCtx.Done():
+			}
+		}()
+		if err := srv.Shutdown(shCtx); err != nil && shCtx.Err() == nil {
 			a.logger.Warn("stopping the proxy", "err", err)
 		}
 	}()
@@ -92,7 +111,7 @@ func (a *app) serve(ctx context.Context, listen string) error {
 
 	a.printBanner(r.Config(), srv.BaseURL(), srv.URLs())
 	<-ctx.Done()
-	fmt.Fprintln(a.stderr, "mcpscript: shutting down")
+	fmt.Fprintf(a.stderr, "mcpscript: shutting down (requests in flight get %s to finish; press Ctrl-C again to stop at once)\n", srv.DrainTimeout())
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
@@ -15,6 +16,8 @@ import (
 type serverJSON struct {
 	Name            string              `json:"name"`
 	State           string              `json:"state"`
+	Transport       string              `json:"transport,omitempty"`
+	URL             string              `json:"url,omitempty"`
 	PID             int                 `json:"pid,omitempty"`
 	Restarts        int                 `json:"restarts,omitempty"`
 	Tools           *int                `json:"tools,omitempty"`
@@ -48,7 +51,7 @@ failed to start.`,
 			var rows []serverJSON
 			for _, st := range r.Statuses() {
 				row := serverJSON{Name: st.Name, State: string(st.State), PID: st.PID, Restarts: st.Restarts,
-					ServerInfo: st.ServerInfo, ProtocolVersion: st.ProtocolVersion}
+					ServerInfo: st.ServerInfo, ProtocolVersion: st.ProtocolVersion, Transport: st.Transport, URL: st.URL}
 				if ts, ok := tools[st.Name]; ok {
 					n := len(ts)
 					row.Tools = &n
@@ -91,11 +94,15 @@ func (a *app) serversTable(r *engine.Runner, rows []serverJSON) {
 		if row.Tools != nil {
 			count = strconv.Itoa(*row.Tools)
 		}
-		switch st := statuses[row.Name]; {
+		st := statuses[row.Name]
+		switch {
 		case st.State == engine.StateFailed:
 			info = summary(row.Name, st.Err)
 		case row.ServerInfo != nil:
 			info = fmt.Sprintf("%s %s (MCP %s)", row.ServerInfo.Name, row.ServerInfo.Version, row.ProtocolVersion)
+		}
+		if row.URL != "" && st.State != engine.StateFailed {
+			info = strings.TrimSpace(info + " at " + row.URL)
 		}
 		t.row(row.Name, row.State, pid, count, info)
 	}

@@ -15,14 +15,21 @@ import (
 )
 
 func (a *app) toolsCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, pins bool
 	cmd := &cobra.Command{
-		Use:               "tools [SERVER]",
-		Short:             "List the tools of one server, or of every server",
+		Use:   "tools [SERVER]",
+		Short: "List the tools of one server, or of every server",
+		Long: `List the tools of one server, or of every server, as clients see them (after
+the config's tool curation and hooks). --pins lists every tool the server
+itself offers instead, with the hash of its input schema as a "pin" of
+tools.override takes it, what clients call it, and whether its pin holds.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: a.completeArgs(serverArg),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withServers(cmd.Context(), args, func(r *engine.Runner) error {
+				if pins {
+					return a.printPins(cmd.Context(), r, args, asJSON)
+				}
 				tools, err := r.AllTools(cmd.Context())
 				if asJSON {
 					if e := a.printJSON(tools); e != nil {
@@ -43,6 +50,7 @@ func (a *app) toolsCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the tools as JSON, keyed by server")
+	cmd.Flags().BoolVar(&pins, "pins", false, "print the hash of each tool's input schema, for tools.override pins")
 	return cmd
 }
 

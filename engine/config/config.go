@@ -1,6 +1,7 @@
 // Package config reads, checks and completes mcpscript's JSON
-// configuration: the stdio MCP servers to run ("mcpServers", the format MCP
-// clients such as Claude Desktop use), the optional SSE proxy ("sseProxy",
+// configuration: the MCP servers to run or reach ("mcpServers", the format
+// MCP clients such as Claude Desktop, Claude Code and Cursor use, or VS
+// Code's "servers" with its "inputs"), the optional SSE proxy ("sseProxy",
 // as in the Rust library mcp-runner), and the optional JavaScript hooks
 // ("scripts") and WebAssembly filters ("filters") requests pass through.
 //
@@ -22,7 +23,14 @@
 //	      "requestTimeout": "60s",
 //	      "stopTimeout": "5s",
 //	      "maxFrameBytes": 16777216,
-//	      "roots": ["file:///tmp/x", {"uri": "file:///y", "name": "y"}]
+//	      "roots": ["file:///tmp/x", {"uri": "file:///y", "name": "y"}],
+//	      "tools": {"include": ["*"], "exclude": ["delete_*"], "override": {"fetch": {"name": "get_url", "pin": "sha256:..."}}}
+//	    },
+//	    "remote": {
+//	      "url": "https://example.com/mcp",
+//	      "type": "http",
+//	      "headers": {"Authorization": "Bearer ${REMOTE_TOKEN}"},
+//	      "oauth": {"tokenUrl": "https://auth.example.com/token", "clientId": "${CLIENT_ID}", "clientSecret": "${CLIENT_SECRET}", "scopes": ["mcp"]}
 //	    }
 //	  },
 //	  "sseProxy": {
@@ -60,10 +68,13 @@
 // [Load] and [Parse] report every problem at once, each with its JSON path,
 // line and column, and a hint where one helps (see [Error]). Unknown keys
 // are errors, except Claude Desktop's top-level "globalShortcut" and
-// "preferences" and "$schema", which are ignored. References to environment
-// variables are expanded in command, args, env values, cwd and the bearer
-// tokens (see [Expand]); in disabled servers, "scripts" and "filters"
-// values are kept as written. Hook, readDir and filter paths are relative
+// "preferences", VS Code's per-server "dev", and "$schema", which are
+// ignored. A file with "servers" instead of "mcpServers" is read as VS
+// Code's format (Config.Format). References to environment variables are
+// expanded in command, args, env values, cwd, url, headers, oauth and the
+// bearer tokens (see [Expand]: ${VAR}, ${VAR:-default}, ${env:VAR},
+// ${input:ID} read from [InputVar], ${workspaceFolder}, ${userHome}); in
+// disabled servers, "scripts" and "filters" values are kept as written. Hook, readDir and filter paths are relative
 // to the config file's folder (see [Config.Resolve]); Parse and Load do not
 // check that the files exist, the loaders of hooks and filters do.
 //
@@ -78,9 +89,11 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -95,6 +108,17 @@ const (
 	DefaultPort           = 3000
 	DefaultWorkers        = 4
 	DefaultMaxBodyBytes   = 4 << 20
+
+	// DefaultMaxSessionsPerCaller is Sessions.MaxPerCaller's default.
+	DefaultMaxSessionsPerCaller = 256
+	// DefaultMaxSessionsTotal is Sessions.MaxTotal's default.
+	DefaultMaxSessionsTotal = 4096
+	// DefaultProxySessionIdleTimeout is Sessions.IdleTimeout's default.
+	DefaultProxySessionIdleTimeout = 30 * time.Minute
+	// DefaultDrainTimeout is Proxy.DrainTimeout's default.
+	DefaultDrainTimeout = 10 * time.Second
+	// DefaultListWait is Proxy.ListWait's default.
+	DefaultListWait = 5 * time.Second
 
 	// DefaultTokenName is the name of the single bearer token
 	// (Bearer.Token), as the proxy reports it in an identity.
@@ -145,6 +169,12 @@ type Config struct {
 	State *State `json:"state,omitempty"`
 	// Limits are rate limits and quotas; nil when there are none.
 	Limits *Limits `json:"limits,omitempty"`
+	// Inputs are the values that ${input:ID} references stand for, as VS
+	// Code's mcp.json declares them (see InputVar).
+	Inputs []*Input `json:"inputs,omitempty"`
+	// Format is the dialect the text was written in: FormatMCPServers or
+	// FormatVSCode ("" for a Config built in Go, which is FormatMCPServers).
+	Format string `json:"-"`
 	// Source names where the configuration came from: its file path,
 	// "<string>", or whatever source was passed to Parse. Used in errors.
 	Source string `json:"-"`
@@ -158,17 +188,126 @@ type Config struct {
 	src *origin
 }
 
-// Server is one stdio MCP server: a program started with Args, speaking
-// JSON-RPC on its standard input and output.
+// Formats of a configuration, the values of Config.Format.
+const (
+	// FormatMCPServers is the "mcpServers" object of Claude Desktop, Claude
+	// Code (.mcp.json), Cursor (.cursor/mcp.json), mcp-runner and mcpscript.
+	FormatMCPServers = "mcpServers"
+	// FormatVSCode is VS Code's mcp.json: "servers" and "inputs".
+	FormatVSCode = "vscode"
+)
+
+// MarshalJSON writes the configuration in its format: the servers under
+// "servers" for FormatVSCode, else under "mcpServers".
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config
+	if c.Format != FormatVSCode {
+		return json.Marshal(plain(c))
+	}
+	return json.Marshal(struct {
+		plain
+		Hidden  any                `json:"mcpServers,omitempty"` // shadows plain's
+		Servers map[string]*Server `json:"servers"`
+	}{plain: plain(c), Servers: c.Servers})
+}
+
+// ServersKey returns the key that holds the servers in c's format:
+// "servers" for FormatVSCode, else "mcpServers".
+func (c *Config) ServersKey() string {
+	if c != nil && c.Format == FormatVSCode {
+		return "servers"
+	}
+	return "mcpServers"
+}
+
+// ServerPath returns the path of a server's value as problems write it,
+// e.g. ServerPath("fetch", "command") is `mcpServers.fetch.command`
+// (`servers.fetch.command` in VS Code's format).
+func (c *Config) ServerPath(name string, keys ...string) string {
+	return Path(append([]string{c.ServersKey(), name}, keys...)...)
+}
+
+// FormatName describes the format c was read in for people, guessing the
+// client that wrote it from the file's name: "VS Code mcp.json",
+// "Cursor .cursor/mcp.json", "Claude Desktop", "Claude Code .mcp.json", or
+// "mcpServers".
+func (c *Config) FormatName() string {
+	if c == nil {
+		return ""
+	}
+	if c.Format == FormatVSCode {
+		return "VS Code mcp.json"
+	}
+	base, dir := filepath.Base(c.Source), filepath.Base(filepath.Dir(c.Source))
+	switch {
+	case dir == ".cursor" && base == "mcp.json":
+		return "Cursor .cursor/mcp.json"
+	case base == "claude_desktop_config.json":
+		return "Claude Desktop"
+	case base == ".mcp.json":
+		return "Claude Code .mcp.json"
+	}
+	return "mcpServers"
+}
+
+// Input is one of VS Code's "inputs": a value the editor would prompt for.
+// mcpscript reads it from the environment variable InputVar(ID), else uses
+// Default; a reference to an input with neither is an error naming the
+// variable.
+type Input struct {
+	ID          string `json:"id"`
+	Type        string `json:"type,omitempty"` // "promptString", "pickString", "command"
+	Description string `json:"description,omitempty"`
+	Default     string `json:"default,omitempty"`
+	Password    bool   `json:"password,omitempty"`
+}
+
+// InputVar returns the environment variable that gives the value of the
+// input id: MCP_INPUT_ followed by id in upper case, with every character
+// other than letters, digits and '_' turned into '_' ("api-key" is
+// MCP_INPUT_API_KEY).
+func InputVar(id string) string {
+	b := []byte(strings.ToUpper(id))
+	for i, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return "MCP_INPUT_" + string(b)
+}
+
+// Server is one MCP server: a program started with Args, speaking
+// JSON-RPC on its standard input and output (a stdio server, with Command),
+// or a remote server reached over HTTP (with URL).
 type Server struct {
 	// Command is the program to start; it is looked up in PATH when it has
-	// no slash.
-	Command string `json:"command"`
+	// no slash. A server has either Command or URL.
+	Command string `json:"command,omitempty"`
+	// URL is the endpoint of a remote MCP server, http or https.
+	URL string `json:"url,omitempty"`
+	// Type is the transport: TypeStdio (the default with Command), TypeHTTP
+	// (Streamable HTTP) or TypeSSE (legacy HTTP+SSE); for a URL, "" means
+	// detect. Parse turns the spellings "streamable-http", "streamableHttp"
+	// and "streamable_http" into TypeHTTP.
+	Type string `json:"type,omitempty"`
+	// Headers are sent with every HTTP request to a remote server, e.g.
+	// Authorization. Their values are never logged.
+	Headers map[string]string `json:"headers,omitempty"`
+	// OAuth, when set, gets the remote server's bearer token with the OAuth
+	// client credentials grant.
+	OAuth *OAuth `json:"oauth,omitempty"`
+	// Tools curates the server's tools: which are shown, under what name and
+	// description, and which input schemas are pinned.
+	Tools *Tools `json:"tools,omitempty"`
 	// Args are the program's arguments.
 	Args []string `json:"args,omitempty"`
 	// Env holds environment variables set for the server, merged over the
 	// environment of the mcpscript process.
 	Env map[string]string `json:"env,omitempty"`
+	// EnvFile is a file of KEY=VALUE lines (a .env file, as VS Code's
+	// mcp.json names it) whose variables are set for the server under
+	// Env's; relative to the config file's folder (see ResolvedEnvFile).
+	EnvFile string `json:"envFile,omitempty"`
 	// Cwd is the server's working directory; see ResolvedCwd.
 	Cwd string `json:"cwd,omitempty"`
 	// Disabled servers are parsed and checked but never started.
@@ -198,7 +337,29 @@ type Server struct {
 	// MaxSessions caps the per-session children running at once
 	// (DefaultMaxSessions when zero; per-session only).
 	MaxSessions int64 `json:"maxSessions,omitempty"`
+	// Protocol is which MCP era the server is spoken to in: ProtocolAuto
+	// (also what "" means), ProtocolLegacy or ProtocolModern.
+	Protocol string `json:"protocol,omitempty"`
 }
+
+// Protocol eras, the values of Server.Protocol.
+const (
+	// ProtocolAuto: the server's process is initialized (2025-11-25 and
+	// earlier); a 2026-07-28 client gets a second process, probed with
+	// server/discover, when the server speaks that version, and the
+	// gateway's bridge over the first otherwise.
+	ProtocolAuto = "auto"
+	// ProtocolLegacy: never probe for 2026-07-28; modern clients are
+	// bridged.
+	ProtocolLegacy = "legacy"
+	// ProtocolModern: the server's one process speaks 2026-07-28 (it is
+	// probed with server/discover and never initialized); legacy callers
+	// are bridged.
+	ProtocolModern = "modern"
+)
+
+// protocols lists the accepted Server.Protocol values.
+var protocols = []string{ProtocolAuto, ProtocolLegacy, ProtocolModern}
 
 // Child models, the values of Server.ChildModel.
 const (
@@ -217,6 +378,106 @@ const (
 
 // PerSession reports whether the server has a child per gateway session.
 func (s *Server) PerSession() bool { return s != nil && s.ChildModel == ChildPerSession }
+
+// Server types, the values of Server.Type.
+const (
+	TypeStdio = "stdio" // a program speaking MCP on stdin and stdout
+	TypeHTTP  = "http"  // a remote server over Streamable HTTP
+	TypeSSE   = "sse"   // a remote server over the legacy HTTP+SSE transport
+)
+
+// Remote reports whether the server is reached over HTTP (it has a URL)
+// rather than started from a command.
+func (s *Server) Remote() bool { return s != nil && s.URL != "" }
+
+// Transport names how the server is reached: TypeStdio, TypeHTTP, TypeSSE,
+// or "" for a remote server whose transport is detected when it connects.
+func (s *Server) Transport() string {
+	switch {
+	case s == nil:
+		return ""
+	case s.Remote():
+		return s.Type
+	}
+	return TypeStdio
+}
+
+// RedactedURL returns the server's URL fit for logs and status: without
+// user info or fragment, and with every query value replaced, since either
+// may hold a credential. It returns "" for a server without a URL.
+func (s *Server) RedactedURL() string {
+	if s == nil || s.URL == "" {
+		return ""
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	u.Fragment, u.RawFragment = "", ""
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"REDACTED"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// OAuth configures the OAuth 2.0 client credentials grant for a remote
+// server: mcpscript gets a token from TokenURL and sends it as
+// "Authorization: Bearer", renewing it before it expires.
+type OAuth struct {
+	// TokenURL is the authorization server's token endpoint.
+	TokenURL string `json:"tokenUrl"`
+	// ClientID and ClientSecret identify mcpscript to it.
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret,omitempty"`
+	// Scopes are requested with each token (optional).
+	Scopes []string `json:"scopes,omitempty"`
+	// Audience is sent as the "audience" parameter (optional).
+	Audience string `json:"audience,omitempty"`
+	// Resource is sent as the RFC 8707 "resource" parameter (optional).
+	Resource string `json:"resource,omitempty"`
+}
+
+// Tools curates what a server's tools look like to every client:
+//
+//	"tools": {
+//	  "include": ["read_*", "search"],
+//	  "exclude": ["*_admin"],
+//	  "override": {
+//	    "search": {"name": "find_docs", "title": "Find docs", "description": "...", "pin": "sha256:..."}
+//	  }
+//	}
+//
+// Names and patterns are the server's own tool names. A tool is shown when
+// it matches an Include pattern (or Include is empty) and no Exclude
+// pattern; the others are unknown tools. Patterns are globs: * matches any
+// run of characters, ? any one character.
+type Tools struct {
+	Include  []string                 `json:"include,omitempty"`
+	Exclude  []string                 `json:"exclude,omitempty"`
+	Override map[string]*ToolOverride `json:"override,omitempty"`
+}
+
+// ToolOverride changes one tool. Empty fields change nothing.
+type ToolOverride struct {
+	// Name is the name clients see and call the tool by; the server's own
+	// name is then unknown to them.
+	Name string `json:"name,omitempty"`
+	// Title and Description replace the server's.
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Pin is "sha256:" and the hex SHA-256 of the tool's input schema in
+	// canonical form (see `mcpscript tools --pins`): calls are refused, and
+	// the tool is left out of lists, while the server's schema differs.
+	Pin string `json:"pin,omitempty"`
+}
+
+// PinPrefix starts every ToolOverride.Pin.
+const PinPrefix = "sha256:"
 
 // Restart is a server's restart policy. In JSON it is either a policy
 // string ("on-failure") or an object with the fields below.
@@ -291,8 +552,34 @@ type Proxy struct {
 	// when zero; at least MinMaxBodyBytes otherwise). Larger requests get
 	// HTTP 413.
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
+	// Sessions bounds the proxy's MCP sessions (the defaults when nil).
+	Sessions *Sessions `json:"sessions,omitempty"`
+	// DrainTimeout is how long a proxy that is stopping lets the calls in
+	// flight finish before it answers them with an error
+	// (DefaultDrainTimeout when zero).
+	DrainTimeout Duration `json:"drainTimeout,omitzero"`
+	// ListWait bounds how long the aggregate view waits for one server's
+	// tools, prompts or resources list; slower servers are left out of the
+	// answer, which names them (DefaultListWait when zero).
+	ListWait Duration `json:"listWait,omitzero"`
 
 	anyPort bool // the file said "port": 0
+}
+
+// Sessions bounds the MCP sessions of the proxy, counted over every
+// transport and route.
+type Sessions struct {
+	// MaxPerCaller bounds the sessions one caller (a bearer token's name,
+	// or everyone together when authentication is off) may have open at
+	// once (DefaultMaxSessionsPerCaller when zero).
+	MaxPerCaller int `json:"maxPerCaller,omitempty"`
+	// MaxTotal bounds the sessions open at once in all
+	// (DefaultMaxSessionsTotal when zero).
+	MaxTotal int `json:"maxTotal,omitempty"`
+	// IdleTimeout closes a Streamable HTTP session that has had no request
+	// in flight and no open stream for that long
+	// (DefaultProxySessionIdleTimeout when zero).
+	IdleTimeout Duration `json:"idleTimeout,omitzero"`
 }
 
 // MarshalJSON writes the proxy settings, including "port": 0 when the
@@ -319,7 +606,7 @@ type Authenticate struct {
 	// OAuth verifies bearer tokens that are JWTs, as an OAuth 2.1
 	// resource server, next to the static tokens of Bearer (one of the two
 	// is required).
-	OAuth *OAuth `json:"oauth,omitempty"`
+	OAuth *OAuthResource `json:"oauth,omitempty"`
 	// TokenlessStreams lets GET /sse open a stream without a token, for web
 	// pages written for mcp-runner (their EventSource sends none): the
 	// stream belongs to no one and receives nothing until an authenticated
@@ -456,7 +743,7 @@ func ParseWithOptions(data []byte, source string, opts Options) (*Config, error)
 	if syntax != nil {
 		return nil, &Error{Source: source, Problems: []Problem{*syntax}, Kind: ErrParse}
 	}
-	d := &decoder{collector: newCollector(data), lookup: lookup}
+	d := &decoder{collector: newCollector(data), lookup: lookup, dir: opts.Dir}
 	c := d.config(root)
 	validate(c, d.collector)
 	if err := d.err(source, ErrInvalid); err != nil {
@@ -492,7 +779,14 @@ func (c *Config) WithDefaults() *Config {
 	if c == nil {
 		return nil
 	}
-	out := &Config{Source: c.Source, Dir: c.Dir, src: c.src}
+	out := &Config{Source: c.Source, Dir: c.Dir, Format: c.Format, src: c.src}
+	for _, in := range c.Inputs {
+		if in != nil {
+			v := *in
+			in = &v
+		}
+		out.Inputs = append(out.Inputs, in)
+	}
 	if c.Servers != nil {
 		out.Servers = make(map[string]*Server, len(c.Servers))
 		for name, s := range c.Servers {
@@ -522,6 +816,26 @@ func (c *Config) WithDefaults() *Config {
 		}
 		if p.MaxBodyBytes == 0 {
 			p.MaxBodyBytes = DefaultMaxBodyBytes
+		}
+		var ss Sessions
+		if p.Sessions != nil {
+			ss = *p.Sessions
+		}
+		if ss.MaxPerCaller == 0 {
+			ss.MaxPerCaller = DefaultMaxSessionsPerCaller
+		}
+		if ss.MaxTotal == 0 {
+			ss.MaxTotal = DefaultMaxSessionsTotal
+		}
+		if ss.IdleTimeout.Duration == 0 {
+			ss.IdleTimeout.Duration = DefaultProxySessionIdleTimeout
+		}
+		p.Sessions = &ss
+		if p.DrainTimeout.Duration == 0 {
+			p.DrainTimeout.Duration = DefaultDrainTimeout
+		}
+		if p.ListWait.Duration == 0 {
+			p.ListWait.Duration = DefaultListWait
 		}
 		if p.Address == "" {
 			p.Address = DefaultAddress
@@ -603,6 +917,13 @@ func (s *Server) withDefaults() *Server {
 	out.Args = slices.Clone(s.Args)
 	out.Env = maps.Clone(s.Env)
 	out.Roots = slices.Clone(s.Roots)
+	out.Headers = maps.Clone(s.Headers)
+	if s.OAuth != nil {
+		o := *s.OAuth
+		o.Scopes = slices.Clone(o.Scopes)
+		out.OAuth = &o
+	}
+	out.Tools = s.Tools.clone()
 	r := &out.Restart
 	if r.Policy == "" {
 		r.Policy = DefaultRestartPolicy
@@ -617,7 +938,9 @@ func (s *Server) withDefaults() *Server {
 	defaultDuration(&r.MaxBackoff, DefaultMaxBackoff)
 	defaultDuration(&out.StartTimeout, DefaultStartTimeout)
 	defaultDuration(&out.RequestTimeout, DefaultRequestTimeout)
-	defaultDuration(&out.StopTimeout, DefaultStopTimeout)
+	if !out.Remote() { // a remote server has no process to stop
+		defaultDuration(&out.StopTimeout, DefaultStopTimeout)
+	}
 	if out.MaxFrameBytes == 0 {
 		out.MaxFrameBytes = DefaultMaxFrameBytes
 	}
@@ -628,6 +951,24 @@ func (s *Server) withDefaults() *Server {
 		}
 	}
 	return &out
+}
+
+func (t *Tools) clone() *Tools {
+	if t == nil {
+		return nil
+	}
+	out := &Tools{Include: slices.Clone(t.Include), Exclude: slices.Clone(t.Exclude)}
+	if t.Override != nil {
+		out.Override = make(map[string]*ToolOverride, len(t.Override))
+		for k, o := range t.Override {
+			if o != nil {
+				c := *o
+				o = &c
+			}
+			out.Override[k] = o
+		}
+	}
+	return out
 }
 
 func defaultDuration(d *Duration, def time.Duration) {
@@ -642,6 +983,18 @@ func (c *Config) ServerNames() []string {
 		return nil
 	}
 	return slices.Sorted(maps.Keys(c.Servers))
+}
+
+// ResolvedEnvFile returns EnvFile resolved like Cwd: as it is when
+// absolute, joined to dir (usually Config.Dir) when relative, "" when unset.
+func (s *Server) ResolvedEnvFile(dir string) string {
+	switch {
+	case s.EnvFile == "":
+		return ""
+	case filepath.IsAbs(s.EnvFile) || dir == "":
+		return filepath.Clean(s.EnvFile)
+	}
+	return filepath.Join(dir, s.EnvFile)
 }
 
 // ResolvedCwd returns the directory to start the server in: Cwd when it is
@@ -771,4 +1124,48 @@ func (c *Config) Resolve(path string) string {
 		return filepath.Clean(path)
 	}
 	return filepath.Join(c.Dir, path)
+}
+
+// Visible reports whether a tool of the server's, by its own name, is
+// shown: it matches an Include pattern (or there are none) and no Exclude
+// pattern. A nil Tools shows every tool.
+func (t *Tools) Visible(name string) bool {
+	if t == nil {
+		return true
+	}
+	if t.Include != nil && !slices.ContainsFunc(t.Include, func(g string) bool { return MatchGlob(g, name) }) {
+		return false
+	}
+	return !slices.ContainsFunc(t.Exclude, func(g string) bool { return MatchGlob(g, name) })
+}
+
+// MatchGlob reports whether name matches the glob pattern, in which *
+// matches any run of characters (none included), ? any one character, and
+// every other character itself.
+func MatchGlob(patternS, nameS string) bool {
+	// Iterative matching with one backtrack point: linear in practice,
+	// never exponential.
+	pattern, name := []rune(patternS), []rune(nameS)
+	p, n := 0, 0
+	star, mark := -1, 0
+	for n < len(name) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == name[n]) && pattern[p] != '*':
+			p++
+			n++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, n
+			p++
+		case star >= 0:
+			p = star + 1
+			mark++
+			n = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
 }

@@ -26,6 +26,9 @@ func parse(t *testing.T, in string) *Config {
 // text) with reflect.DeepEqual.
 func withoutOrigin(c *Config) *Config {
 	c.src = nil
+	if c.Format == FormatMCPServers {
+		c.Format = "" // what a Config built in Go says
+	}
 	return c
 }
 
@@ -100,6 +103,9 @@ func TestRunnerReadmeConfig(t *testing.T) {
 			AllowedServers: []string{"fetch", "filesystem"},
 			Authenticate:   &Authenticate{Bearer: &Bearer{Token: "your-secure-token"}},
 			MaxBodyBytes:   DefaultMaxBodyBytes,
+			Sessions:       defaultSessions(),
+			DrainTimeout:   d(DefaultDrainTimeout),
+			ListWait:       d(DefaultListWait),
 		},
 		Source: "test.json",
 	}
@@ -161,13 +167,15 @@ func TestRunnerReadmeProxySnippet(t *testing.T) {
 		`{"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}, "filesystem": {"command": "npx"}}`, 1)
 	c := parse(t, clean)
 	wantProxy := &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch", "filesystem"},
-		Authenticate: &Authenticate{Bearer: &Bearer{Token: "your-secure-token-here"}}, MaxBodyBytes: DefaultMaxBodyBytes}
+		Authenticate: &Authenticate{Bearer: &Bearer{Token: "your-secure-token-here"}}, MaxBodyBytes: DefaultMaxBodyBytes,
+		Sessions: defaultSessions(), DrainTimeout: d(DefaultDrainTimeout), ListWait: d(DefaultListWait)}
 	if !reflect.DeepEqual(c.Proxy, wantProxy) {
 		t.Errorf("got %+v, want %+v", c.Proxy, wantProxy)
 	}
 	// Every proxy key is optional.
 	c = parse(t, `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {}}`)
-	if want := (&Proxy{Address: DefaultAddress, Port: DefaultPort, Workers: DefaultWorkers, MaxBodyBytes: DefaultMaxBodyBytes}); !reflect.DeepEqual(c.Proxy, want) {
+	if want := (&Proxy{Address: DefaultAddress, Port: DefaultPort, Workers: DefaultWorkers, MaxBodyBytes: DefaultMaxBodyBytes,
+		Sessions: defaultSessions(), DrainTimeout: d(DefaultDrainTimeout), ListWait: d(DefaultListWait)}); !reflect.DeepEqual(c.Proxy, want) {
 		t.Errorf("got %+v, want %+v", c.Proxy, want)
 	}
 }
@@ -231,12 +239,16 @@ func TestEveryKey(t *testing.T) {
     },
     "cors": {"allowedOrigins": ["http://localhost:5173", "*"], "allowCredentials": false},
     "allowedHosts": ["mcp.example.com", "[::1]:8080"],
-    "maxBodyBytes": 1024
+    "maxBodyBytes": 1024,
+    "sessions": {"maxPerCaller": 8, "maxTotal": 100, "idleTimeout": "5m"},
+    "drainTimeout": "3s",
+    "listWait": "2s"
   }
 }`)
 	want := &Config{
 		Servers: map[string]*Server{"fs": {
 			Command:        "npx",
+			Type:           "stdio",
 			Args:           []string{"-y", "server-filesystem"},
 			Env:            map[string]string{"A": "b"},
 			Cwd:            "./work",
@@ -259,6 +271,9 @@ func TestEveryKey(t *testing.T) {
 			CORS:         &CORS{AllowedOrigins: []string{"http://localhost:5173", "*"}},
 			AllowedHosts: []string{"mcp.example.com", "[::1]:8080"},
 			MaxBodyBytes: 1024,
+			Sessions:     &Sessions{MaxPerCaller: 8, MaxTotal: 100, IdleTimeout: d(5 * time.Minute)},
+			DrainTimeout: d(3 * time.Second),
+			ListWait:     d(2 * time.Second),
 		},
 		Source: "test.json",
 	}
@@ -350,7 +365,12 @@ func TestExpand(t *testing.T) {
 		{in: "${", err: `unterminated "${": add the closing } (or write $$ for a literal $)`},
 		{in: "${}", err: "missing variable name in ${}: put one between the braces, as in ${HOME}"},
 		{in: "${:-x}", err: "missing variable name in ${:-x}: put one between the braces, as in ${HOME}"},
-		{in: "${env:HOME}", err: "unsupported ${env:HOME}: write ${HOME} (or ${HOME:-default})"},
+		{in: "${env:HOME}", want: "/home/me"},
+		{in: "${env:NOPE:-x}", want: "x"},
+		{in: "${env:NOPE}", err: "${NOPE} is not set; set it or write ${NOPE:-default}"},
+		{in: "${sh:HOME}", err: "unsupported ${sh:HOME}: mcpscript expands ${VAR}, ${VAR:-default}, ${env:VAR}, ${input:ID}, ${workspaceFolder} and ${userHome}"},
+		{in: "${input:api-key}", err: "${input:api-key} has no value; set MCP_INPUT_API_KEY"},
+		{in: "${input:a b}", err: `invalid input id "a b" in ${input:a b}: use letters, digits, '_', '.' and '-'`},
 		{in: "${A B}", err: `invalid variable name "A B" in ${A B}: use letters, digits and _, not starting with a digit`},
 		{in: "${1X}", err: `invalid variable name "1X" in ${1X}: use letters, digits and _, not starting with a digit`},
 		{in: "${HOME:=x}", err: "unsupported ${HOME:=x}: only ${HOME} and ${HOME:-default} are supported"},
@@ -389,7 +409,8 @@ func TestGoValues(t *testing.T) {
 	fs.Restart.Policy, fs.Restart.MaxRetries, fs.StartTimeout = "always", intp(0), d(time.Minute)
 	want := &Config{
 		Servers: map[string]*Server{"fetch": defaultedServer("uvx", "mcp-server-fetch"), "fs": fs},
-		Proxy:   &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch"}, MaxBodyBytes: 4 << 20},
+		Proxy: &Proxy{Address: "127.0.0.1", Port: 3000, Workers: 4, AllowedServers: []string{"fetch"}, MaxBodyBytes: 4 << 20,
+			Sessions: defaultSessions(), DrainTimeout: d(DefaultDrainTimeout), ListWait: d(DefaultListWait)},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", dump(got), dump(want))
@@ -424,7 +445,7 @@ func TestGoValuesInvalid(t *testing.T) {
 	before := dump(c)
 	err := c.Validate()
 	want := `built-in: mcpServers["bad name"]: invalid server name: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (try "bad-name")
-built-in: mcpServers.empty.command: must not be empty (the program to start, e.g. "npx")
+built-in: mcpServers.empty.command: must not be empty (the program to start, e.g. "npx"; or "url" for a remote server)
 built-in: mcpServers.negatives.restart.policy: unknown restart policy "sometimes": expected "never", "on-failure" or "always"
 built-in: mcpServers.negatives.restart.maxRetries: must not be negative, found -2 (0 means no restarts)
 built-in: mcpServers.negatives.stopTimeout: must not be negative, found "-1s"
@@ -997,4 +1018,9 @@ func TestResolve(t *testing.T) {
 	if got := (&Config{}).Resolve("a/../b.ts"); got != "b.ts" {
 		t.Errorf("Resolve without Dir = %q", got)
 	}
+}
+
+// defaultSessions is the Sessions of a config that sets none.
+func defaultSessions() *Sessions {
+	return &Sessions{MaxPerCaller: DefaultMaxSessionsPerCaller, MaxTotal: DefaultMaxSessionsTotal, IdleTimeout: d(DefaultProxySessionIdleTimeout)}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,6 +23,10 @@ import (
 type decoder struct {
 	*collector
 	lookup func(string) (string, bool)
+	// dir is the config file's folder (Options.Dir), for ${workspaceFolder}.
+	dir string
+	// inputs are the declared VS Code inputs, by id.
+	inputs map[string]*Input
 	// vars maps the path of each expanded value to the variables its
 	// references resolved, for Config.Vars.
 	vars map[string][]string
@@ -290,12 +296,19 @@ func (d *decoder) expandSecret(s *string, path string) {
 func (d *decoder) expandWith(s *string, path string, unset func(name string) string) {
 	var names []string
 	lookup := func(name string) (string, bool) {
-		if !slices.Contains(names, name) {
-			names = append(names, name)
+		env := name
+		if id, ok := strings.CutPrefix(name, inputScope); ok {
+			env = InputVar(id)
 		}
-		return d.lookup(name)
+		if name != varWorkspaceFolder && !slices.Contains(names, env) {
+			names = append(names, env)
+		}
+		return d.resolve(name)
 	}
 	v, err := expand(*s, lookup)
+	if err != nil && strings.HasPrefix(err.unset, inputScope) {
+		err.msg = d.inputUnset(err.unset[len(inputScope):])
+	}
 	if len(names) > 0 {
 		if d.vars == nil {
 			d.vars = map[string][]string{}
@@ -322,12 +335,67 @@ func (d *decoder) expandWith(s *string, path string, unset func(name string) str
 	*s = v
 }
 
+// resolve gives the value of a name a reference asks for: an environment
+// variable, an input ("input:ID": its variable, else its default), or one
+// of the folders VS Code and Cursor define.
+func (d *decoder) resolve(name string) (string, bool) {
+	switch {
+	case name == varWorkspaceFolder:
+		return workspaceFolder(d.dir), true
+	case name == varUserHome:
+		if home, ok := d.lookup("HOME"); ok && home != "" {
+			return home, true
+		}
+		home, err := os.UserHomeDir()
+		return home, err == nil
+	}
+	if id, ok := strings.CutPrefix(name, inputScope); ok {
+		if v, ok := d.lookup(InputVar(id)); ok {
+			return v, true
+		}
+		if in := d.inputs[id]; in != nil && in.Default != "" {
+			return in.Default, true
+		}
+		return "", false
+	}
+	return d.lookup(name)
+}
+
+// inputUnset words the problem of an ${input:ID} without a value.
+func (d *decoder) inputUnset(id string) string {
+	in := d.inputs[id]
+	msg := fmt.Sprintf("${input:%s} has no value: set %s", id, InputVar(id))
+	switch {
+	case in == nil:
+		msg += fmt.Sprintf(` (no input %q is declared in "inputs")`, id)
+	case in.Description != "":
+		msg += fmt.Sprintf(" to what VS Code would ask for: %q", in.Description)
+	}
+	return msg
+}
+
+// workspaceFolder is what VS Code and Cursor call ${workspaceFolder}: the
+// folder that holds .vscode or .cursor when the config is in one, else the
+// config's folder, else the working directory.
+func workspaceFolder(dir string) string {
+	if dir == "" {
+		wd, _ := os.Getwd()
+		return wd
+	}
+	if b := filepath.Base(dir); b == ".vscode" || b == ".cursor" {
+		return filepath.Dir(dir)
+	}
+	return dir
+}
+
 // topLevelKeys lists the sections of a configuration. To add one, add it
 // here (and the field to Config, and its rules to validate.go).
 func (d *decoder) topLevelKeys(c *Config) objectSpec {
 	return objectSpec{
 		fields: []field{
-			{key: "mcpServers", required: true, decode: func(v *node, p string) { c.Servers = d.servers(v, p) }},
+			{key: "mcpServers", decode: func(v *node, p string) { c.Servers = d.servers(v, p) }},
+			{key: "servers", decode: func(v *node, p string) { c.Servers = d.servers(v, p) }},
+			{key: "inputs", decode: func(*node, string) {}}, // decoded first, by config
 			{key: "sseProxy", decode: func(v *node, p string) { c.Proxy = d.proxy(v, p) }},
 			{key: "scripts", decode: func(v *node, p string) { c.Scripts = d.scripts(v, p) }},
 			{key: "filters", decode: func(v *node, p string) { c.Filters = d.filters(v, p) }},
@@ -340,13 +408,10 @@ func (d *decoder) topLevelKeys(c *Config) objectSpec {
 			if v.kind == kindObject && slices.ContainsFunc(v.members, func(m member) bool { return m.key == "command" }) {
 				return `server definitions go inside "mcpServers": {"mcpServers": {"` + key + `": {...}}}`
 			}
-			if strings.EqualFold(key, "servers") {
+			if strings.EqualFold(key, "mcpservers") || strings.EqualFold(key, "servers") {
 				return `did you mean "mcpServers"?`
 			}
 			return ""
-		},
-		missingHint: map[string]string{
-			"mcpServers": `add the servers to run, e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}}`,
 		},
 	}
 }
@@ -360,8 +425,77 @@ func (d *decoder) config(root *node) *Config {
 		d.done["mcpServers"] = true
 		return c
 	}
+	// Inputs first: references anywhere may use them.
+	var mcp, vs *member
+	for i, m := range root.members {
+		switch m.key {
+		case "inputs":
+			if m.value.kind != kindNull {
+				c.Inputs = d.inputList(m.value, "inputs")
+			}
+		case "mcpServers":
+			mcp = &root.members[i]
+		case "servers":
+			vs = &root.members[i]
+		}
+	}
+	c.Format = FormatMCPServers
+	switch {
+	case vs != nil && mcp != nil:
+		d.addAt(vs.keyOff, "servers", `both "mcpServers" and "servers" are present`,
+			`"servers" is VS Code's name for "mcpServers"; keep one of them`)
+		d.done["mcpServers"] = true
+	case vs != nil:
+		c.Format = FormatVSCode
+	case mcp == nil:
+		d.record(root.off, "", `missing required key "mcpServers"`,
+			`add the servers to run, e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}} (or VS Code's "servers")`)
+		d.done["mcpServers"] = true
+	}
 	d.object(root, "", d.topLevelKeys(c))
 	return c
+}
+
+// inputList decodes VS Code's "inputs": the values ${input:ID} stands for.
+func (d *decoder) inputList(n *node, path string) []*Input {
+	if n.kind != kindArray {
+		d.typeError(n, path, "an array of inputs", `e.g. "inputs": [{"type": "promptString", "id": "api-key", "password": true}]`)
+		return nil
+	}
+	d.inputs = map[string]*Input{}
+	var out []*Input
+	for i, e := range n.elems {
+		p := index(path, i)
+		d.valuePos[p] = e.off
+		in := &Input{}
+		d.object(e, p, objectSpec{
+			fields: []field{
+				{key: "id", required: true, decode: func(v *node, p string) {
+					if id, ok := d.str(v, p); ok {
+						in.ID = id
+						if !isInputID(id) {
+							d.addAt(v.off, p, fmt.Sprintf("invalid input id %q: use letters, digits, '_', '.' and '-'", id), "")
+						} else if d.inputs[id] != nil {
+							d.addAt(v.off, p, fmt.Sprintf("the input id %q is used twice", id), "input ids must be unique")
+						}
+					}
+				}},
+				{key: "type", decode: d.setString(&in.Type)},
+				{key: "description", decode: d.setString(&in.Description)},
+				{key: "default", decode: d.setString(&in.Default)},
+				{key: "password", decode: func(v *node, p string) { in.Password = d.boolean(v, p) }},
+			},
+			// VS Code's keys of pick lists and commands, which mcpscript
+			// never shows: the value comes from the environment.
+			ignored:     []string{"options", "command", "args"},
+			missingHint: map[string]string{"id": `the name ${input:ID} uses, e.g. "id": "api-key"`},
+		})
+		if in.ID != "" && d.inputs[in.ID] == nil {
+			d.inputs[in.ID] = in
+		}
+		out = append(out, in)
+	}
+	return out
 }
 
 func (d *decoder) servers(n *node, path string) map[string]*Server {
@@ -389,12 +523,25 @@ func (d *decoder) server(n *node, path string) *Server {
 	str, dur := d.setString, d.setDuration
 	spec := objectSpec{
 		fields: []field{
-			{key: "command", required: true, decode: str(&s.Command)},
+			{key: "command", decode: str(&s.Command)},
+			{key: "url", decode: func(v *node, p string) {
+				if u, ok := d.str(v, p); ok {
+					s.URL = u
+					if strings.TrimSpace(u) == "" {
+						d.addAt(v.off, p, "must not be empty", `the server's MCP endpoint, e.g. "https://example.com/mcp"`)
+						d.done[child(path, "command")] = true
+					}
+				}
+			}},
+			{key: "headers", decode: func(v *node, p string) { s.Headers = d.stringMap(v, p) }},
+			{key: "oauth", decode: func(v *node, p string) { s.OAuth = d.oauth(v, p) }},
+			{key: "tools", decode: func(v *node, p string) { s.Tools = d.tools(v, p) }},
 			{key: "args", decode: func(v *node, p string) { s.Args = d.strings(v, p) }},
 			{key: "env", decode: func(v *node, p string) { s.Env = d.stringMap(v, p) }},
 			{key: "cwd", decode: str(&s.Cwd)},
+			{key: "envFile", decode: str(&s.EnvFile)},
 			{key: "disabled", decode: func(v *node, p string) { s.Disabled = d.boolean(v, p) }},
-			{key: "type", decode: d.serverType},
+			{key: "type", decode: func(v *node, p string) { s.Type = d.serverType(v, p) }},
 			{key: "restart", decode: func(v *node, p string) { s.Restart = d.restart(v, p) }},
 			{key: "startTimeout", decode: dur(&s.StartTimeout)},
 			{key: "requestTimeout", decode: dur(&s.RequestTimeout)},
@@ -418,6 +565,14 @@ func (d *decoder) server(n *node, path string) *Server {
 				}
 			}},
 			{key: "sessionIdleTimeout", decode: dur(&s.SessionIdleTimeout)},
+			{key: "protocol", decode: func(v *node, p string) {
+				if m, ok := d.str(v, p); ok {
+					s.Protocol = m
+					if msg, hint := checkProtocol(m); msg != "" {
+						d.addAt(v.off, p, msg, hint)
+					}
+				}
+			}},
 			{key: "maxSessions", decode: func(v *node, p string) {
 				if n, ok := d.integer(v, p); ok {
 					s.MaxSessions = n
@@ -429,19 +584,41 @@ func (d *decoder) server(n *node, path string) *Server {
 			}},
 		},
 		unknownHint: func(key string, _ *node) string {
-			if key == "url" || key == "serverUrl" || key == "headers" {
-				return "only stdio servers, started from a command, are supported; remote servers are not"
+			if key == "serverUrl" || key == "httpUrl" {
+				return `write the endpoint of a remote server in "url"`
 			}
 			return ""
 		},
-		missingHint: map[string]string{"command": `the program to start, e.g. "command": "npx"`},
+		// VS Code's debugging settings of a server under development.
+		ignored: []string{"dev"},
 	}
 	if n.kind != kindObject {
 		d.typeError(n, path, "an object", `a server looks like {"command": "npx", "args": ["-y", "some-mcp-server"]}`)
 		return s
 	}
 	d.object(n, path, spec)
+	if s.Command == "" && s.URL == "" && !d.done[child(path, "command")] && !d.done[child(path, "url")] &&
+		!slices.ContainsFunc(n.members, func(m member) bool { return m.key == "command" || m.key == "url" }) {
+		d.record(n.off, path, `missing required key "command"`,
+			`the program to start, e.g. "command": "npx"; or "url" for a remote server`)
+		d.done[child(path, "command")] = true
+	}
 	if !s.Disabled {
+		d.expand(&s.URL, child(path, "url"))
+		for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
+			v := s.Headers[k]
+			d.expand(&v, child(child(path, "headers"), k))
+			s.Headers[k] = v
+		}
+		if o := s.OAuth; o != nil {
+			op := child(path, "oauth")
+			for _, f := range []struct {
+				key string
+				v   *string
+			}{{"tokenUrl", &o.TokenURL}, {"clientId", &o.ClientID}, {"clientSecret", &o.ClientSecret}, {"audience", &o.Audience}, {"resource", &o.Resource}} {
+				d.expand(f.v, child(op, f.key))
+			}
+		}
 		d.expand(&s.Command, child(path, "command"))
 		for i := range s.Args {
 			d.expand(&s.Args[i], index(child(path, "args"), i))
@@ -452,24 +629,100 @@ func (d *decoder) server(n *node, path string) *Server {
 			s.Env[k] = v
 		}
 		d.expand(&s.Cwd, child(path, "cwd"))
+		d.expand(&s.EnvFile, child(path, "envFile"))
 	}
 	return s
 }
 
-// remoteTypes are server types of other MCP clients that mcpscript does
-// not support.
-var remoteTypes = []string{"sse", "http", "streamable-http", "streamableHttp", "streamable_http", "ws", "websocket"}
+// typeSpellings maps the server types other MCP clients write to ours.
+var typeSpellings = map[string]string{
+	TypeStdio: TypeStdio, TypeHTTP: TypeHTTP, TypeSSE: TypeSSE,
+	"streamable-http": TypeHTTP, "streamableHttp": TypeHTTP, "streamable_http": TypeHTTP,
+}
 
-func (d *decoder) serverType(n *node, path string) {
+// serverTypes are the types a config may name, for suggestions.
+var serverTypes = []string{TypeStdio, TypeHTTP, TypeSSE, "streamable-http", "streamableHttp"}
+
+// serverType reads a server's "type", in any spelling of typeSpellings,
+// and returns it as TypeStdio, TypeHTTP or TypeSSE ("" when it is wrong).
+func (d *decoder) serverType(n *node, path string) string {
 	t, ok := d.str(n, path)
-	if !ok || t == "stdio" {
-		return
+	if !ok {
+		return ""
 	}
-	hint := didYouMean(t, []string{"stdio"})
-	if hint == "" || slices.Contains(remoteTypes, t) {
-		hint = `remove "type" or set it to "stdio"`
+	if norm, ok := typeSpellings[t]; ok {
+		return norm
 	}
-	d.addAt(n.off, path, fmt.Sprintf("unsupported server type %q: only stdio servers are supported", t), hint)
+	hint := didYouMean(t, serverTypes)
+	switch strings.ToLower(t) {
+	case "ws", "websocket":
+		hint = `WebSocket servers are not supported; use "http" (Streamable HTTP) or "sse" if the server offers it`
+	case "":
+		hint = `remove "type", or set it to "stdio", "http" or "sse"`
+	}
+	d.addAt(n.off, path, fmt.Sprintf("unknown server type %q: expected %s", t, quoteList([]string{TypeStdio, TypeHTTP, TypeSSE})), hint)
+	return ""
+}
+
+// oauth decodes a remote server's OAuth client credentials.
+func (d *decoder) oauth(n *node, path string) *OAuth {
+	o := &OAuth{}
+	if !d.object(n, path, objectSpec{
+		fields: []field{
+			{key: "tokenUrl", required: true, decode: d.setString(&o.TokenURL)},
+			{key: "clientId", required: true, decode: d.setString(&o.ClientID)},
+			{key: "clientSecret", decode: d.setString(&o.ClientSecret)},
+			{key: "scopes", decode: func(v *node, p string) { o.Scopes = d.strings(v, p) }},
+			{key: "audience", decode: d.setString(&o.Audience)},
+			{key: "resource", decode: d.setString(&o.Resource)},
+		},
+		missingHint: map[string]string{
+			"tokenUrl": `the authorization server's token endpoint, e.g. "tokenUrl": "https://auth.example.com/oauth/token"`,
+			"clientId": `e.g. "clientId": "${MCP_CLIENT_ID}"`,
+		},
+	}) {
+		return nil
+	}
+	return o
+}
+
+// tools decodes a server's tool curation.
+func (d *decoder) tools(n *node, path string) *Tools {
+	t := &Tools{}
+	if !d.object(n, path, objectSpec{fields: []field{
+		{key: "include", decode: func(v *node, p string) {
+			t.Include = d.strings(v, p)
+			if t.Include == nil && v.kind == kindArray {
+				t.Include = []string{}
+			}
+		}},
+		{key: "exclude", decode: func(v *node, p string) { t.Exclude = d.strings(v, p) }},
+		{key: "override", decode: func(v *node, p string) {
+			if v.kind != kindObject {
+				d.typeError(v, p, "an object mapping tool names to changes", `e.g. "override": {"search": {"name": "find_docs"}}`)
+				return
+			}
+			t.Override = map[string]*ToolOverride{}
+			seen := map[string]bool{}
+			for _, m := range v.members {
+				at, ok := d.member(m, p, seen)
+				if !ok {
+					continue
+				}
+				o := &ToolOverride{}
+				d.object(m.value, at, objectSpec{fields: []field{
+					{key: "name", decode: d.setString(&o.Name)},
+					{key: "title", decode: d.setString(&o.Title)},
+					{key: "description", decode: d.setString(&o.Description)},
+					{key: "pin", decode: d.setString(&o.Pin)},
+				}})
+				t.Override[m.key] = o
+			}
+		}},
+	}}) {
+		return nil
+	}
+	return t
 }
 
 func (d *decoder) restart(n *node, path string) Restart {
@@ -589,6 +842,9 @@ func (d *decoder) proxy(n *node, path string) *Proxy {
 				}
 			}
 		}},
+		{key: "sessions", decode: func(v *node, at string) { p.Sessions = d.sessions(v, at) }},
+		{key: "drainTimeout", decode: d.setDuration(&p.DrainTimeout)},
+		{key: "listWait", decode: d.setDuration(&p.ListWait)},
 	}}) {
 		return nil
 	}
@@ -599,7 +855,7 @@ func (d *decoder) authenticate(n *node, path string) *Authenticate {
 	a := &Authenticate{}
 	d.object(n, path, objectSpec{fields: []field{
 		{key: "bearer", decode: func(v *node, p string) { a.Bearer = d.bearer(v, p) }},
-		{key: "oauth", decode: func(v *node, p string) { a.OAuth = d.oauth(v, p) }},
+		{key: "oauth", decode: func(v *node, p string) { a.OAuth = d.oauthResource(v, p) }},
 		{key: "queryTokens", decode: func(v *node, p string) { a.QueryTokens = d.boolean(v, p) }},
 		{key: "tokenlessStreams", decode: func(v *node, p string) { a.TokenlessStreams = d.boolean(v, p) }},
 	}})
@@ -661,6 +917,25 @@ func (d *decoder) bearer(n *node, path string) *Bearer {
 			`e.g. {"token": "${MCP_PROXY_TOKEN}"} or {"tokens": [{"name": "ci", "token": "${CI_TOKEN}"}]}`)
 	}
 	return b
+}
+
+// sessions decodes the session limits.
+func (d *decoder) sessions(n *node, path string) *Sessions {
+	ss := &Sessions{}
+	limit := func(dst *int, def int) func(*node, string) {
+		return d.setInt(dst, func(n int) (string, string) {
+			if n < 1 {
+				return fmt.Sprintf("must be at least 1, found %d", n), fmt.Sprintf("leave the key out for the default, %d", def)
+			}
+			return "", ""
+		})
+	}
+	d.object(n, path, objectSpec{fields: []field{
+		{key: "maxPerCaller", decode: limit(&ss.MaxPerCaller, DefaultMaxSessionsPerCaller)},
+		{key: "maxTotal", decode: limit(&ss.MaxTotal, DefaultMaxSessionsTotal)},
+		{key: "idleTimeout", decode: d.setDuration(&ss.IdleTimeout)},
+	}})
+	return ss
 }
 
 // cors decodes the CORS settings.

@@ -115,7 +115,7 @@ var badConfigs = []struct {
 		name: "mcpServers missing",
 		in:   `{"globalShortcut": "Ctrl+Space"}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:1: missing required key "mcpServers" (add the servers to run, e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}})`,
+		want: `mcpscript.json:1:1: missing required key "mcpServers" (add the servers to run, e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}} (or VS Code's "servers"))`,
 	},
 	{
 		name: "servers outside mcpServers",
@@ -123,14 +123,14 @@ var badConfigs = []struct {
   "fetch": {"command": "uvx"}
 }`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:1: missing required key "mcpServers" (add the servers to run, e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}})
+		want: `mcpscript.json:1:1: missing required key "mcpServers" (add the servers to run, e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}} (or VS Code's "servers"))
 mcpscript.json:2:3: fetch: unknown key "fetch" (server definitions go inside "mcpServers": {"mcpServers": {"fetch": {...}}})`,
 	},
 	{
 		name: "servers instead of mcpServers",
 		in:   `{"servers": {"fetch": {"command": "uvx"}}, "mcpServers": {"git": {"command": "uvx"}}}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:2: servers: unknown key "servers" (did you mean "mcpServers"?)`,
+		want: `mcpscript.json:1:2: servers: both "mcpServers" and "servers" are present ("servers" is VS Code's name for "mcpServers"; keep one of them)`,
 	},
 	{
 		name: "empty mcpServers",
@@ -156,13 +156,13 @@ mcpscript.json:2:3: fetch: unknown key "fetch" (server definitions go inside "mc
   "fetch": {"args": ["mcp-server-fetch"]}
 }}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:2:12: mcpServers.fetch: missing required key "command" (the program to start, e.g. "command": "npx")`,
+		want: `mcpscript.json:2:12: mcpServers.fetch: missing required key "command" (the program to start, e.g. "command": "npx"; or "url" for a remote server)`,
 	},
 	{
 		name: "empty command",
 		in:   `{"mcpServers": {"fetch": {"command": ""}}}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:38: mcpServers.fetch.command: must not be empty (the program to start, e.g. "npx")`,
+		want: `mcpscript.json:1:38: mcpServers.fetch.command: must not be empty (the program to start, e.g. "npx"; or "url" for a remote server)`,
 	},
 	{
 		name: "command not a string",
@@ -213,7 +213,7 @@ mcpscript.json:1:76: mcpServers.fetch.env.DEBUG: expected a string, found a bool
 		name: "misspelt command",
 		in:   `{"mcpServers": {"fetch": {"comand": "uvx"}}}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:26: mcpServers.fetch: missing required key "command" (the program to start, e.g. "command": "npx")
+		want: `mcpscript.json:1:26: mcpServers.fetch: missing required key "command" (the program to start, e.g. "command": "npx"; or "url" for a remote server)
 mcpscript.json:1:27: mcpServers.fetch.comand: unknown key "comand" (did you mean "command"?)`,
 	},
 	{
@@ -223,17 +223,96 @@ mcpscript.json:1:27: mcpServers.fetch.comand: unknown key "comand" (did you mean
 		want: `mcpscript.json:1:57: mcpServers.fetch.restart.retries: unknown key "retries" (expected one of: policy, maxRetries, minUptime, backoff, maxBackoff)`,
 	},
 	{
-		name: "remote server",
-		in:   `{"mcpServers": {"remote": {"url": "https://example.com/mcp"}}}`,
+		name: "command and url",
+		in:   `{"mcpServers": {"both": {"url": "https://example.com/mcp", "command": "npx"}}}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:27: mcpServers.remote: missing required key "command" (the program to start, e.g. "command": "npx")
-mcpscript.json:1:28: mcpServers.remote.url: unknown key "url" (only stdio servers, started from a command, are supported; remote servers are not)`,
+		want: `mcpscript.json:1:26: mcpServers.both.url: a server has either "command" (a program to start) or "url" (a remote server), not both (remove one of them)`,
 	},
 	{
-		name: "type sse",
+		name: "type sse with a command",
 		in:   `{"mcpServers": {"fetch": {"type": "sse", "command": "uvx"}}}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:35: mcpServers.fetch.type: unsupported server type "sse": only stdio servers are supported (remove "type" or set it to "stdio")`,
+		want: `mcpscript.json:1:35: mcpServers.fetch.type: a "sse" server needs a "url" (add the endpoint, e.g. "url": "https://example.com/mcp", or remove "type" for a command)`,
+	},
+	{
+		name: "type stdio with a url",
+		in:   `{"mcpServers": {"r": {"type": "stdio", "url": "https://example.com/mcp"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:31: mcpServers.r.type: a "stdio" server is started from a "command", not reached at a "url" (use "http" (Streamable HTTP) or "sse" (legacy HTTP+SSE), or leave "type" out to detect it)`,
+	},
+	{
+		name: "unknown and websocket types",
+		in: `{"mcpServers": {"r": {"type": "htp", "url": "https://example.com/mcp"},
+ "w": {"type": "ws", "url": "wss://example.com/mcp"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:31: mcpServers.r.type: unknown server type "htp": expected "stdio", "http" or "sse" (did you mean "http"?)
+mcpscript.json:2:16: mcpServers.w.type: unknown server type "ws": expected "stdio", "http" or "sse" (WebSocket servers are not supported; use "http" (Streamable HTTP) or "sse" if the server offers it)
+mcpscript.json:2:29: mcpServers.w.url: the URL's scheme must be http or https, not "wss"`,
+	},
+	{
+		name: "bad urls",
+		in: `{"mcpServers": {"a": {"url": "example.com/mcp"}, "b": {"url": "http:///mcp"},
+ "c": {"url": "${NOPE}"}, "d": {"url": ""}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:30: mcpServers.a.url: the URL "example.com/mcp" has no scheme (did you mean "https://example.com/mcp"?)
+mcpscript.json:1:63: mcpServers.b.url: the URL has no host (e.g. "https://example.com/mcp")
+mcpscript.json:2:16: mcpServers.c.url: ${NOPE} is not set; set it or write ${NOPE:-default}
+mcpscript.json:2:40: mcpServers.d.url: must not be empty (the server's MCP endpoint, e.g. "https://example.com/mcp")`,
+	},
+	{
+		name: "stdio keys on a remote server",
+		in: `{"mcpServers": {"r": {"url": "https://example.com/mcp", "args": ["x"], "env": {"A": "b"},
+ "cwd": "/tmp", "stopTimeout": "1s"}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:57: mcpServers.r.args: only applies to servers started from a "command", not to a remote "url" (remove it; a remote server's settings are its url, type, headers and oauth)
+mcpscript.json:1:72: mcpServers.r.env: only applies to servers started from a "command", not to a remote "url" (remove it; a remote server's settings are its url, type, headers and oauth)
+mcpscript.json:2:2: mcpServers.r.cwd: only applies to servers started from a "command", not to a remote "url" (remove it; a remote server's settings are its url, type, headers and oauth)
+mcpscript.json:2:17: mcpServers.r.stopTimeout: only applies to servers started from a "command", not to a remote "url" (remove it; a remote server's settings are its url, type, headers and oauth)`,
+	},
+	{
+		name: "remote keys on a stdio server",
+		in:   `{"mcpServers": {"s": {"command": "x", "headers": {"A": "b"}, "oauth": {"tokenUrl": "https://a/t", "clientId": "c"}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:39: mcpServers.s.headers: only applies to remote servers (with a "url")
+mcpscript.json:1:62: mcpServers.s.oauth: only applies to remote servers (with a "url")`,
+	},
+	{
+		name: "bad headers",
+		in: `{"mcpServers": {"r": {"url": "https://example.com/mcp", "headers": {
+ "Mcp-Session-Id": "x", "Bad Name": "y", "Authorization": "Bearer ${NOPE}"},
+ "oauth": {"tokenUrl": "ftp://auth", "clientSecret": "s"}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:2:2: mcpServers.r.headers.Mcp-Session-Id: the header "Mcp-Session-Id" is set by the transport itself (remove it)
+mcpscript.json:2:25: mcpServers.r.headers["Bad Name"]: invalid header name "Bad Name" (use letters, digits and -)
+mcpscript.json:2:67: mcpServers.r.headers.Authorization: ${NOPE} is not set; set it or write ${NOPE:-default}
+mcpscript.json:3:11: mcpServers.r.oauth: missing required key "clientId" (e.g. "clientId": "${MCP_CLIENT_ID}")
+mcpscript.json:3:24: mcpServers.r.oauth.tokenUrl: the URL's scheme must be http or https, not "ftp"`,
+	},
+	{
+		name: "tool curation",
+		in: `{"mcpServers": {"s": {"command": "x", "tools": {"include": ["read_*", "", "read_*"],
+ "exclude": ["*_admin"],
+ "override": {"user_admin": {"name": "u"}, "read_a": {"name": "bad name!", "pin": "sha256:xyz"},
+  "read_b": {"name": "read_c"}, "read_c": {"title": "C"}, "read_d": {"name": "read_e"}, "read_f": {"name": "read_e"}}}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:71: mcpServers.s.tools.include[1]: must not be empty (a tool name or a glob such as "read_*")
+mcpscript.json:1:75: mcpServers.s.tools.include[2]: "read_*" is listed twice
+mcpscript.json:3:15: mcpServers.s.tools.override.user_admin: the tool "user_admin" is hidden by include/exclude, so this override never applies (remove the override, or show the tool)
+mcpscript.json:3:63: mcpServers.s.tools.override.read_a.name: invalid tool name "bad name!": use 1-128 letters, digits, '_', '-' and '.'
+mcpscript.json:3:83: mcpServers.s.tools.override.read_a.pin: invalid pin "sha256:xyz": expected "sha256:" and 64 hex digits (print the current pins with: mcpscript tools --pins)
+mcpscript.json:4:22: mcpServers.s.tools.override.read_b.name: "read_c" is the name of another tool the server shows (rename "read_c" too, or hide it)
+mcpscript.json:4:108: mcpServers.s.tools.override.read_f.name: the tools "read_d" and "read_f" are both renamed to "read_e" (give each its own name)`,
+	},
+	{
+		name: "inputs",
+		in: `{"inputs": [{"type": "promptString", "id": "key", "description": "API key", "password": true},
+ {"id": "key"}, {"type": "promptString"}],
+ "servers": {"r": {"type": "http", "url": "https://example.com/mcp", "headers": {"X-Key": "${input:key}", "X-Other": "${input:other}"}}}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:2:9: inputs[1].id: the input id "key" is used twice (input ids must be unique)
+mcpscript.json:2:17: inputs[2]: missing required key "id" (the name ${input:ID} uses, e.g. "id": "api-key")
+mcpscript.json:3:92: servers.r.headers.X-Key: ${input:key} has no value: set MCP_INPUT_KEY to what VS Code would ask for: "API key"
+mcpscript.json:3:119: servers.r.headers.X-Other: ${input:other} has no value: set MCP_INPUT_OTHER (no input "other" is declared in "inputs")`,
 	},
 	{
 		name: "disabled not a boolean",
@@ -477,6 +556,39 @@ mcpscript.json:5:21: sseProxy.allowedHosts: is empty (list host names such as "m
 mcpscript.json:6:21: sseProxy.maxBodyBytes: must be at least 1024 (leave the key out for the default, 4194304 = 4 MiB)`,
 	},
 	{
+		name: "session limits, drain and list wait",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "sseProxy": {
+    "sessions": {"maxPerCaler": 4, "maxTotal": 0, "idleTimeout": 30},
+    "drainTimout": "5s",
+    "listWait": "soon"
+  }
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:4:18: sseProxy.sessions.maxPerCaler: unknown key "maxPerCaler" (did you mean "maxPerCaller"?)
+mcpscript.json:4:48: sseProxy.sessions.maxTotal: must be at least 1, found 0 (leave the key out for the default, 4096)
+mcpscript.json:4:66: sseProxy.sessions.idleTimeout: expected a duration string, found the number 30 (use a duration string such as "30s" for seconds or "30ms" for milliseconds)
+mcpscript.json:5:5: sseProxy.drainTimout: unknown key "drainTimout" (did you mean "drainTimeout"?)
+mcpscript.json:6:17: sseProxy.listWait: invalid duration "soon" (use a duration string such as "30s", "250ms" or "1m30s")`,
+	},
+	{
+		name: "session limits that contradict each other",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "sseProxy": {"sessions": {"maxPerCaller": 500, "maxTotal": 100}, "drainTimeout": "-1s"}
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:3:45: sseProxy.sessions.maxPerCaller: is 500, more than the 100 sessions allowed in all (maxTotal) (raise maxTotal or lower maxPerCaller)
+mcpscript.json:3:84: sseProxy.drainTimeout: must not be negative, found "-1s"`,
+	},
+	{
+		name: "sessions is not an object",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"sessions": 10}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:72: sseProxy.sessions: expected an object, found a number`,
+	},
+	{
 		name: "cors without origins",
 		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"cors": {}}}`,
 		kind: ErrInvalid,
@@ -649,7 +761,7 @@ mcpscript.json:1:140: filters[0].memoryLimitMB: unknown key "memoryLimitMB" (did
 mcpscript.json:3:82: mcpServers.fetch.startTimeout: expected a duration string, found the number 30 (use a duration string such as "30s" for seconds or "30ms" for milliseconds)
 mcpscript.json:4:59: mcpServers.github.env.GITHUB_TOKEN: ${GITHUB_TOKEN} is not set; set it or write ${GITHUB_TOKEN:-default}
 mcpscript.json:4:89: mcpServers.github.restart: unknown restart policy "allways": expected "never", "on-failure" or "always" (did you mean "always"?)
-mcpscript.json:5:11: mcpServers.fs: missing required key "command" (the program to start, e.g. "command": "npx")
+mcpscript.json:5:11: mcpServers.fs: missing required key "command" (the program to start, e.g. "command": "npx"; or "url" for a remote server)
 mcpscript.json:5:12: mcpServers.fs.comand: unknown key "comand" (did you mean "command"?)
 mcpscript.json:7:24: sseProxy.port: must be between 1 and 65535, found -1 (or 0 for any free port)
 mcpscript.json:7:56: sseProxy.allowedServers[1]: unknown server "githb" (did you mean "github"?)`,

@@ -10,8 +10,12 @@ import (
 // process environment, os.LookupEnv, when lookup is nil):
 //
 //   - ${VAR} is the value of VAR; it is an error if VAR is not set.
+//     ${env:VAR}, as VS Code and Cursor write it, is the same.
 //   - ${VAR:-default} is the value of VAR, or default when VAR is unset or
 //     empty. default may itself contain references.
+//   - ${input:ID}, ${workspaceFolder} and ${userHome} are passed to lookup
+//     as "input:ID", "workspaceFolder" and "userHome"; [Parse] resolves
+//     them as VS Code's configs mean them (see [InputVar]).
 //   - $$ is a literal $.
 //   - A lone $, or $NAME without braces, is left as it is.
 //
@@ -27,6 +31,14 @@ func Expand(s string, lookup func(string) (string, bool)) (string, error) {
 	}
 	return out, nil
 }
+
+// Names that VS Code and Cursor define in their configs, resolved by the
+// lookup of Parse rather than read from the environment.
+const (
+	varWorkspaceFolder = "workspaceFolder"
+	varUserHome        = "userHome"
+	inputScope         = "input:"
+)
 
 // expandError is an error from Expand, with the byte index in the input of
 // the reference that caused it.
@@ -79,37 +91,64 @@ func expand(s string, lookup func(string) (string, bool)) (string, *expandError)
 func reference(ref string, lookup func(string) (string, bool)) (string, *expandError) {
 	body := ref[2 : len(ref)-1]
 	name, def, hasDef := strings.Cut(body, ":-")
-	if !hasDef && name != "" && !isVarName(name) {
-		// ${env:HOME} (as VS Code writes it) or ${sh:HOME}: the user meant HOME.
-		if scope, v, ok := strings.Cut(name, ":"); ok && isVarName(scope) && isVarName(v) {
+	key := name // what lookup is asked for
+	if scope, v, ok := strings.Cut(name, ":"); ok {
+		switch {
+		case scope == "env" && isVarName(v):
+			key, name = v, v
+		case scope == "input" && isInputID(v):
+			key = name
+		case scope == "input":
 			return "", &expandError{0, fmt.Sprintf(
-				"unsupported %s: write ${%s} (or ${%s:-default})", ref, v, v), ""}
-		}
-		if k := strings.IndexAny(name, "-=?+:"); k > 0 && isVarName(name[:k]) {
+				"invalid input id %q in %s: use letters, digits, '_', '.' and '-'", v, snippet(ref)), ""}
+		case isVarName(scope) && v != "" && strings.IndexByte("-=?+", v[0]) >= 0:
 			return "", &expandError{0, fmt.Sprintf(
-				"unsupported %s: only ${%s} and ${%s:-default} are supported", ref, name[:k], name[:k]), ""}
+				"unsupported %s: only ${%s} and ${%s:-default} are supported", snippet(ref), scope, scope), ""}
+		default:
+			return "", &expandError{0, fmt.Sprintf(
+				"unsupported %s: mcpscript expands ${VAR}, ${VAR:-default}, ${env:VAR}, ${input:ID}, ${workspaceFolder} and ${userHome}", snippet(ref)), ""}
 		}
+	} else if k := strings.IndexAny(name, "-=?+"); !hasDef && k > 0 && isVarName(name[:k]) {
+		return "", &expandError{0, fmt.Sprintf(
+			"unsupported %s: only ${%s} and ${%s:-default} are supported", ref, name[:k], name[:k]), ""}
 	}
 	switch {
 	case name == "":
 		return "", &expandError{0, fmt.Sprintf("missing variable name in %s: put one between the braces, as in ${HOME}", ref), ""}
-	case !isVarName(name):
+	case !strings.HasPrefix(key, inputScope) && !isVarName(key):
 		return "", &expandError{0, fmt.Sprintf(
 			"invalid variable name %q in %s: use letters, digits and _, not starting with a digit", name, snippet(ref)), ""}
 	}
-	v, ok := lookup(name)
+	v, ok := lookup(key)
 	if hasDef && (!ok || v == "") {
 		d, err := expand(def, lookup)
 		if err != nil {
-			err.index += 2 + len(name) + 2
+			err.index += 2 + len(body) - len(def)
 			return "", err
 		}
 		return d, nil
 	}
 	if !ok {
+		if strings.HasPrefix(key, inputScope) {
+			return "", &expandError{0, fmt.Sprintf("${%s} has no value; set %s", key, InputVar(key[len(inputScope):])), key}
+		}
 		return "", &expandError{0, fmt.Sprintf("${%s} is not set; set it or write ${%s:-default}", name, name), name}
 	}
 	return v, nil
+}
+
+// isInputID reports whether s can be the id of a VS Code input.
+func isInputID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // closingBrace returns the index of the '}' closing a reference whose body

@@ -27,6 +27,9 @@ func FuzzParse(f *testing.F) {
 		`{"mcpServers": {"a": {"command": "x"}}, "sseProxy": {"authenticate": {"oauth": {"issuer": "https://as", "audiences": ["x"], "jwksUrl": "https://as/j",
 		  "algorithms": ["ES256"], "clockSkew": "1s", "requiredScopes": ["mcp"]}, "tokenlessStreams": true}},
 		  "redis": {"url": "redis://h:1/0"}, "state": {"maxKeys": 3}, "limits": {"onError": "open", "rules": [{"per": ["claim:t", "tool"], "tools": ["s*"], "rate": "1/s", "burst": 2, "quota": "9/month"}]}}`,
+		`{"inputs": [{"id": "k", "default": "d"}], "servers": {"r": {"type": "streamable-http", "url": "http://h/${input:k}", "headers": {"A": "${env:HOME}"}}}}`,
+		`{"mcpServers": {"r": {"url": "https://h/mcp", "oauth": {"tokenUrl": "https://a/t", "clientId": "c", "scopes": ["s"]},
+		  "tools": {"include": ["a*"], "override": {"ab": {"name": "x", "pin": "sha256:0000000000000000000000000000000000000000000000000000000000000000"}}}}}}`,
 		`[[[[[[[[[[]]]]]]]]]]`,
 		`"\ud800"`,
 	} {

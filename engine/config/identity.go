@@ -102,10 +102,10 @@ type LimitRule struct {
 	Quota string `json:"quota,omitempty"`
 }
 
-// OAuth makes the proxy an OAuth 2.1 resource server: bearer tokens that
-// are JWTs are verified (signature, issuer, audience, expiry), next to any
-// static bearer tokens.
-type OAuth struct {
+// OAuthResource makes the proxy an OAuth 2.1 resource server
+// (sseProxy.authenticate.oauth): bearer tokens that are JWTs are verified
+// (signature, issuer, audience, expiry), next to any static bearer tokens.
+type OAuthResource struct {
 	// Issuer is the authorization server's issuer URL; the iss claim must
 	// equal it. Required.
 	Issuer string `json:"issuer"`
@@ -241,9 +241,9 @@ func (d *decoder) limitRule(n *node, p string) LimitRule {
 	return r
 }
 
-// oauth decodes sseProxy.authenticate.oauth.
-func (d *decoder) oauth(n *node, p string) *OAuth {
-	o := &OAuth{}
+// oauthResource decodes sseProxy.authenticate.oauth.
+func (d *decoder) oauthResource(n *node, p string) *OAuthResource {
+	o := &OAuthResource{}
 	list := func(dst *[]string) func(*node, string) {
 		return func(v *node, at string) { *dst = d.strings(v, at) }
 	}
@@ -440,8 +440,8 @@ func checkRate(s string, quota bool) string {
 	return ""
 }
 
-// validateOAuth checks sseProxy.authenticate.oauth.
-func validateOAuth(o *OAuth, r *collector) {
+// validateOAuthResource checks sseProxy.authenticate.oauth.
+func validateOAuthResource(o *OAuthResource, r *collector) {
 	const at = "sseProxy.authenticate.oauth"
 	httpURL := func(s string) bool {
 		u, err := url.Parse(s)
@@ -597,7 +597,7 @@ func (l *Limits) withDefaults(redis *Redis) *Limits {
 	return &out
 }
 
-func (o *OAuth) withDefaults() *OAuth {
+func (o *OAuthResource) withDefaults() *OAuthResource {
 	if o == nil {
 		return nil
 	}

@@ -38,7 +38,7 @@ func TestIdentitySections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &OAuth{
+	want := &OAuthResource{
 		Issuer: "https://auth.example.com", Audiences: []string{"https://mcp.example.com/mcp"},
 		JWKSURL: "https://auth.example.com/jwks.json", Algorithms: []string{"RS256", "ES256"},
 		ClockSkew: d(10 * time.Second), RequireType: "at+jwt", Resource: "https://mcp.example.com",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/textproto"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -25,12 +26,12 @@ func validate(c *Config, r *collector) {
 		return
 	}
 	if len(c.Servers) == 0 {
-		r.add("mcpServers", "must define at least one server",
-			`e.g. "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}}`)
+		r.add(c.ServersKey(), "must define at least one server",
+			`e.g. "`+c.ServersKey()+`": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}}`)
 	}
 	names := c.ServerNames()
 	for _, name := range names {
-		p := child("mcpServers", name)
+		p := child(c.ServersKey(), name)
 		if msg, hint := checkServerName(name); msg != "" {
 			r.addKey(p, msg, hint)
 		}
@@ -52,8 +53,28 @@ func validate(c *Config, r *collector) {
 }
 
 func validateServer(s *Server, path string, r *collector) {
-	if strings.TrimSpace(s.Command) == "" {
-		r.add(child(path, "command"), "must not be empty", `the program to start, e.g. "npx"`)
+	switch {
+	case s.URL != "" && s.Command != "":
+		r.addKey(child(path, "url"), `a server has either "command" (a program to start) or "url" (a remote server), not both`,
+			"remove one of them")
+	case s.URL != "":
+		validateRemote(s, path, r)
+	case strings.TrimSpace(s.Command) == "":
+		r.add(child(path, "command"), "must not be empty", `the program to start, e.g. "npx"; or "url" for a remote server`)
+	}
+	if s.URL == "" {
+		if s.Type != "" && s.Type != TypeStdio {
+			r.add(child(path, "type"), fmt.Sprintf("a %q server needs a \"url\"", s.Type), `add the endpoint, e.g. "url": "https://example.com/mcp", or remove "type" for a command`)
+		}
+		if s.Headers != nil {
+			r.addKey(child(path, "headers"), "only applies to remote servers (with a \"url\")", "")
+		}
+		if s.OAuth != nil {
+			r.addKey(child(path, "oauth"), "only applies to remote servers (with a \"url\")", "")
+		}
+	}
+	if s.Tools != nil {
+		validateTools(s.Tools, child(path, "tools"), r)
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		p := child(child(path, "env"), k)
@@ -109,6 +130,11 @@ func validateServer(s *Server, path string, r *collector) {
 			r.add(child(path, "childModel"), msg, hint)
 		}
 	}
+	if s.Protocol != "" {
+		if msg, hint := checkProtocol(s.Protocol); msg != "" {
+			r.add(child(path, "protocol"), msg, hint)
+		}
+	}
 	if s.MaxSessions < 0 {
 		r.add(child(path, "maxSessions"), fmt.Sprintf("must be at least 1, found %d", s.MaxSessions),
 			fmt.Sprintf("leave the key out for the default, %d", DefaultMaxSessions))
@@ -127,6 +153,194 @@ func validateServer(s *Server, path string, r *collector) {
 			r.add(child(index(child(path, "roots"), i), "uri"), msg, hint)
 		}
 	}
+}
+
+// reservedHeaders are set by the HTTP transports themselves.
+var reservedHeaders = []string{
+	"Accept", "Content-Type", "Content-Length", "Host", "Last-Event-Id",
+	"Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name",
+}
+
+// validateRemote checks what only a remote server has, and that it has
+// nothing that only a program has.
+func validateRemote(s *Server, path string, r *collector) {
+	up := child(path, "url")
+	if msg, hint := checkURL(s.URL); msg != "" {
+		r.add(up, msg, hint)
+	}
+	switch s.Type {
+	case "", TypeHTTP, TypeSSE:
+	case TypeStdio:
+		r.add(child(path, "type"), `a "stdio" server is started from a "command", not reached at a "url"`,
+			`use "http" (Streamable HTTP) or "sse" (legacy HTTP+SSE), or leave "type" out to detect it`)
+	default:
+		r.add(child(path, "type"), fmt.Sprintf("unknown server type %q: expected %s", s.Type, quoteList([]string{TypeStdio, TypeHTTP, TypeSSE})), "")
+	}
+	for _, key := range []struct {
+		name string
+		set  bool
+	}{
+		{"args", s.Args != nil}, {"env", s.Env != nil}, {"cwd", s.Cwd != ""}, {"envFile", s.EnvFile != ""},
+		{"stopTimeout", s.StopTimeout.Duration != 0},
+	} {
+		if key.set {
+			r.addKey(child(path, key.name), `only applies to servers started from a "command", not to a remote "url"`,
+				"remove it; a remote server's settings are its url, type, headers and oauth")
+		}
+	}
+	hp := child(path, "headers")
+	for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
+		p := child(hp, k)
+		canon := textproto.CanonicalMIMEHeaderKey(k)
+		switch {
+		case !validHeaderName(k):
+			r.addKey(p, fmt.Sprintf("invalid header name %q", k), "use letters, digits and -")
+		case slices.Contains(reservedHeaders, canon):
+			r.addKey(p, fmt.Sprintf("the header %q is set by the transport itself", k), "remove it")
+		case canon == "Authorization" && s.OAuth != nil:
+			r.addKey(p, `both an Authorization header and "oauth" are configured`, "keep one of them")
+		case strings.ContainsAny(s.Headers[k], "\r\n\x00"):
+			// The value itself stays out of the message: it may be a secret.
+			r.add(p, "the value contains a line break or NUL", "")
+		}
+	}
+	if o := s.OAuth; o != nil {
+		op := child(path, "oauth")
+		if msg, hint := checkURL(o.TokenURL); o.TokenURL == "" || msg != "" {
+			if o.TokenURL == "" {
+				msg, hint = "must not be empty", `the token endpoint, e.g. "https://auth.example.com/oauth/token"`
+			}
+			r.add(child(op, "tokenUrl"), msg, hint)
+		}
+		if strings.TrimSpace(o.ClientID) == "" {
+			r.add(child(op, "clientId"), "must not be empty", `e.g. "clientId": "${MCP_CLIENT_ID}"`)
+		}
+	}
+}
+
+// checkURL returns a message and hint when u is not an http(s) URL with a
+// host.
+func checkURL(u string) (msg, hint string) {
+	if strings.TrimSpace(u) == "" {
+		return "must not be empty", `the server's MCP endpoint, e.g. "https://example.com/mcp"`
+	}
+	p, err := url.Parse(u)
+	switch {
+	case err != nil:
+		return "invalid URL", `e.g. "https://example.com/mcp"`
+	case p.Scheme == "" && !strings.Contains(u, "://"):
+		return fmt.Sprintf("the URL %q has no scheme", redactedURL(p)), fmt.Sprintf("did you mean %q?", "https://"+u)
+	case p.Scheme != "http" && p.Scheme != "https":
+		return fmt.Sprintf("the URL's scheme must be http or https, not %q", p.Scheme), ""
+	case p.Host == "":
+		return "the URL has no host", `e.g. "https://example.com/mcp"`
+	}
+	return "", ""
+}
+
+// redactedURL renders u without user info or query values, which may hold
+// credentials.
+func redactedURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	if c.RawQuery != "" {
+		c.RawQuery = "..."
+	}
+	return c.String()
+}
+
+// validHeaderName reports whether s is an HTTP header name (an RFC 9110 token).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !isAlnum(c) && strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validateTools checks a server's tool curation: patterns, names, pins, and
+// overrides that could never apply.
+func validateTools(t *Tools, path string, r *collector) {
+	if t.Include != nil && len(t.Include) == 0 {
+		r.add(child(path, "include"), "is empty, so every tool would be hidden",
+			`list the tools to show, or leave "include" out to show them all`)
+	}
+	for _, list := range []struct {
+		key      string
+		patterns []string
+	}{{"include", t.Include}, {"exclude", t.Exclude}} {
+		for i, g := range list.patterns {
+			at := index(child(path, list.key), i)
+			switch {
+			case strings.TrimSpace(g) == "":
+				r.add(at, "must not be empty", `a tool name or a glob such as "read_*"`)
+			case slices.Index(list.patterns, g) < i:
+				r.add(at, fmt.Sprintf("%q is listed twice", g), "")
+			}
+		}
+	}
+	op := child(path, "override")
+	targets := map[string]string{} // new name -> the tool renamed to it
+	for _, name := range slices.Sorted(maps.Keys(t.Override)) {
+		o := t.Override[name]
+		at := child(op, name)
+		if o == nil {
+			r.add(at, "the override is nil", "")
+			continue
+		}
+		if !t.Visible(name) {
+			r.addKey(at, fmt.Sprintf("the tool %q is hidden by include/exclude, so this override never applies", name),
+				"remove the override, or show the tool")
+		}
+		if o.Name != "" {
+			np := child(at, "name")
+			switch {
+			case !validToolName(o.Name):
+				r.add(np, fmt.Sprintf("invalid tool name %q: use 1-128 letters, digits, '_', '-' and '.'", o.Name), "")
+			case targets[o.Name] != "":
+				r.add(np, fmt.Sprintf("the tools %q and %q are both renamed to %q", targets[o.Name], name, o.Name), "give each its own name")
+			}
+			if other, ok := t.Override[o.Name]; ok && o.Name != name && (other == nil || other.Name == "") && t.Visible(o.Name) {
+				r.add(np, fmt.Sprintf("%q is the name of another tool the server shows", o.Name),
+					fmt.Sprintf("rename %q too, or hide it", o.Name))
+			}
+			targets[o.Name] = name
+		}
+		if o.Pin != "" {
+			if msg, hint := checkPin(o.Pin); msg != "" {
+				r.add(child(at, "pin"), msg, hint)
+			}
+		}
+	}
+}
+
+// checkPin returns a message and hint when pin is not "sha256:" and 64 hex
+// digits.
+func checkPin(pin string) (msg, hint string) {
+	hexPart, ok := strings.CutPrefix(pin, PinPrefix)
+	if ok && len(hexPart) == 64 && strings.Trim(strings.ToLower(hexPart), "0123456789abcdef") == "" {
+		return "", ""
+	}
+	return fmt.Sprintf("invalid pin %q: expected %q and 64 hex digits", pin, PinPrefix),
+		"print the current pins with: mcpscript tools --pins"
+}
+
+// validToolName reports whether s is a tool name as MCP recommends them:
+// 1-128 ASCII letters, digits, '_', '-' and '.'.
+func validToolName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 func validateProxy(p *Proxy, servers []string, r *collector) {
@@ -167,7 +381,7 @@ func validateProxy(p *Proxy, servers []string, r *collector) {
 			validateBearer(a.Bearer, p.AllowedServers, servers, r)
 		}
 		if a.OAuth != nil {
-			validateOAuth(a.OAuth, r)
+			validateOAuthResource(a.OAuth, r)
 		}
 	}
 	if c := p.CORS; c != nil {
@@ -189,6 +403,33 @@ func validateProxy(p *Proxy, servers []string, r *collector) {
 		r.add("sseProxy.maxBodyBytes", fmt.Sprintf("must be at least %d, found %d", MinMaxBodyBytes, p.MaxBodyBytes),
 			fmt.Sprintf("leave the key out for the default, %d = 4 MiB", DefaultMaxBodyBytes))
 	}
+	if ss := p.Sessions; ss != nil {
+		validateSessions(ss, r)
+	}
+	checkTimeout(p.DrainTimeout, "sseProxy.drainTimeout", r)
+	checkTimeout(p.ListWait, "sseProxy.listWait", r)
+}
+
+// validateSessions checks the session limits; zero stands for a default.
+func validateSessions(ss *Sessions, r *collector) {
+	const at = "sseProxy.sessions"
+	if ss.MaxPerCaller < 0 {
+		r.add(at+".maxPerCaller", fmt.Sprintf("must be at least 1, found %d", ss.MaxPerCaller),
+			fmt.Sprintf("leave the key out for the default, %d", DefaultMaxSessionsPerCaller))
+	}
+	if ss.MaxTotal < 0 {
+		r.add(at+".maxTotal", fmt.Sprintf("must be at least 1, found %d", ss.MaxTotal),
+			fmt.Sprintf("leave the key out for the default, %d", DefaultMaxSessionsTotal))
+	}
+	total := ss.MaxTotal
+	if total == 0 {
+		total = DefaultMaxSessionsTotal
+	}
+	if ss.MaxPerCaller > total {
+		r.add(at+".maxPerCaller", fmt.Sprintf("is %d, more than the %d sessions allowed in all (maxTotal)", ss.MaxPerCaller, total),
+			"raise maxTotal or lower maxPerCaller")
+	}
+	checkTimeout(ss.IdleTimeout, at+".idleTimeout", r)
 }
 
 // validateBearer checks the bearer tokens: secrets set and distinct, names
@@ -381,6 +622,15 @@ func checkChildModel(m string) (msg, hint string) {
 	}
 	return fmt.Sprintf("unknown child model %q: expected %s", m, quoteList(childModels)),
 		didYouMean(m, childModels)
+}
+
+// checkProtocol returns a message and hint when m is not a protocol era.
+func checkProtocol(m string) (msg, hint string) {
+	if slices.Contains(protocols, m) {
+		return "", ""
+	}
+	return fmt.Sprintf("unknown protocol %q: expected %s", m, quoteList(protocols)),
+		didYouMean(m, protocols)
 }
 
 // checkRootURI returns a message and hint when uri is not a usable

@@ -1,4 +1,8 @@
-// Redact secrets from tool results before any client sees them.
+// Redact secrets from everything servers send back, before any client sees
+// them: tool results (text, structured content, embedded resources),
+// resources/read, prompts/get. The global redact(result, fn) applies fn to
+// every text a result carries, so no copy of a secret is missed; it returns
+// the result itself when nothing changed.
 const SECRETS = [
   /sk-[A-Za-z0-9_-]{16,}/g, // API keys in the style of OpenAI's
   /AKIA[0-9A-Z]{16}/g, // AWS access key ids
@@ -6,20 +10,15 @@ const SECRETS = [
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 ];
 
-function redact(text) {
-  let out = text;
-  for (const re of SECRETS) out = out.replace(re, "[REDACTED]");
-  return out;
-}
+const hide = (text) => SECRETS.reduce((out, re) => out.replace(re, "[REDACTED]"), text);
 
 export function toolResult({ result }) {
-  let changed = false;
-  const content = (result.content || []).map((item) => {
-    if (item.type !== "text") return item;
-    const text = redact(item.text);
-    if (text === item.text) return item;
-    changed = true;
-    return { ...item, text };
-  });
-  if (changed) return { result: { ...result, content } };
+  const out = redact(result, hide);
+  if (out !== result) return { result: out };
+}
+
+// Every other answer: resources/read, prompts/get, completion/complete, ...
+export function response({ result }) {
+  const out = redact(result, hide);
+  if (out !== result) return { result: out };
 }

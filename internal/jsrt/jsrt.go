@@ -32,6 +32,9 @@ type Script struct {
 	Name    string // the file's base name, used in logs and errors
 	Path    string // the file as given
 	Program *goja.Program
+	// Source is the bundled program, with its inline source map: what
+	// Compile turns into the same Script in another process.
+	Source string
 }
 
 // Load bundles the script at path and its relative imports into one
@@ -78,12 +81,17 @@ func Load(path string) (*Script, error) {
 	if len(res.OutputFiles) == 0 {
 		return nil, fmt.Errorf("script %s: the bundler produced no output", path)
 	}
-	name := filepath.Base(path)
-	prog, err := goja.Compile(name, string(res.OutputFiles[0].Contents), false)
+	return Compile(filepath.Base(path), path, string(res.OutputFiles[0].Contents))
+}
+
+// Compile makes a Script of a bundle Load made (its Source), e.g. in
+// another process: name and path as Load gave them.
+func Compile(name, path, source string) (*Script, error) {
+	prog, err := goja.Compile(name, source, false)
 	if err != nil {
 		return nil, fmt.Errorf("script %s: %w", path, err)
 	}
-	return &Script{Name: name, Path: path, Program: prog}, nil
+	return &Script{Name: name, Path: path, Program: prog, Source: source}, nil
 }
 
 // resolving marks the resolutions folderOnly asks of esbuild, so that it

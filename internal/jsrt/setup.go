@@ -40,6 +40,9 @@ func SetupContext(ctx context.Context, vm *goja.Runtime, s *Script, opts Options
 	if err := setFS(vm, opts); err != nil {
 		return nil, err
 	}
+	if err := setRedact(vm); err != nil {
+		return nil, err
+	}
 	if opts.Setup != nil {
 		if err := opts.Setup(vm); err != nil {
 			return nil, err

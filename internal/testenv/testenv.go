@@ -9,7 +9,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -139,4 +141,45 @@ func Alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || !strings.HasPrefix(s[i+1:], " Z")
+}
+
+// NoLeaks records how many goroutines run and how many file descriptors
+// are open now, and when the test ends (after every cleanup registered
+// later: call it first) waits up to 10 s for both to come back to that
+// baseline, failing the test with the goroutines' stacks otherwise. A
+// slack of a few allows for what the runtime and the standard library
+// start once and keep (the first timer, an HTTP client's idle connection).
+func NoLeaks(t testing.TB) {
+	t.Helper()
+	const slack = 2
+	g0, f0 := runtime.NumGoroutine(), OpenFDs()
+	t.Cleanup(func() {
+		if tr, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr.CloseIdleConnections()
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			g, f := runtime.NumGoroutine(), OpenFDs()
+			if g <= g0+slack && f <= f0+slack {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				buf = buf[:runtime.Stack(buf, true)]
+				t.Errorf("leak: %d goroutines (%d before) and %d open fds (%d before) 10s after the test:\n%s", g, g0, f, f0, buf)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+// OpenFDs returns the number of file descriptors the process has open
+// (from /proc/self/fd), or -1 where that cannot be read.
+func OpenFDs() int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(entries) - 1 // the directory ReadDir itself opened
 }

@@ -49,6 +49,10 @@ const (
 	// ModeCrashInit exits with status 4 as soon as it has read the first line
 	// (the initialize request).
 	ModeCrashInit = "crashinit"
+	// ModeMute answers initialize (offering tools, prompts and resources),
+	// then reads and discards everything and never answers again: a server
+	// that is alive but stuck. It exits when stdin ends.
+	ModeMute = "mute"
 )
 
 // Exit statuses of the misbehaving modes.
@@ -128,11 +132,13 @@ func ConfigJSON(mode string, extraEnv map[string]string) string {
 //	stderr {bytes}           writes bytes bytes to stderr in ~100-byte lines, then "ok"
 //	grandchild {}            starts `sleep 300` in the server's process group, returns its pid
 //	garbage {}               writes one non-JSON line to stdout, then "ok"
+//	flood {lines, stream}    writes lines non-JSON lines to stdout or stderr, then "ok"
+//	hugeline {bytes}         writes one non-JSON line of bytes bytes to stdout, then "ok"
 //	sample {prompt}          asks the client for a sampling/createMessage, returns the reply's text
 //	elicit {message}         asks the client for elicitation/create, returns {"action","content"} as JSON
 //	roots {}                 asks the client for roots/list, returns the roots as JSON
 //	log {level, message}     sends notifications/message at that level, then "ok"
-//	addtool {name}           registers a new echo tool (tools/list_changed follows), then "ok"
+//	addtool {name, field}    registers (or replaces) an echo tool, whose schema has field too when given (tools/list_changed follows), then "ok"
 //	env {name}               the value of that environment variable
 //	cwd {}                   the working directory
 //	touch {uri}              sends notifications/resources/updated for uri
@@ -167,10 +173,30 @@ func run(mode string) int {
 		r := bufio.NewReader(os.Stdin)
 		r.ReadString('\n')
 		return ExitStatusCrashInit
+	case ModeMute:
+		return mute()
 	default:
 		fmt.Fprintf(os.Stderr, "testserver: unknown mode %q (%s)\n", mode, EnvVar)
 		return ExitStatusBadMode
 	}
+}
+
+// mute answers the initialize request, then nothing.
+func mute() int {
+	r := bufio.NewReader(os.Stdin)
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return 1
+	}
+	var req struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(line, &req) != nil || len(req.ID) == 0 {
+		return 1
+	}
+	fmt.Printf(`{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{},"prompts":{},"resources":{}},"serverInfo":{"name":%q,"version":"1.0.0"}}}`+"\n", req.ID, ServerName)
+	io.Copy(io.Discard, r)
+	return 0 // exits when its input ends, so that stopping it is quick
 }
 
 // lineWriter serialises writes to stdout, so that the transport's messages

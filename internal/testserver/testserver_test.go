@@ -188,7 +188,7 @@ func TestNormal(t *testing.T) {
 		}
 		n++
 	}
-	if n != ExtraTools+19 {
+	if n != ExtraTools+21 {
 		t.Errorf("listed %d tools", n)
 	}
 

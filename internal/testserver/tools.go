@@ -73,6 +73,11 @@ type logArgs struct {
 	Message string `json:"message" jsonschema:"The log message."`
 }
 
+type addToolArgs struct {
+	Name  string `json:"name" jsonschema:"The tool's name."`
+	Field string `json:"field,omitempty" jsonschema:"A further optional string property of its input schema."`
+}
+
 type nameArgs struct {
 	Name string `json:"name" jsonschema:"A name."`
 }
@@ -212,6 +217,37 @@ func (st *state) addTools() {
 			return textResult("ok"), nil, nil
 		})
 
+	mcp.AddTool(s, &mcp.Tool{Name: "flood", Description: "Writes `lines` lines that are not JSON-RPC (\"flood line N\") to `stream` (\"stdout\" or \"stderr\"), then returns \"ok\"."},
+		func(_ context.Context, _ *mcp.CallToolRequest, a floodArgs) (*mcp.CallToolResult, any, error) {
+			var w io.Writer
+			switch a.Stream {
+			case "stdout":
+				w = st.out
+			case "stderr":
+				w = os.Stderr
+			default:
+				return errorResult(`stream must be "stdout" or "stderr"`), nil, nil
+			}
+			if a.Lines < 0 || a.Lines > 10_000_000 {
+				return errorResult("lines must be between 0 and 10000000"), nil, nil
+			}
+			if err := floodLines(w, a.Lines); err != nil {
+				return errorResult(err.Error()), nil, nil
+			}
+			return textResult("ok"), nil, nil
+		})
+
+	mcp.AddTool(s, &mcp.Tool{Name: "hugeline", Description: "Writes one line of `bytes` bytes that is not JSON-RPC to stdout, then returns \"ok\" (if the connection survives it)."},
+		func(_ context.Context, _ *mcp.CallToolRequest, a bytesArgs) (*mcp.CallToolResult, any, error) {
+			if a.Bytes < 0 || a.Bytes > 1<<30 {
+				return errorResult("bytes must be between 0 and 1 GiB"), nil, nil
+			}
+			if err := hugeLine(st.out, a.Bytes); err != nil {
+				return errorResult(err.Error()), nil, nil
+			}
+			return textResult("ok"), nil, nil
+		})
+
 	mcp.AddTool(s, &mcp.Tool{Name: "sample", Description: "Asks the client for sampling/createMessage with `prompt` and returns the text of the reply (a tool error if the client refuses)."},
 		st.sample)
 
@@ -234,12 +270,12 @@ func (st *state) addTools() {
 			return textResult("ok"), nil, nil
 		})
 
-	mcp.AddTool(s, &mcp.Tool{Name: "addtool", Description: "Registers a new echo tool called `name` (the server then sends notifications/tools/list_changed) and returns \"ok\"."},
-		func(_ context.Context, _ *mcp.CallToolRequest, a nameArgs) (*mcp.CallToolResult, any, error) {
+	mcp.AddTool(s, &mcp.Tool{Name: "addtool", Description: "Registers a new echo tool called `name`, or replaces the tool of that name (the server then sends notifications/tools/list_changed), and returns \"ok\". With `field`, the tool's input schema also has that optional string property, so replacing a tool can change its schema."},
+		func(_ context.Context, _ *mcp.CallToolRequest, a addToolArgs) (*mcp.CallToolResult, any, error) {
 			if a.Name == "" {
 				return errorResult("name is required"), nil, nil
 			}
-			st.addEcho(a.Name, "Echo tool added at run time.")
+			st.addEchoWith(a.Name, "Echo tool added at run time.", a.Field)
 			return textResult("ok"), nil, nil
 		})
 
@@ -280,6 +316,23 @@ func (st *state) addTools() {
 	for i := range ExtraTools {
 		st.addEcho(fmt.Sprintf("t%03d", i), "Extra echo tool; the extra tools make tools/list take several pages.")
 	}
+}
+
+// addEchoWith adds an echo tool whose input schema also has the optional
+// string property field, when field is not empty.
+func (st *state) addEchoWith(name, desc, field string) {
+	if field == "" {
+		st.addEcho(name, desc)
+		return
+	}
+	schema := map[string]any{"type": "object", "properties": map[string]any{
+		"text": map[string]any{"type": "string", "description": "The text to send back."},
+		field:  map[string]any{"type": "string"},
+	}}
+	mcp.AddTool(st.srv, &mcp.Tool{Name: name, Description: desc, InputSchema: schema},
+		func(_ context.Context, _ *mcp.CallToolRequest, a echoArgs) (*mcp.CallToolResult, any, error) {
+			return textResult(a.Text), nil, nil
+		})
 }
 
 func (st *state) addEcho(name, desc string) {
@@ -464,4 +517,31 @@ func jsonResult(v any) *mcp.CallToolResult {
 		return errorResult(err.Error())
 	}
 	return textResult(string(b))
+}
+
+type floodArgs struct {
+	Lines  int    `json:"lines"`
+	Stream string `json:"stream"`
+}
+
+// floodLines writes n lines "flood line N" to w, in large writes (one
+// write for stdout, so that no message of the transport lands mid-line).
+func floodLines(w io.Writer, n int) error {
+	var b []byte
+	for i := range n {
+		b = fmt.Appendf(b, "flood line %d\n", i)
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// hugeLine writes one line of n bytes to w in one write.
+func hugeLine(w io.Writer, n int) error {
+	b := make([]byte, n+1)
+	for i := range n {
+		b[i] = 'z'
+	}
+	b[n] = '\n'
+	_, err := w.Write(b)
+	return err
 }

@@ -58,6 +58,29 @@ func TestRedactExample(t *testing.T) {
 		}
 	})
 
+	t.Run("every shape of result", func(t *testing.T) {
+		const key = "sk-proj-abcdefghijklmnopqrstuvwx"
+		for _, c := range []struct {
+			phase  scripting.Phase
+			method string
+			result string
+		}{
+			{scripting.PhaseToolResult, "tools/call", `{"content":[{"type":"text","text":"{\"k\":\"` + key + `\"}"}],"structuredContent":{"config":{"keys":[{"value":"` + key + `"}],"note":"rotate ` + key + `"}}}`},
+			{scripting.PhaseToolResult, "tools/call", `{"content":[{"type":"resource","resource":{"uri":"secret://e","mimeType":"text/plain","text":"key=` + key + `"}}]}`},
+			{scripting.PhaseToolResult, "tools/call", `{"Content":[{"type":"text","Text":"` + key + `"}],"StructuredContent":{"k":"` + key + `"}}`},
+			{scripting.PhaseResponse, "resources/read", `{"contents":[{"uri":"secret://key","mimeType":"text/plain","text":"the key is ` + key + `"}]}`},
+			{scripting.PhaseResponse, "prompts/get", `{"messages":[{"role":"user","content":{"type":"text","text":"use ` + key + `"}},{"role":"user","content":{"type":"resource","resource":{"uri":"u","text":"` + key + `"}}}]}`},
+		} {
+			d, err := f.Call(ctx, &scripting.Input{Hook: c.phase, Method: c.method, Result: json.RawMessage(c.result)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Result) == 0 || strings.Contains(string(d.Result), "abcdefghijklmnop") || !json.Valid(d.Result) {
+				t.Errorf("%s %s:\n got %s", c.method, c.result, d.Result)
+			}
+		}
+	})
+
 	t.Run("refuses paths outside the folder", func(t *testing.T) {
 		cases := []struct {
 			args map[string]any

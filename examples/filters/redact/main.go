@@ -4,7 +4,9 @@
 // the Go guest SDK (github.com/mcpscript/mcpscript/scripting/wasm/guest).
 //
 //   - toolResult and response: replaces secrets (API keys, tokens, private
-//     keys) in every string of a result with "[REDACTED]".
+//     keys) with "[REDACTED]" in every text a result carries (guest.Redact):
+//     text and embedded resources, structured content, resources/read
+//     contents, prompts/get messages.
 //   - toolCall: refuses a call whose path-like arguments ("path", "paths",
 //     "source", "destination") point outside the configured folder.
 //
@@ -23,7 +25,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"path"
 	"regexp"
@@ -180,48 +181,32 @@ func inside(p string) bool {
 	return p == cfg.Folder || cfg.Folder == "/" || strings.HasPrefix(p, cfg.Folder+"/")
 }
 
-// redact replaces secrets in every string of the result.
+// redact replaces secrets in every text the result carries (text and
+// embedded resources, structured content at any depth, resources/read
+// contents, prompts/get messages): guest.Redact finds them all.
 func redact(in *guest.Input) (*guest.Decision, error) {
 	if len(in.Result) == 0 || !hasSecret(in.Result) && !bytes.Contains(in.Result, []byte(`\u`)) {
 		// The common case: no secret, and no escape that could hide one.
 		// Nothing is decoded or re-encoded.
 		return guest.Continue(), nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(in.Result))
-	dec.UseNumber() // keep numbers exactly as the server sent them
-	var res any
-	if err := dec.Decode(&res); err != nil {
-		return nil, fmt.Errorf("result: %w", err)
-	}
 	n := 0
-	res = walk(res, &n)
-	if n == 0 {
-		return guest.Continue(), nil // the match was in a member name, not a value
-	}
-	guest.Logf(guest.LevelInfo, "redacted %d secret(s) from %s %s", n, in.Method, in.Tool)
-	return guest.Result(res)
-}
-
-func walk(v any, n *int) any {
-	switch v := v.(type) {
-	case string:
-		if !hasSecret([]byte(v)) {
-			return v
+	d, err := guest.RedactResult(in, func(s string) string {
+		if !hasSecret([]byte(s)) {
+			return s
 		}
-		return secrets.ReplaceAllStringFunc(v, func(string) string {
-			*n++
+		return secrets.ReplaceAllStringFunc(s, func(string) string {
+			n++
 			return cfg.Replacement
 		})
-	case []any:
-		for i := range v {
-			v[i] = walk(v[i], n)
-		}
-	case map[string]any:
-		for k := range v {
-			v[k] = walk(v[k], n)
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("result: %w", err)
 	}
-	return v
+	if n > 0 {
+		guest.Logf(guest.LevelInfo, "redacted %d secret(s) from %s %s", n, in.Method, in.Tool)
+	}
+	return d, nil
 }
 
 func main() {}

@@ -11,6 +11,12 @@
 //	panic      panics ("boom")
 //	loop       loops forever
 //	oom        allocates until the memory limit is hit
+//	bigslice   makes a slice of 3e8 int64s and fills it (2.4 GB)
+//	midslice   makes a slice of 2e7 int64s and fills it (160 MB)
+//	repeat     makes a 1 GiB string
+//	pushloop   appends to a slice of pointers forever
+//	recursion  recurses without end
+//	marshal    encodes 2000 copies of a 1 MiB string as JSON
 //	sleep      sleeps for arguments.ms milliseconds, then continues
 //	error      returns an error ("guest says no")
 //	exit       calls os.Exit(3)
@@ -52,7 +58,16 @@ func inputReadRaw(ptr, n uint32) uint32
 var (
 	calls int
 	sink  [][]byte
+	keep  any
+	ptrs  []*int
 )
+
+// recurse recurses without end (each frame keeps some stack).
+func recurse(n int) int {
+	var pad [64]byte
+	pad[n%64] = byte(n)
+	return recurse(n+1) + int(pad[0])
+}
 
 func init() {
 	guest.Init(func() error {
@@ -112,6 +127,36 @@ func decide(in *guest.Input, raw []byte) (*guest.Decision, error) {
 		for {
 			sink = append(sink, make([]byte, 1<<20))
 		}
+	case "bigslice", "midslice":
+		n := int(3e8)
+		if in.Tool == "midslice" {
+			n = 2e7
+		}
+		s := make([]int64, n)
+		for i := range s {
+			s[i] = 1
+		}
+		keep = s
+		return guest.Continue(), nil
+	case "repeat":
+		keep = strings.Repeat("x", 1<<30)
+		return guest.Continue(), nil
+	case "pushloop":
+		for {
+			ptrs = append(ptrs, &calls)
+		}
+	case "recursion":
+		keep = recurse(0)
+		return guest.Continue(), nil
+	case "marshal":
+		s := strings.Repeat("x", 1<<20)
+		a := make([]string, 2000)
+		for i := range a {
+			a[i] = s
+		}
+		b, err := json.Marshal(a)
+		keep = b
+		return guest.Continue(), err
 	case "sleep":
 		var a struct {
 			Ms int `json:"ms"`

@@ -1,0 +1,5 @@
+//go:build race
+
+package hostproc
+
+const raceEnabled = true

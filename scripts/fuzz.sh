@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs each fuzz target of the parsers that face untrusted input for a
+# bounded time (FUZZTIME, default 10s each), starting from its checked-in
+# corpus (testdata/fuzz/<Target>/). A failing input is written to that
+# folder by go test: commit it with the fix, so it stays a regression test.
+#
+#   scripts/fuzz.sh                 # every target, 10s each
+#   FUZZTIME=1m scripts/fuzz.sh     # longer
+#   scripts/fuzz.sh FuzzParse       # the targets whose name matches
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME=${FUZZTIME:-10s}
+# package  target: the framing of a server's output, the JSON-RPC envelope,
+# the config, the proxy's session headers.
+targets=(
+	"./engine FuzzConnOutput"
+	"./internal/wire FuzzParse"
+	"./engine/config FuzzParse"
+	"./proxy FuzzSessionHeaders"
+)
+for t in "${targets[@]}"; do
+	read -r pkg name <<<"$t"
+	if [[ $# -gt 0 && "$name" != *"$1"* ]]; then
+		continue
+	fi
+	echo "fuzz: $name ($pkg) for $FUZZTIME"
+	go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -parallel 2
+done
