@@ -43,6 +43,7 @@ const (
 type Policy struct {
 	client  *redis.Client  // nil without "redis"
 	store   state.Store    // nil without "state"
+	limiter limits.Limiter // the counters: limits.store's, else Redis when configured, else memory
 	limits  *limits.Policy // nil without "limits"
 	onError string         // state.onError
 	where   string         // where the counters live, for messages
@@ -84,18 +85,27 @@ func New(cfg *config.Config, logger *slog.Logger) (*Policy, error) {
 			p.store = state.NewMemory(state.MemoryOptions{MaxKeys: s.MaxKeys, MaxValueSize: s.MaxValueSize})
 		}
 	}
+	// One limiter, for the configured rules and for hooks that count
+	// (Limiter): where limits.store says, else Redis when there is one.
+	store, maxKeys := config.StoreMemory, 0
+	if cfg.Redis != nil {
+		store = config.StoreRedis
+	}
 	if l := cfg.Limits; l != nil {
-		var limiter limits.Limiter
-		if l.Store == config.StoreRedis {
-			r, err := limits.NewRedis(limits.RedisOptions{Client: p.client, Prefix: cfg.Redis.Prefix + limitsPrefix})
-			if err != nil {
-				p.Close()
-				return nil, err
-			}
-			limiter, p.where = r, "Redis at "+redactedAddr(p.client)
-		} else {
-			limiter, p.where = limits.NewMemory(limits.MemoryOptions{MaxKeys: l.MaxKeys}), "memory"
+		store, maxKeys = l.Store, l.MaxKeys
+	}
+	if store == config.StoreRedis {
+		r, err := limits.NewRedis(limits.RedisOptions{Client: p.client, Prefix: cfg.Redis.Prefix + limitsPrefix})
+		if err != nil {
+			p.Close()
+			return nil, err
 		}
+		p.limiter, p.where = r, "Redis at "+redactedAddr(p.client)
+	} else {
+		p.limiter, p.where = limits.NewMemory(limits.MemoryOptions{MaxKeys: maxKeys}), "memory"
+	}
+	if l := cfg.Limits; l != nil {
+		limiter := p.limiter
 		rules := make([]limits.Rule, len(l.Rules))
 		for i, r := range l.Rules {
 			rules[i] = limits.Rule{Name: r.Name, Per: r.Per, Servers: r.Servers, Methods: r.Methods, Tools: r.Tools, Rate: r.Rate, Burst: r.Burst, Quota: r.Quota}
@@ -129,6 +139,10 @@ func redactedAddr(c *redis.Client) string {
 
 // Store returns the state store, or nil when the config has no "state".
 func (p *Policy) Store() state.Store { return p.store }
+
+// Limiter returns the counters, for hooks that rate-limit by themselves:
+// shared through Redis when the config has it, else in this process.
+func (p *Policy) Limiter() limits.Limiter { return p.limiter }
 
 // StateFailsOpen reports whether a hook's state operation that fails
 // (Redis down) lets the request through (state.onError "open").

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/internal/limits"
 	"github.com/mcpscript/mcpscript/internal/redistest"
 	"github.com/mcpscript/mcpscript/internal/state"
 	"github.com/mcpscript/mcpscript/internal/testenv"
@@ -143,5 +144,28 @@ func TestRedisDown(t *testing.T) {
 	open := newPolicy(t, fmt.Sprintf(`"redis": {"url": %q}, "limits": {"onError": "open", "rules": [{"name": "r", "rate": "10/s"}]}`, url))
 	if err := call(open, engine.Identity{}, "a", "ping", ``); err != nil {
 		t.Errorf("Redis down, onError open: %v", err)
+	}
+}
+
+// TestLimiterForHooks: a policy has a limiter for hooks even without
+// configured rules, in Redis when the config has it.
+func TestLimiterForHooks(t *testing.T) {
+	ctx := context.Background()
+	l := limits.TokenBucket(1, time.Minute, 1)
+	mem := newPolicy(t, `"state": {}`)
+	if d, err := mem.Limiter().Take(ctx, "k", l); err != nil || !d.OK {
+		t.Fatalf("memory: %+v %v", d, err)
+	}
+	if d, _ := mem.Limiter().Take(ctx, "k", l); d.OK {
+		t.Error("memory: a second take of a bucket of one")
+	}
+	rs := redistest.Start(t)
+	sections := fmt.Sprintf(`"redis": {"url": %q, "prefix": "hooks%d:"}`, rs.URL, time.Now().UnixNano())
+	a, b := newPolicy(t, sections), newPolicy(t, sections)
+	if d, err := a.Limiter().Take(ctx, "k", l); err != nil || !d.OK {
+		t.Fatalf("redis: %+v %v", d, err)
+	}
+	if d, err := b.Limiter().Take(ctx, "k", l); err != nil || d.OK {
+		t.Errorf("redis, through another policy: %+v %v", d, err)
 	}
 }
