@@ -128,10 +128,16 @@ func (r *Request) Name() string {
 }
 
 // Identity says who calls: the gateway's sessions carry the proxy's, and
-// middleware and hooks read it from Request.Caller.
+// middleware and hooks read it from Request.Caller. Treat it as read-only:
+// copies share Servers, Scopes and Claims.
 type Identity struct {
-	Token     string   // name of the bearer token used ("" when auth is off)
-	Subject   string   // the JWT subject (sub) of an OAuth access token; "" for bearer tokens
+	// Auth is how a proxy client authenticated: AuthJWT (an OAuth access
+	// token), AuthBearer (a configured static token) or AuthNone (the proxy
+	// has no authentication). It is "" for callers outside the proxy (Go,
+	// the CLI, workflows), which are not authenticated either.
+	Auth      string
+	Token     string   // name of the static bearer token used ("" for a JWT, or when auth is off)
+	Subject   string   // the JWT subject (sub) of an OAuth access token: the user, or the client of a client-credentials token; "" for bearer tokens
 	Session   string   // the transport's session id
 	Transport string   // "streamable-http", "sse", "reference-sse", "go", "cli", "workflow"
 	Servers   []string // if non-nil, the only servers this caller may use (the token's limit)
@@ -139,7 +145,27 @@ type Identity struct {
 	// modern client, the negotiated version for a legacy session, "" when
 	// unknown).
 	Protocol string
+
+	// ClientID is the OAuth client a JWT was issued to (client_id, else azp).
+	ClientID string
+	// Scopes are the scopes a JWT grants.
+	Scopes []string
+	// Claims are all of a JWT's claims, as decoded JSON (numbers are
+	// float64); nil for other callers.
+	Claims map[string]any
+
+	// ClientName and ClientVersion are the clientInfo of the session's MCP
+	// initialize, once the client sent it.
+	ClientName    string
+	ClientVersion string
 }
+
+// Values of Identity.Auth.
+const (
+	AuthNone   = "none"
+	AuthBearer = "bearer"
+	AuthJWT    = "jwt"
+)
 
 type identityKey struct{}
 

@@ -115,6 +115,15 @@ func (s *Session) Identity() engine.Identity {
 	return id
 }
 
+// SetClientInfo records the name and version the session's client gave in
+// its initialize (clientInfo); the identity its requests carry then has
+// them (ClientName, ClientVersion).
+func (s *Session) SetClientInfo(name, version string) {
+	s.mu.Lock()
+	s.id.ClientName, s.id.ClientVersion = name, version
+	s.mu.Unlock()
+}
+
 // View returns the session's view: a server's name, or "" for the aggregate.
 func (s *Session) View() string { return s.view }
 

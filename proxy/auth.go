@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -63,8 +64,14 @@ import (
 //	const {token} = await (await fetch("/auth/token", {method: "POST",
 //	    headers: {Authorization: "Bearer " + secret}})).json();
 //	const es = new EventSource("/sse?access_token=" + token);
-//	es.addEventListener("endpoint", (e) => { postURL = e.data; });
+//	const postURL = await new Promise((resolve) =>
+//	    es.addEventListener("endpoint", (e) => resolve(e.data), {once: true}));
 //	// POSTs can send the header: fetch(postURL, {method: "POST", headers: {Authorization: ...}, body})
+//
+// A GET of a stream route without any token gets a 401 that says this (and
+// is logged, rate-limited: the page cannot read it). With
+// "tokenlessStreams", GET /sse without a token is let through to the
+// reference transport, which binds the stream later (see reference.go).
 
 // queryTokenTTL is how long a query token from POST /auth/token is valid.
 const queryTokenTTL = 60 * time.Second
@@ -84,9 +91,11 @@ type tokenEntry struct {
 
 // authenticator checks bearer and query tokens.
 type authenticator struct {
-	tokens      []tokenEntry
-	queryTokens bool
-	now         func() time.Time
+	tokens           []tokenEntry
+	oauth            *oauthServer // nil: no JWTs (oauth.go)
+	queryTokens      bool
+	tokenlessStreams bool // GET /sse without a token (reference.go)
+	now              func() time.Time
 
 	mu     sync.Mutex
 	issued map[[sha256.Size]byte]issuedToken // by SHA-256 of the query token
@@ -98,17 +107,42 @@ type issuedToken struct {
 	expires time.Time
 }
 
-// newAuthenticator returns the authenticator of a's tokens, or nil when a is
-// nil (authentication off).
-func newAuthenticator(a *config.Authenticate) *authenticator {
-	if a == nil || a.Bearer == nil {
-		return nil
+// newAuthenticator returns the authenticator of a's static tokens and
+// OAuth settings, or nil when a is nil (authentication off). resolve makes
+// a key file's path absolute.
+func newAuthenticator(a *config.Authenticate, resolve func(string) string, logger *slog.Logger) (*authenticator, error) {
+	if a == nil || a.Bearer == nil && a.OAuth == nil {
+		return nil, nil
 	}
-	au := &authenticator{queryTokens: a.QueryTokens, now: time.Now, issued: map[[sha256.Size]byte]issuedToken{}}
+	au := &authenticator{queryTokens: a.QueryTokens, tokenlessStreams: a.TokenlessStreams, now: time.Now, issued: map[[sha256.Size]byte]issuedToken{}}
 	for _, t := range a.Bearer.All() {
 		au.tokens = append(au.tokens, tokenEntry{name: t.Name, hash: sha256.Sum256([]byte(t.Token)), servers: t.Servers})
 	}
-	return au
+	if a.OAuth != nil {
+		o, err := newOAuthServer(a.OAuth, resolve, logger)
+		if err != nil {
+			return nil, err
+		}
+		au.oauth = o
+	}
+	return au, nil
+}
+
+// close stops what runs in the background (a JWKS refresh).
+func (a *authenticator) close() {
+	if a != nil {
+		a.oauth.close()
+	}
+}
+
+// warnRisks logs, once at start, the settings that weaken authentication.
+func (a *authenticator) warnRisks(logger *slog.Logger) {
+	if a != nil && a.tokenlessStreams {
+		logger.Warn("proxy: sseProxy.authenticate.tokenlessStreams is on: GET /sse opens a stream without a token, " +
+			"which the first authenticated POST naming it binds, or, when the POST names no session, the only unbound stream of its origin and address; " +
+			"a local process that opens a stream first with a forged Origin could receive the answers to such a POST. " +
+			"Pages that can should use query tokens (queryTokens) and POST to the URL of the endpoint event")
+	}
 }
 
 // check returns the identity of a presented bearer token. Every configured
@@ -125,7 +159,7 @@ func (a *authenticator) check(token string) (engine.Identity, bool) {
 		return engine.Identity{}, false
 	}
 	t := a.tokens[match]
-	return engine.Identity{Token: t.name, Servers: slices.Clone(t.servers)}, true
+	return engine.Identity{Auth: engine.AuthBearer, Token: t.name, Servers: slices.Clone(t.servers)}, true
 }
 
 // errTooManyTokens is returned by issue when maxQueryTokens are outstanding.
@@ -152,6 +186,7 @@ func (a *authenticator) issue(id engine.Identity) (string, error) {
 		}
 	}
 	id.Servers = slices.Clone(id.Servers)
+	id.Scopes = slices.Clone(id.Scopes)
 	a.issued[sha256.Sum256([]byte(tok))] = issuedToken{id: id, expires: now.Add(queryTokenTTL)}
 	return tok, nil
 }
@@ -187,9 +222,21 @@ func bearerToken(header string) (string, bool) {
 	return tok, tok != ""
 }
 
+// errRefusedToken stands for a presented token that is neither a static
+// token nor a JWT, in an OAuth challenge.
+var errRefusedToken = errors.New("unknown token")
+
 // unauthorized answers 401 with a WWW-Authenticate challenge; invalid says
-// a token was presented (RFC 6750's invalid_token).
-func unauthorized(c *fiber.Ctx, invalid bool, msg string) error {
+// a token was presented (RFC 6750's invalid_token). With OAuth on, the
+// challenge names the endpoint's resource metadata (oauth.go).
+func (s *Server) unauthorized(c *fiber.Ctx, invalid bool, msg string) error {
+	if o := s.auth.oauth; o != nil {
+		var refused error
+		if invalid {
+			refused = errRefusedToken
+		}
+		return o.challenge(c, refused, msg)
+	}
 	challenge := `Bearer realm="mcpscript"`
 	if invalid {
 		challenge += `, error="invalid_token"`
@@ -207,7 +254,7 @@ func (s *Server) authMiddleware(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	path := c.Path()
-	if path == "/healthz" || path == "/readyz" {
+	if path == "/healthz" || path == "/readyz" || a.oauth != nil && isMetadataPath(path) {
 		return c.Next()
 	}
 	if len(c.Request().Header.PeekAll(fiber.HeaderAuthorization)) > 1 {
@@ -217,30 +264,66 @@ func (s *Server) authMiddleware(c *fiber.Ctx) error {
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
 		tok, ok := bearerToken(h)
 		if !ok {
-			return unauthorized(c, true, "unauthorized: the Authorization header must be \"Bearer <token>\"")
+			return s.unauthorized(c, true, "unauthorized: the Authorization header must be \"Bearer <token>\"")
 		}
 		id, ok := a.check(tok)
-		if !ok {
-			return unauthorized(c, true, "unauthorized: unknown bearer token")
+		if ok {
+			c.Locals(identityKey, id)
+			return c.Next()
 		}
-		c.Locals(identityKey, id)
-		return c.Next()
+		if a.oauth != nil && looksLikeJWT(tok) {
+			return a.oauth.authenticate(c, tok)
+		}
+		return s.unauthorized(c, true, "unauthorized: unknown bearer token")
 	}
 	if qt := c.Query(queryTokenParam); qt != "" {
 		switch {
 		case !a.queryTokens:
-			return unauthorized(c, true, "unauthorized: query tokens are disabled (sseProxy.authenticate.queryTokens); send Authorization: Bearer <token>")
+			return s.unauthorized(c, true, "unauthorized: query tokens are disabled (sseProxy.authenticate.queryTokens); send Authorization: Bearer <token>")
 		case !queryTokenRoute(c.Method(), path):
-			return unauthorized(c, true, "unauthorized: a query token is accepted only on the SSE and MCP routes; send Authorization: Bearer <token>")
+			return s.unauthorized(c, true, "unauthorized: a query token is accepted only on the SSE and MCP routes; send Authorization: Bearer <token>")
 		}
 		id, ok := a.redeem(qt)
 		if !ok {
-			return unauthorized(c, true, "unauthorized: the query token is unknown or expired; get a new one with POST /auth/token")
+			return s.unauthorized(c, true, "unauthorized: the query token is unknown or expired; get a new one with POST /auth/token")
 		}
 		c.Locals(identityKey, id)
 		return c.Next()
 	}
-	return unauthorized(c, false, "unauthorized: send Authorization: Bearer <token>")
+	if a.tokenlessStreams && c.Method() == fiber.MethodGet && isRoute(path, routeSSE) {
+		c.Locals(tokenlessKey, true)
+		return c.Next()
+	}
+	return s.missingToken(c, path)
+}
+
+// isRoute reports whether path is the fixed route r.
+func isRoute(path, r string) bool {
+	got, _ := classifyPath(path)
+	return got == r
+}
+
+// missingToken is the 401 of a request that presented no credentials. On a
+// GET of a stream route, what is likely a browser's EventSource, which
+// cannot send the header, it says what to do instead, and so does the log
+// (the page itself cannot read the answer).
+func (s *Server) missingToken(c *fiber.Ctx, path string) error {
+	route, _ := classifyPath(path)
+	stream := c.Method() == fiber.MethodGet && (route == routeSSE || route == routeServerSSE || route == routeMCP || route == routeServerMCP)
+	if !stream {
+		return s.unauthorized(c, false, "unauthorized: send Authorization: Bearer <token>")
+	}
+	how := "trade the token for a query token with POST /auth/token (Authorization: Bearer <token>) and open this URL with ?access_token=<it>"
+	if !s.auth.queryTokens {
+		how += " (set sseProxy.authenticate.queryTokens to true first)"
+	}
+	if route == routeSSE {
+		how += "; or, for a page written for mcp-runner (EventSource('/sse') without a token), set sseProxy.authenticate.tokenlessStreams to true (read its caveat in the README)"
+	}
+	origin := c.Get(fiber.HeaderOrigin)
+	s.warnings.warn("401|"+route+"|"+origin, "proxy: refused a stream without a token (401); a browser's EventSource cannot send Authorization: "+how,
+		"method", c.Method(), "path", path, "origin", origin)
+	return s.unauthorized(c, false, "unauthorized: send Authorization: Bearer <token>. A browser's EventSource cannot send that header: "+how)
 }
 
 // queryTokenRoute reports whether a query token may authenticate a request:
@@ -267,7 +350,7 @@ type tokenResponse struct {
 // Only a bearer token in the header is accepted here, never a query token.
 func (s *Server) issueToken(c *fiber.Ctx) error {
 	if c.Get(fiber.HeaderAuthorization) == "" {
-		return unauthorized(c, false, "unauthorized: POST /auth/token needs Authorization: Bearer <token>")
+		return s.unauthorized(c, false, "unauthorized: POST /auth/token needs Authorization: Bearer <token>")
 	}
 	tok, err := s.auth.issue(identityOf(c))
 	if err != nil {
@@ -396,6 +479,13 @@ func (g *hostGuard) originOK(origin, host string) bool {
 	return g.loopback && isLoopbackName(u.Hostname())
 }
 
+// sameOrigin reports whether origin is the origin of a request to host
+// (its Host header): browsers send Origin on same-origin POSTs too.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+}
+
 // isLoopbackName reports whether a host name or address means this machine.
 func isLoopbackName(h string) bool {
 	if strings.EqualFold(h, "localhost") {
@@ -417,6 +507,8 @@ func (s *Server) guardMiddleware(c *fiber.Ctx) error {
 			"forbidden: Host %q is not allowed (if clients reach the proxy under that name, add it to sseProxy.allowedHosts)", host)
 	}
 	if origin := c.Get(fiber.HeaderOrigin); !g.originOK(origin, host) {
+		s.warnings.warn("origin|"+origin, "proxy: refused a request from a web page whose origin is not allowed (403); to let its pages call the proxy, add the origin to sseProxy.cors.allowedOrigins",
+			"origin", origin, "method", c.Method(), "path", c.Path())
 		return refuse(fiber.StatusForbidden, wire.CodeInvalidRequest,
 			"forbidden: Origin %q is not allowed (to let its pages call the proxy, add it to sseProxy.cors.allowedOrigins)", origin)
 	}
@@ -495,14 +587,28 @@ func (p *corsPolicy) apply(c *fiber.Ctx) bool {
 	return true
 }
 
-// corsMiddleware answers preflights and sets CORS headers (see CORS).
+// corsMiddleware answers preflights and sets CORS headers (see CORS). A
+// preflight from an origin CORS does not allow is refused here (403) and
+// logged, as is, once in a while, a cross-origin request whose answer the
+// browser will hide from its page: the page cannot tell why it failed.
 func (s *Server) corsMiddleware(c *fiber.Ctx) error {
 	p := s.cors
+	origin := c.Get(fiber.HeaderOrigin)
+	preflight := c.Method() == fiber.MethodOptions && c.Get(fiber.HeaderAccessControlRequestMethod) != ""
+	if origin != "" && !p.allows(origin) && !sameOrigin(origin, string(c.Request().Host())) {
+		if preflight {
+			s.warnings.warn("preflight|"+origin, "proxy: refused a CORS preflight from a web page whose origin is not in sseProxy.cors.allowedOrigins; the browser will not send its request (add the origin there to allow it)",
+				"origin", origin, "method", c.Get(fiber.HeaderAccessControlRequestMethod), "path", c.Path())
+			return refuse(fiber.StatusForbidden, wire.CodeInvalidRequest,
+				"forbidden: CORS preflight from origin %q refused: it is not in sseProxy.cors.allowedOrigins", origin)
+		}
+		s.warnings.warn("cors|"+origin, "proxy: a web page called the proxy from an origin not in sseProxy.cors.allowedOrigins: the browser will not let it read the answer (add the origin there to allow it)",
+			"origin", origin, "method", c.Method(), "path", c.Path())
+	}
 	if p == nil {
 		return c.Next()
 	}
-	origin := c.Get(fiber.HeaderOrigin)
-	if c.Method() == fiber.MethodOptions && c.Get(fiber.HeaderAccessControlRequestMethod) != "" && p.allows(origin) {
+	if preflight && p.allows(origin) {
 		p.setOrigin(c, origin)
 		c.Set(fiber.HeaderAccessControlAllowMethods, corsAllowMethods)
 		c.Set(fiber.HeaderAccessControlAllowHeaders, corsAllowHeaders)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,7 +22,8 @@ import (
 // in its own goroutine, possibly before the handler returns, and must not
 // touch the fiber.Ctx or RequestCtx, so everything it needs is copied first;
 // RequestCtx.Done closes only when the server shuts down; a client that went
-// away shows only as a failed Flush, which heartbeats make sure happens.
+// away shows to fasthttp only as a failed Flush, so serveConn watches the
+// connection (connwatch.go), and heartbeats catch what the watch cannot.
 
 // sseEvent is one event of an eventStream. data is never modified.
 type sseEvent struct {
@@ -244,11 +246,21 @@ func (st *eventStream) advance(a *attachment, seq int64) bool {
 	return st.final && seq >= st.next
 }
 
+// serveConn is serve for a response on conn (RequestCtx.Conn, taken in the
+// handler), ending as soon as the client closes conn rather than at the
+// next failed write.
+func (st *eventStream) serveConn(w *bufio.Writer, a *attachment, heartbeat time.Duration, done <-chan struct{}, conn net.Conn, prelude func(*bufio.Writer)) endReason {
+	watch := watchConn(conn)
+	defer watch.stop()
+	return st.serve(w, a, heartbeat, done, watch.Gone(), prelude)
+}
+
 // serve writes the stream to w for attachment a until the stream completes
-// or closes, the client goes away, the server shuts down (done) or another
-// response takes over. prelude, if set, is written first (the priming event).
-// A heartbeat comment goes out every heartbeat while nothing else does.
-func (st *eventStream) serve(w *bufio.Writer, a *attachment, heartbeat time.Duration, done <-chan struct{}, prelude func(*bufio.Writer)) endReason {
+// or closes, the client goes away (a failed write, or gone closing), the
+// server shuts down (done) or another response takes over. prelude, if set,
+// is written first (the priming event). A heartbeat comment goes out every
+// heartbeat while nothing else does.
+func (st *eventStream) serve(w *bufio.Writer, a *attachment, heartbeat time.Duration, done, gone <-chan struct{}, prelude func(*bufio.Writer)) endReason {
 	ping := time.NewTicker(heartbeat)
 	defer ping.Stop()
 	if prelude != nil {
@@ -302,6 +314,9 @@ func (st *eventStream) serve(w *bufio.Writer, a *attachment, heartbeat time.Dura
 		case <-done:
 			st.detach(a)
 			return endShutdown
+		case <-gone:
+			st.detach(a)
+			return endGone
 		case <-ping.C:
 			w.WriteString(": ping\n\n")
 			if err := w.Flush(); err != nil {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/subtle"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -28,10 +29,14 @@ func identityOf(c *fiber.Ctx) engine.Identity {
 			id = *v
 		}
 	}
+	if id.Auth == "" {
+		id.Auth = engine.AuthNone
+	}
 	id.Token = strings.Clone(id.Token)
 	id.Subject = strings.Clone(id.Subject)
 	id.Session = strings.Clone(id.Session)
 	id.Transport = strings.Clone(id.Transport)
+	id.Scopes = slices.Clone(id.Scopes) // Claims are shared: nothing writes them
 	if id.Servers != nil {
 		servers := make([]string, len(id.Servers))
 		for i, s := range id.Servers {
@@ -40,6 +45,17 @@ func identityOf(c *fiber.Ctx) engine.Identity {
 		id.Servers = servers
 	}
 	return id
+}
+
+// sessionOwner is what a session belongs to: the name of the static token
+// that opened it, or, for a JWT caller, its subject and OAuth client (so
+// that a refreshed token keeps its sessions, and another user's token finds
+// none of them). The two cannot collide: token names have no NUL.
+func sessionOwner(id engine.Identity) string {
+	if id.Auth == engine.AuthJWT {
+		return "\x00jwt\x00" + id.Subject + "\x00" + id.ClientID
+	}
+	return id.Token
 }
 
 // sameToken reports whether two identities carry the same token name (in

@@ -34,12 +34,13 @@ type legacySSE struct {
 	reference bool // the reference extras are on (reference.go)
 }
 
-// sseSession is one legacy SSE session.
+// sseSession is one legacy SSE session. A stream the reference's GET /sse
+// opened without a token (tokenless, see reference.go) has no identity and
+// no gateway session until a POST binds it; until then nothing reaches it
+// but its endpoint event.
 type sseSession struct {
 	l      *legacySSE
 	id     string
-	ident  engine.Identity
-	gs     *gateway.Session
 	ctx    context.Context // ends when the session closes; bounds its requests
 	cancel context.CancelFunc
 	st     *eventStream
@@ -47,6 +48,15 @@ type sseSession struct {
 
 	statusAlways bool        // reference: server-status even after initialize (?serverStatus=1)
 	initialized  atomic.Bool // the client sent initialize
+
+	tokenless bool   // opened without a token: bound by a later POST
+	origin    string // tokenless: the Origin of its GET ("" when same-origin or none)
+	addr      string // tokenless: the client's IP address
+
+	mu     sync.Mutex
+	ident  engine.Identity  // the caller; zero while unbound
+	gs     *gateway.Session // nil while unbound
+	closed bool
 }
 
 // newLegacySSE returns the legacy SSE transport of view ("" for the
@@ -60,7 +70,28 @@ func newLegacySSE(gw *gateway.Gateway, view string, postPath string, opts transp
 }
 
 func (s *sseSession) sessionID() string { return s.id }
-func (s *sseSession) tokenName() string { return s.ident.Token }
+
+// unboundToken is the token name of a tokenless stream not bound yet: no
+// configured name can equal it (names are [A-Za-z0-9_.-]), so no caller
+// finds it by its id, as if it were another caller's.
+const unboundToken = "\x00unbound"
+
+func (s *sseSession) tokenName() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gs == nil {
+		return unboundToken
+	}
+	return sessionOwner(s.ident)
+}
+
+// session returns the session's gateway session and caller, or nil while
+// it is unbound.
+func (s *sseSession) session() (*gateway.Session, engine.Identity) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gs, s.ident
+}
 
 // Stream is the GET handler: it opens a session and streams its events.
 func (l *legacySSE) Stream(c *fiber.Ctx) error {
@@ -71,25 +102,36 @@ func (l *legacySSE) Stream(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s := &sseSession{l: l, id: ident.Session, ident: ident, statusAlways: c.QueryBool("serverStatus")}
+	s := &sseSession{l: l, id: ident.Session, statusAlways: c.QueryBool("serverStatus")}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.st = newEventStream(0, false, l.opts, func() {
 		s.close(fmt.Sprintf("the client fell more than %d messages behind", l.opts.QueueSize))
 	})
-	gs, err := l.gw.Open(l.view, ident, func(msg, _ json.RawMessage) { s.st.push("message", msg, false) })
-	if err != nil {
-		place.cancel()
-		s.cancel()
-		return openError(err)
+	if l.reference && isTokenless(c) {
+		if err := l.admitTokenless(); err != nil {
+			place.cancel()
+			s.cancel()
+			return err
+		}
+		s.tokenless, s.origin, s.addr = true, callerOrigin(c), c.IP()
+	} else {
+		gs, err := l.gw.Open(l.view, ident, s.deliver)
+		if err != nil {
+			place.cancel()
+			s.cancel()
+			return openError(err)
+		}
+		s.gs, s.ident = gs, ident
 	}
-	s.gs = gs
 	if err := l.sessions.add(s, place); err != nil {
-		gs.Close()
+		if s.gs != nil {
+			s.gs.Close()
+		}
 		s.cancel()
 		return err
 	}
 	l.opts.sessionCount(+1)
-	l.opts.Logger.Debug("proxy: SSE session opened", "session", s.id, "view", l.view, "token", ident.Token)
+	l.opts.Logger.Debug("proxy: SSE session opened", "session", s.id, "view", l.view, "token", ident.Token, "tokenless", s.tokenless)
 
 	s.st.push("endpoint", []byte(l.postPath+"?sessionId="+s.id), false)
 	a, err := s.st.attach(0, false, false)
@@ -97,11 +139,34 @@ func (l *legacySSE) Stream(c *fiber.Ctx) error {
 		return errShuttingDown
 	}
 	setSSEHeaders(c)
-	done, hb := c.Context().Done(), l.opts.Heartbeat
+	done, hb, conn := c.Context().Done(), l.opts.Heartbeat, c.Context().Conn()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		reason := s.st.serve(w, a, hb, done, nil)
+		reason := s.st.serveConn(w, a, hb, done, conn, nil)
 		s.close("stream ended: " + reason.String())
 	})
+	return nil
+}
+
+// deliver is the gateway session's Outbound: every message is an event.
+func (s *sseSession) deliver(msg, _ json.RawMessage) { s.st.push("message", msg, false) }
+
+// bind makes a tokenless session the caller's: it opens its gateway
+// session with ident. It fails if the session is bound already or closed.
+func (s *sseSession) bind(ident engine.Identity) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gs != nil || s.closed {
+		return errUnknownStream
+	}
+	ident.Transport = s.l.transport
+	ident.Session = s.id
+	gs, err := s.l.gw.Open(s.l.view, ident, s.deliver)
+	if err != nil {
+		return openError(err)
+	}
+	s.gs, s.ident = gs, ident
+	s.l.opts.Logger.Info("proxy: a stream opened without a token is bound to the caller of its first POST",
+		"session", s.id, "token", ident.Token, "origin", s.origin, "addr", s.addr)
 	return nil
 }
 
@@ -124,15 +189,22 @@ func (l *legacySSE) Post(c *fiber.Ctx) error {
 				"missing sessionId: POST to the URL given by the endpoint event of your SSE stream")
 		}
 		var err error
-		if s, err = l.soleSession(ident.Token); err != nil {
+		if s, err = l.soleSession(ident, callerOrigin(c), c.IP()); err != nil {
 			return err
 		}
 	} else {
 		var ok bool
-		if s, ok = l.sessions.lookup(sid, ident.Token); !ok {
-			return refuse(fiber.StatusNotFound, wire.CodeSessionNotFound, "session not found: it is closed or unknown; open a new SSE stream")
+		if s, ok = l.sessions.lookup(sid, sessionOwner(ident)); !ok {
+			if !l.reference {
+				return errUnknownStream
+			}
+			var err error
+			if s, err = l.bindNamed(sid, ident); err != nil {
+				return err
+			}
 		}
 	}
+	gs, _ := s.session()
 	m, err := readMessage(c)
 	if err != nil {
 		return err
@@ -142,13 +214,13 @@ func (l *legacySSE) Post(c *fiber.Ctx) error {
 	}
 	if m.IsRequest() {
 		go func() {
-			resp := s.l.opts.handle(s.ctx, s.gs, m)
+			resp := s.l.opts.handle(s.ctx, gs, m)
 			if resp == nil {
 				resp = noResponse(m.ID)
 			}
 			s.st.push("message", resp, false)
 		}()
-	} else if resp := s.gs.HandleMessage(s.ctx, m); resp != nil {
+	} else if resp := gs.HandleMessage(s.ctx, m); resp != nil {
 		s.st.push("message", resp, false) // an error about the message itself
 	}
 	id := m.ID
@@ -158,13 +230,23 @@ func (l *legacySSE) Post(c *fiber.Ctx) error {
 	return sendJSON(c, fiber.StatusAccepted, append(append([]byte(`{"status":"accepted","id":`), id...), '}'))
 }
 
+// errUnknownStream refuses a POST for a session that is closed, unknown,
+// or another caller's (the three are not told apart).
+var errUnknownStream = refuse(fiber.StatusNotFound, wire.CodeSessionNotFound, "session not found: it is closed or unknown; open a new SSE stream")
+
 // close ends the session: its stream, its gateway session and requests.
 func (s *sseSession) close(why string) {
 	s.once.Do(func() {
 		s.l.sessions.remove(s.id)
 		s.st.close()
 		s.cancel()
-		s.gs.Close()
+		s.mu.Lock()
+		s.closed = true
+		gs := s.gs
+		s.mu.Unlock()
+		if gs != nil {
+			gs.Close()
+		}
 		s.l.opts.sessionCount(-1)
 		level := slog.LevelDebug
 		if s.st.overflowed() {

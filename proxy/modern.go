@@ -194,9 +194,9 @@ func (t *streamable) modern(c *fiber.Ctx, m *wire.Message) error {
 		return errShuttingDown
 	}
 	setSSEHeaders(c)
-	done, hb := c.Context().Done(), t.opts.Heartbeat
+	done, hb, conn := c.Context().Done(), t.opts.Heartbeat, c.Context().Conn()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		if reason := st.serve(w, a, hb, done, nil); reason != endComplete {
+		if reason := st.serveConn(w, a, hb, done, conn, nil); reason != endComplete {
 			cancel() // the client closed the stream: that cancels the request
 		}
 		cancel()

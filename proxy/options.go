@@ -33,8 +33,9 @@ type transportOptions struct {
 	Logger *slog.Logger
 	// Heartbeat is the interval of the ": ping" comments on open SSE
 	// streams; default 15s. Besides keeping proxies from timing out idle
-	// streams, a heartbeat is how a vanished client is noticed: fasthttp
-	// reports a disconnect only as a failed write.
+	// streams, a heartbeat is how a vanished client is noticed when its
+	// connection cannot be watched (connwatch.go): fasthttp reports a
+	// disconnect only as a failed write.
 	Heartbeat time.Duration
 	// OnSession, if set, is called with +1 when a session opens and -1 when
 	// it closes (the metrics hook).

@@ -15,10 +15,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/gateway"
+	"github.com/mcpscript/mcpscript/internal/oauthrs"
 	"github.com/mcpscript/mcpscript/internal/suggest"
 	"github.com/mcpscript/mcpscript/internal/wire"
 )
@@ -68,6 +70,9 @@ type Options struct {
 	Listen string
 	// Logger receives the proxy's logs; default slog.Default().
 	Logger *slog.Logger
+	// Collectors are further Prometheus collectors served on /metrics,
+	// such as the rate limits' refusal counter.
+	Collectors []prometheus.Collector
 }
 
 // Server is the HTTP proxy: the configured servers of a Runner over the
@@ -84,6 +89,8 @@ type Server struct {
 	auth    *authenticator // nil: authentication off
 	metrics *metrics
 	cors    *corsPolicy // nil: no CORS
+	// warnings rate-limits the warnings about refused browsers (warnings.go).
+	warnings *warnLimiter
 
 	configured map[string]string // every configured server name, to itself (canonical strings)
 	allowed    []string          // the servers the proxy exposes, sorted
@@ -148,9 +155,13 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 		maxBody = config.DefaultMaxBodyBytes
 	}
 
+	auth, err := newAuthenticator(cfg.Authenticate, r.Config().Resolve, o.Logger)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		r: r, cfg: cfg, logger: o.Logger, listen: listen,
-		auth: newAuthenticator(cfg.Authenticate), cors: newCORSPolicy(cfg.CORS),
+		auth: auth, cors: newCORSPolicy(cfg.CORS), warnings: newWarnLimiter(o.Logger),
 		configured: map[string]string{}, servers: map[string]*serverTransports{},
 	}
 	for _, name := range r.Servers() {
@@ -160,6 +171,7 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 		}
 	}
 	s.gw = gateway.New(r, &gateway.Options{AllowedServers: cfg.AllowedServers, Logger: o.Logger, ListWait: cfg.ListWait.Duration})
+	s.auth.warnRisks(o.Logger)
 	sessions := cfg.Sessions
 	if sessions == nil {
 		sessions = &config.Sessions{}
@@ -167,6 +179,13 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 	s.limits = newSessionLimits(cmp.Or(sessions.MaxPerCaller, config.DefaultMaxSessionsPerCaller), cmp.Or(sessions.MaxTotal, config.DefaultMaxSessionsTotal))
 	s.calls = newCallTracker()
 	s.metrics = newMetrics(r, s.configured)
+	for _, c := range o.Collectors {
+		if err := s.metrics.reg.Register(c); err != nil {
+			auth.close()
+			s.gw.Close()
+			return nil, fmt.Errorf("proxy: Options.Collectors: %w", err)
+		}
+	}
 
 	// One subscription feeds the restart metrics and the reference's
 	// server-status events (for the servers the proxy exposes).
@@ -231,6 +250,7 @@ func (s *Server) routes() {
 	app.Use(s.guardMiddleware)
 	app.Use(s.corsMiddleware)
 	app.Use(s.authMiddleware)
+	app.Use(s.rateLimitStatus) // 429 for a rate-limited JSON answer (ratelimit.go)
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
@@ -238,6 +258,10 @@ func (s *Server) routes() {
 	app.Get("/api/servers", s.apiServers)
 	if s.auth != nil && s.auth.queryTokens {
 		app.Post("/auth/token", s.issueToken)
+	}
+	if s.auth != nil && s.auth.oauth != nil {
+		app.Get(oauthrs.WellKnownPath, s.metadata)
+		app.Get(oauthrs.WellKnownPath+"/*", s.metadata)
 	}
 
 	app.Get("/sse", s.reference.Stream)
@@ -455,6 +479,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.gw.Close()
 	s.stopEvents()
+	s.auth.close()
 	if ln == nil {
 		return nil
 	}

@@ -172,7 +172,7 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 		}
 		return errMissingSession
 	}
-	s, ok := t.sessions.lookup(sid, ident.Token)
+	s, ok := t.sessions.lookup(sid, sessionOwner(ident))
 	if !ok {
 		return errUnknownSession
 	}
@@ -204,7 +204,7 @@ func (t *streamable) Get(c *fiber.Ctx) error {
 	if err := checkVersion(c); err != nil {
 		return err
 	}
-	s, ok := t.sessions.lookup(sid, identityOf(c).Token)
+	s, ok := t.sessions.lookup(sid, sessionOwner(identityOf(c)))
 	if !ok {
 		return errUnknownSession
 	}
@@ -231,7 +231,7 @@ func (t *streamable) Delete(c *fiber.Ctx) error {
 	if sid == "" {
 		return methodNotAllowed(c)
 	}
-	s, ok := t.sessions.lookup(sid, identityOf(c).Token)
+	s, ok := t.sessions.lookup(sid, sessionOwner(identityOf(c)))
 	if !ok {
 		return errUnknownSession
 	}
@@ -252,7 +252,7 @@ func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, m *wire.Mes
 		return err
 	}
 	s := &smSession{
-		t: t, id: ident.Session, token: ident.Token,
+		t: t, id: ident.Session, token: sessionOwner(ident),
 		streams: map[int64]*eventStream{}, inflight: map[string]*eventStream{}, lastUsed: time.Now(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -421,9 +421,9 @@ func (s *smSession) serveStream(c *fiber.Ctx, st *eventStream, cursor int64, res
 		prelude = func(w *bufio.Writer) { w.WriteString(primer) }
 	}
 	setSSEHeaders(c)
-	done, hb := c.Context().Done(), s.t.opts.Heartbeat
+	done, hb, conn := c.Context().Done(), s.t.opts.Heartbeat, c.Context().Conn()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		reason := st.serve(w, a, hb, done, prelude)
+		reason := st.serveConn(w, a, hb, done, conn, prelude)
 		s.mu.Lock()
 		if reason == endComplete && st != s.standalone {
 			delete(s.streams, st.id)

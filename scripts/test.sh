@@ -42,7 +42,7 @@ PATH="$PWD/bin:$PATH" go run ./examples/sse_proxy -listen 127.0.0.1:0 -for 2s
 PATH="$PWD/bin:$PATH" bin/mcpscript run examples/workflows/knowledge-graph.js -c examples/workflows/config.json >/dev/null
 scripts/build-filters.sh
 # Every example config is valid and its servers can start from the repo root.
-for c in examples/*.json examples/*/config.json; do
+for c in examples/*.json examples/*/*.json; do
 	PATH="$PWD/bin:$PATH" bin/mcpscript check -c "$c" >/dev/null
 done
 # A config mixing local and remote servers: its remote is the demo server

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/internal/policy"
 	"github.com/mcpscript/mcpscript/internal/suggest"
 	"github.com/mcpscript/mcpscript/scripting"
 	"github.com/mcpscript/mcpscript/scripting/wasm"
@@ -50,6 +51,8 @@ type app struct {
 	// closers release what newRunner loaded (hook runtimes, filter
 	// instances) when the command ends.
 	closers []func() error
+	// policy holds the config's state store and limits (newRunner).
+	policy *policy.Policy
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -252,8 +255,17 @@ func (a *app) loadScripts(ctx context.Context, r *engine.Runner) (hooks, filters
 		return 0, 0, usageError{err}
 	}
 	a.closers = append(a.closers, closeFilters)
+	// The config's rate limits come last: a request a hook refuses uses no
+	// quota, and a routed one counts where it goes.
+	pol, err := policy.New(r.Config(), a.logger)
+	if err != nil {
+		return 0, 0, usageError{err}
+	}
+	a.closers = append(a.closers, pol.Close)
+	a.policy = pol
 	r.Use(hmw...)
 	r.Use(fmw...)
+	r.Use(pol.Middleware())
 	return len(hmw), len(fmw), nil
 }
 

@@ -64,7 +64,11 @@ func (a *app) serve(ctx context.Context, listen string) error {
 	if err := r.Config().CheckSecrets(); err != nil {
 		return err
 	}
-	srv, err := proxy.New(r, &proxy.Options{Listen: listen, Logger: a.logger})
+	opts := &proxy.Options{Listen: listen, Logger: a.logger}
+	if a.policy != nil {
+		opts.Collectors = append(opts.Collectors, a.policy.Collector())
+	}
+	srv, err := proxy.New(r, opts)
 	if err != nil {
 		return usageError{err}
 	}
@@ -130,6 +134,13 @@ func (a *app) printBanner(cfg *config.Config, base string, urls []string) {
 		}
 		auth = "; send Authorization: Bearer " + secret
 	}
+	if p := cfg.Proxy; p != nil && p.Authenticate != nil && p.Authenticate.OAuth != nil {
+		if auth == "" {
+			auth = "; send Authorization: Bearer <access token from " + p.Authenticate.OAuth.Issuer + ">"
+		} else {
+			auth += " or an access token from " + p.Authenticate.OAuth.Issuer
+		}
+	}
 	fmt.Fprintf(a.stdout, "mcpscript: serving %s on %s%s\n", plural(len(servers), "server"), base, auth)
 	t := a.newTable()
 	t.keep = true
@@ -141,6 +152,9 @@ func (a *app) printBanner(cfg *config.Config, base string, urls []string) {
 	}
 	if p := cfg.Proxy; p != nil && p.Authenticate != nil && p.Authenticate.QueryTokens {
 		t.row("  "+base+"/auth/token", "POST: trade a bearer token for a 60-second ?access_token=")
+	}
+	if p := cfg.Proxy; p != nil && p.Authenticate != nil && p.Authenticate.OAuth != nil {
+		t.row("  "+base+"/.well-known/oauth-protected-resource", "OAuth protected resource metadata (also under each endpoint's path)")
 	}
 	t.row("  " + base + "/healthz /readyz /metrics /api/servers: health, readiness, Prometheus metrics, server states")
 	t.flush()

@@ -43,7 +43,8 @@
 //	        "token": "${MCP_PROXY_TOKEN}",
 //	        "tokens": [{"name": "ci", "token": "${CI_TOKEN}", "servers": ["fetch"]}]
 //	      },
-//	      "queryTokens": false
+//	      "queryTokens": false,
+//	      "tokenlessStreams": false
 //	    },
 //	    "cors": {"allowedOrigins": ["http://localhost:5173"], "allowCredentials": false},
 //	    "allowedHosts": ["mcp.example.com"],
@@ -161,6 +162,13 @@ type Config struct {
 	// Filters are WebAssembly filters, run after the hooks of Scripts in
 	// the order given.
 	Filters []*Filter `json:"filters,omitempty"`
+	// Redis is the Redis server shared by State and Limits; nil when there
+	// is none.
+	Redis *Redis `json:"redis,omitempty"`
+	// State configures the state store of policies; nil when there is none.
+	State *State `json:"state,omitempty"`
+	// Limits are rate limits and quotas; nil when there are none.
+	Limits *Limits `json:"limits,omitempty"`
 	// Inputs are the values that ${input:ID} references stand for, as VS
 	// Code's mcp.json declares them (see InputVar).
 	Inputs []*Input `json:"inputs,omitempty"`
@@ -595,6 +603,18 @@ type Authenticate struct {
 	// EventSource) authenticate with a short-lived token in the query
 	// string, obtained with a bearer token from POST /auth/token.
 	QueryTokens bool `json:"queryTokens,omitempty"`
+	// OAuth verifies bearer tokens that are JWTs, as an OAuth 2.1
+	// resource server, next to the static tokens of Bearer (one of the two
+	// is required).
+	OAuth *OAuthResource `json:"oauth,omitempty"`
+	// TokenlessStreams lets GET /sse open a stream without a token, for web
+	// pages written for mcp-runner (their EventSource sends none): the
+	// stream belongs to no one and receives nothing until an authenticated
+	// POST binds it, by naming it (?sessionId=) or, naming none, by being
+	// the only unbound stream of the POST's Origin and address. Off by
+	// default; the proxy logs a warning when it is on (see the README's
+	// Security section for what it risks).
+	TokenlessStreams bool `json:"tokenlessStreams,omitempty"`
 }
 
 // Bearer is bearer-token authentication: a client presents one of the
@@ -778,7 +798,7 @@ func (c *Config) WithDefaults() *Config {
 		p.AllowedServers = slices.Clone(p.AllowedServers)
 		p.AllowedHosts = slices.Clone(p.AllowedHosts)
 		if a := p.Authenticate; a != nil {
-			p.Authenticate = &Authenticate{QueryTokens: a.QueryTokens}
+			p.Authenticate = &Authenticate{QueryTokens: a.QueryTokens, TokenlessStreams: a.TokenlessStreams, OAuth: a.OAuth.withDefaults()}
 			if a.Bearer != nil {
 				b := *a.Bearer
 				b.Tokens = nil
@@ -829,6 +849,9 @@ func (c *Config) WithDefaults() *Config {
 		out.Proxy = &p
 	}
 	out.Scripts = c.Scripts.withDefaults()
+	out.Redis = c.Redis.withDefaults()
+	out.State = c.State.withDefaults(c.Redis)
+	out.Limits = c.Limits.withDefaults(c.Redis)
 	if c.Filters != nil {
 		out.Filters = make([]*Filter, len(c.Filters))
 		for i, f := range c.Filters {

@@ -234,7 +234,8 @@ func TestEveryKey(t *testing.T) {
     "allowedServers": ["fs"],
     "authenticate": {
       "bearer": {"token": "t", "tokens": [{"name": "ci", "token": "${FETCH_TOKEN}", "servers": ["fs"]}, {"name": "web", "token": "w"}]},
-      "queryTokens": true
+      "queryTokens": true,
+      "tokenlessStreams": true
     },
     "cors": {"allowedOrigins": ["http://localhost:5173", "*"], "allowCredentials": false},
     "allowedHosts": ["mcp.example.com", "[::1]:8080"],
@@ -264,7 +265,8 @@ func TestEveryKey(t *testing.T) {
 					{Name: "ci", Token: "s3cret", Servers: []string{"fs"}},
 					{Name: "web", Token: "w"},
 				}},
-				QueryTokens: true,
+				QueryTokens:      true,
+				TokenlessStreams: true,
 			},
 			CORS:         &CORS{AllowedOrigins: []string{"http://localhost:5173", "*"}},
 			AllowedHosts: []string{"mcp.example.com", "[::1]:8080"},
@@ -456,7 +458,7 @@ built-in: sseProxy.port: must be between 1 and 65535, found 65536 (or 0 for any 
 built-in: sseProxy.workers: must be at least 1, found -1
 built-in: sseProxy.allowedServers[0]: unknown server "okk" (did you mean "ok"?)
 built-in: sseProxy.allowedServers[2]: "ok" is listed twice
-built-in: sseProxy.authenticate: missing "bearer" (e.g. "authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}, or leave "authenticate" out)`
+built-in: sseProxy.authenticate: missing "bearer" or "oauth" (e.g. "authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}, or leave "authenticate" out)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
 	}
@@ -492,7 +494,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		  "stopTimeout": "1s", "maxFrameBytes": 2048, "roots": ["file:///a", {"uri": "file:///b", "name": "b"}]}},
 		  "sseProxy": {"address": "::1", "port": 0, "workers": 9, "allowedServers": ["a"]}}`,
 		`{"mcpServers": {"a": {"command": "x"}}, "sseProxy": {"authenticate": {"bearer": {"tokens": [{"name": "n", "token": "s", "servers": ["a"]}]},
-		  "queryTokens": true}, "cors": {"allowedOrigins": ["https://app.example.com:8443"], "allowCredentials": true},
+		  "queryTokens": true, "tokenlessStreams": true}, "cors": {"allowedOrigins": ["https://app.example.com:8443"], "allowCredentials": true},
 		  "allowedHosts": ["*"], "maxBodyBytes": 65536}}`,
 	} {
 		c := parse(t, in)

@@ -399,6 +399,9 @@ func (d *decoder) topLevelKeys(c *Config) objectSpec {
 			{key: "sseProxy", decode: func(v *node, p string) { c.Proxy = d.proxy(v, p) }},
 			{key: "scripts", decode: func(v *node, p string) { c.Scripts = d.scripts(v, p) }},
 			{key: "filters", decode: func(v *node, p string) { c.Filters = d.filters(v, p) }},
+			{key: "redis", decode: func(v *node, p string) { c.Redis = d.redis(v, p) }},
+			{key: "state", decode: func(v *node, p string) { c.State = d.state(v, p) }},
+			{key: "limits", decode: func(v *node, p string) { c.Limits = d.limits(v, p) }},
 		},
 		ignored: []string{"$schema", "globalShortcut", "preferences"},
 		unknownHint: func(key string, v *node) string {
@@ -852,7 +855,9 @@ func (d *decoder) authenticate(n *node, path string) *Authenticate {
 	a := &Authenticate{}
 	d.object(n, path, objectSpec{fields: []field{
 		{key: "bearer", decode: func(v *node, p string) { a.Bearer = d.bearer(v, p) }},
+		{key: "oauth", decode: func(v *node, p string) { a.OAuth = d.oauthResource(v, p) }},
 		{key: "queryTokens", decode: func(v *node, p string) { a.QueryTokens = d.boolean(v, p) }},
+		{key: "tokenlessStreams", decode: func(v *node, p string) { a.TokenlessStreams = d.boolean(v, p) }},
 	}})
 	return a
 }

@@ -509,8 +509,8 @@ mcpscript.json:3:57: sseProxy.allowedServers[2]: unknown server "git" (configure
 		name: "authenticate without bearer",
 		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "sseProxy": {"authenticate": {"basic": {}}}}`,
 		kind: ErrInvalid,
-		want: `mcpscript.json:1:76: sseProxy.authenticate: missing "bearer" (e.g. "authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}, or leave "authenticate" out)
-mcpscript.json:1:77: sseProxy.authenticate.basic: unknown key "basic" (expected one of: bearer, queryTokens)`,
+		want: `mcpscript.json:1:76: sseProxy.authenticate: missing "bearer" or "oauth" (e.g. "authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}, or leave "authenticate" out)
+mcpscript.json:1:77: sseProxy.authenticate.basic: unknown key "basic" (expected one of: bearer, oauth, queryTokens, tokenlessStreams)`,
 	},
 	{
 		name: "bearer without token or tokens",

@@ -31,8 +31,8 @@ var placeholderParts = []string{
 	"token-here", "token_here", "secret-here", "secret_here",
 }
 
-// CheckSecrets reports every bearer token of the proxy that must not guard
-// a server: an empty one, one shorter than MinSecretBytes, and a
+// CheckSecrets reports every bearer token (and OAuth HMAC secret) of the
+// proxy that must not guard a server: an empty one, one shorter than MinSecretBytes, and a
 // placeholder from documentation such as "your-secure-token-here" or
 // "changeme" (or one character repeated). Each problem names the variable
 // to set: the one the token was expanded from (see [Config.Vars]), else a
@@ -42,11 +42,12 @@ var placeholderParts = []string{
 // Parse does not apply this rule, since commands that do not serve never
 // send the tokens; `mcpscript serve` and `mcpscript check` do.
 func (c *Config) CheckSecrets() error {
-	if c == nil || c.Proxy == nil || c.Proxy.Authenticate == nil || c.Proxy.Authenticate.Bearer == nil {
+	if c == nil || c.Proxy == nil || c.Proxy.Authenticate == nil {
 		return nil
 	}
 	const at = "sseProxy.authenticate.bearer"
 	b := c.Proxy.Authenticate.Bearer
+	o := c.Proxy.Authenticate.OAuth
 	col := newCollector(nil)
 	check := func(path, token, suggested string) {
 		msg := weakness(token)
@@ -61,11 +62,16 @@ func (c *Config) CheckSecrets() error {
 		}
 		col.problems = append(col.problems, c.Problem(path, msg+"; serve refuses it", hint))
 	}
-	if b.Token != "" || len(b.Tokens) == 0 {
+	if b != nil && (b.Token != "" || len(b.Tokens) == 0) {
 		check(at+".token", b.Token, "MCP_PROXY_TOKEN")
 	}
-	for i, t := range b.Tokens {
-		check(child(index(at+".tokens", i), "token"), t.Token, envName(t.Name)+"_TOKEN")
+	if b != nil {
+		for i, t := range b.Tokens {
+			check(child(index(at+".tokens", i), "token"), t.Token, envName(t.Name)+"_TOKEN")
+		}
+	}
+	if o != nil && o.HMACSecret != "" {
+		check("sseProxy.authenticate.oauth.hmacSecret", o.HMACSecret, "OAUTH_HMAC_SECRET")
 	}
 	return col.err(c.Source, ErrWeakSecret)
 }

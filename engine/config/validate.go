@@ -49,6 +49,7 @@ func validate(c *Config, r *collector) {
 		validateScripts(c.Scripts, r)
 	}
 	validateFilters(c.Filters, r)
+	validateIdentity(c, r)
 }
 
 func validateServer(s *Server, path string, r *collector) {
@@ -372,11 +373,15 @@ func validateProxy(p *Proxy, servers []string, r *collector) {
 		}
 	}
 	if a := p.Authenticate; a != nil {
-		if a.Bearer == nil {
-			r.add("sseProxy.authenticate", `missing "bearer"`,
+		if a.Bearer == nil && a.OAuth == nil {
+			r.add("sseProxy.authenticate", `missing "bearer" or "oauth"`,
 				`e.g. "authenticate": {"bearer": {"token": "${MCP_PROXY_TOKEN}"}}, or leave "authenticate" out`)
-		} else {
+		}
+		if a.Bearer != nil {
 			validateBearer(a.Bearer, p.AllowedServers, servers, r)
+		}
+		if a.OAuth != nil {
+			validateOAuthResource(a.OAuth, r)
 		}
 	}
 	if c := p.CORS; c != nil {
