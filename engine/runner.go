@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/internal/suggest"
@@ -82,6 +83,15 @@ type Options struct {
 	// Middleware wraps every request the runner's clients send, the first
 	// outermost; see Middleware and Runner.Use.
 	Middleware []Middleware
+	// Observers watch every request outside the middleware, the first
+	// outermost; see Runner.Observe.
+	Observers []Middleware
+	// TracerProvider, when set, makes the runner trace requests with
+	// OpenTelemetry: a span for each request through Do and Through, one
+	// for each call to a server (whose params._meta then carries its
+	// traceparent), and one while a call waits for a restarting server.
+	// Nil traces nothing and costs nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Runner runs the MCP servers of a config: it starts them, keeps them alive
@@ -101,7 +111,11 @@ type Runner struct {
 	// mw is the same middleware as a list, for Through.
 	chain atomic.Pointer[Handler]
 	mw    atomic.Pointer[[]Middleware]
+	obs   atomic.Pointer[[]Middleware] // observers (Observe), outside mw
+	all   atomic.Pointer[[]Middleware] // obs then mw, for Through
 	mwMu  sync.Mutex
+
+	tracer trace.Tracer // nil: no tracing
 
 	twins twins // modern processes of dual-era servers (twin.go)
 
@@ -159,6 +173,10 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 	}
 	r := &Runner{cfg: cfg, logger: o.Logger, servers: map[string]*server{}, subs: map[int]chan Event{}, opts: o}
 	r.SetRequestHandler(o.OnRequest)
+	if o.TracerProvider != nil {
+		r.tracer = o.TracerProvider.Tracer(tracerName, trace.WithInstrumentationVersion(Version))
+	}
+	r.Observe(o.Observers...)
 	r.Use(o.Middleware...)
 	for _, name := range cfg.ServerNames() {
 		s, err := r.newServer(name, cfg.Servers[name], &o)
@@ -445,6 +463,7 @@ func (r *Runner) newServer(name string, sc *config.Server, o *Options) (*server,
 		Roots:          roots,
 		Logger:         o.Logger,
 		Modern:         sc.Protocol == config.ProtocolModern,
+		TracerProvider: o.TracerProvider,
 	})
 	s.client.shared = &r.requestHandler
 	s.client.runner = r
