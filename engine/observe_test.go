@@ -31,7 +31,9 @@ func TestObserversAreOutermostAndNotMiddleware(t *testing.T) {
 	if got := call(t, c, "echo", map[string]any{"text": "hi"}); got != "hi" {
 		t.Fatalf("echo = %q", got)
 	}
-	final := func(context.Context, *engine.Request) (json.RawMessage, error) { return json.RawMessage(`{"tools":[]}`), nil }
+	final := func(context.Context, *engine.Request) (json.RawMessage, error) {
+		return json.RawMessage(`{"tools":[]}`), nil
+	}
 	if _, err := r.Through(ctx(t), &engine.Request{Server: "ts", Method: "tools/list"}, final); err != nil {
 		t.Fatal(err)
 	}
