@@ -331,6 +331,7 @@ func (d *decoder) topLevelKeys(c *Config) objectSpec {
 			{key: "sseProxy", decode: func(v *node, p string) { c.Proxy = d.proxy(v, p) }},
 			{key: "scripts", decode: func(v *node, p string) { c.Scripts = d.scripts(v, p) }},
 			{key: "filters", decode: func(v *node, p string) { c.Filters = d.filters(v, p) }},
+			{key: "audit", decode: func(v *node, p string) { c.Audit = d.audit(v, p) }},
 		},
 		ignored: []string{"$schema", "globalShortcut", "preferences"},
 		unknownHint: func(key string, v *node) string {
@@ -584,6 +585,10 @@ func (d *decoder) proxy(n *node, path string) *Proxy {
 			if p.AllowedHosts == nil && v.kind == kindArray {
 				p.AllowedHosts = []string{}
 			}
+		}},
+		{key: "console", decode: func(v *node, at string) {
+			on := d.boolean(v, at)
+			p.Console = &on
 		}},
 		{key: "maxBodyBytes", decode: func(v *node, at string) {
 			if n, ok := d.integer(v, at); ok {

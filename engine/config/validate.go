@@ -48,6 +48,9 @@ func validate(c *Config, r *collector) {
 		validateScripts(c.Scripts, r)
 	}
 	validateFilters(c.Filters, r)
+	if c.Audit != nil {
+		validateAudit(c.Audit, r)
+	}
 }
 
 func validateServer(s *Server, path string, r *collector) {
