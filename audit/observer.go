@@ -80,7 +80,10 @@ func (t *Trail) record(ctx context.Context, req *engine.Request, notes *engine.C
 				r.ArgsSHA256 = hex.EncodeToString(sum[:])
 			}
 			if t.args == config.AuditFull {
-				r.Arguments = bytes.Clone(args) // params may be a buffer its owner reuses
+				// A copy (params may be a buffer its owner reuses), on
+				// one line as a JSON-lines record must be.
+				r.Arguments = bytes.Clone(args)
+				rawjson.Flatten(r.Arguments)
 			}
 		}
 	case "resources/read", "resources/subscribe", "resources/unsubscribe":

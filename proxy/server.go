@@ -14,7 +14,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mcpscript/mcpscript/audit"
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/gateway"
@@ -62,6 +64,14 @@ type Options struct {
 	Listen string
 	// Logger receives the proxy's logs; default slog.Default().
 	Logger *slog.Logger
+	// Audit, when set, is the trail the console shows live (GET
+	// /api/audit/stream); install its Observer on the Runner too.
+	Audit *audit.Trail
+	// HookStats, when set, reports the hooks and filters (GET /api/hooks).
+	HookStats func() []engine.MiddlewareStats
+	// TracerProvider, when set, gives each HTTP request a span (see
+	// tracing.go).
+	TracerProvider trace.TracerProvider
 }
 
 // Server is the HTTP proxy: the configured servers of a Runner over the
@@ -78,6 +88,11 @@ type Server struct {
 	auth    *authenticator // nil: authentication off
 	metrics *metrics
 	cors    *corsPolicy // nil: no CORS
+
+	console   bool                            // the console and its API are served (console.go, api.go)
+	trail     *audit.Trail                    // nil: no audit stream
+	hookStats func() []engine.MiddlewareStats // nil: no hook statistics
+	tracer    trace.Tracer                    // nil: HTTP requests are not traced
 
 	configured map[string]string // every configured server name, to itself (canonical strings)
 	allowed    []string          // the servers the proxy exposes, sorted
@@ -151,6 +166,11 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 			s.allowed = append(s.allowed, name)
 		}
 	}
+	host, _, _ := net.SplitHostPort(listen)
+	s.console, s.trail, s.hookStats = cfg.ConsoleOn(host), o.Audit, o.HookStats
+	if o.TracerProvider != nil {
+		s.tracer = o.TracerProvider.Tracer(tracerName, trace.WithInstrumentationVersion(engine.Version))
+	}
 	s.gw = gateway.New(r, &gateway.Options{AllowedServers: cfg.AllowedServers, Logger: o.Logger})
 	s.metrics = newMetrics(r, s.configured)
 
@@ -204,6 +224,9 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 func (s *Server) routes() {
 	app := s.app
 	app.Use(s.metricsMiddleware) // first, so that it counts the answer to a panic too
+	if s.tracer != nil {
+		app.Use(s.traceMiddleware)
+	}
 	app.Use(recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(c *fiber.Ctx, e any) {
@@ -212,12 +235,18 @@ func (s *Server) routes() {
 	}))
 	app.Use(s.guardMiddleware)
 	app.Use(s.corsMiddleware)
+	if s.console {
+		s.consoleRoutes(app) // the page asks for the token: before authentication
+	}
 	app.Use(s.authMiddleware)
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", s.metricsHandler)
 	app.Get("/api/servers", s.apiServers)
+	if s.console {
+		s.apiRoutes(app)
+	}
 	if s.auth != nil && s.auth.queryTokens {
 		app.Post("/auth/token", s.issueToken)
 	}
