@@ -163,8 +163,8 @@ func (s *Server) apiEvents(c *fiber.Ctx) error {
 
 // auditFilter selects the records a stream shows.
 type auditFilter struct {
-	id                                     engine.Identity
-	s                                      *Server
+	id                                      engine.Identity
+	s                                       *Server
 	server, tool, caller, decision, outcome string
 }
 
