@@ -70,3 +70,7 @@ func serveConsoleFile(c *fiber.Ctx, files fs.FS, name string) error {
 	c.Set("Referrer-Policy", "no-referrer")
 	return c.Send(data)
 }
+
+// ConsoleOn reports whether the proxy serves the web console and its API
+// (sseProxy.console, by default on when it listens on loopback).
+func (s *Server) ConsoleOn() bool { return s.console }

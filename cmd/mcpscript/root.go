@@ -48,8 +48,10 @@ type app struct {
 	logLevel       string
 	logger         *slog.Logger
 	// closers release what newRunner loaded (hook runtimes, filter
-	// instances) when the command ends.
+	// instances, the audit trail, the tracer) when the command ends.
 	closers []func() error
+	// obs is the audit trail, tracing and hook meters (observe.go).
+	obs observability
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -228,6 +230,9 @@ func (a *app) newRunner(ctx context.Context) (*engine.Runner, error) {
 	if self := selfPath(); self != "" {
 		opts.Commands = map[string]string{"mcpscript": self}
 	}
+	if err := a.observe(ctx, cfg, opts); err != nil {
+		return nil, err
+	}
 	r, err := engine.New(cfg, opts)
 	if err != nil {
 		return nil, err
@@ -252,6 +257,7 @@ func (a *app) loadScripts(ctx context.Context, r *engine.Runner) (hooks, filters
 		return 0, 0, usageError{err}
 	}
 	a.closers = append(a.closers, closeFilters)
+	a.measured(r.Config(), hmw, fmw)
 	r.Use(hmw...)
 	r.Use(fmw...)
 	return len(hmw), len(fmw), nil
