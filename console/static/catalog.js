@@ -131,7 +131,8 @@ function toolDetail(pane, it) {
             progress.max = p.total;
             progress.value = p.progress;
           }
-          progressText.textContent = (p.message || "") + (p.total ? " (" + p.progress + "/" + p.total + ")" : " " + p.progress);
+          const count = p.total ? p.progress + "/" + p.total : String(p.progress);
+          progressText.textContent = !p.message ? count : p.message.includes(count) ? p.message : p.message + " (" + count + ")";
         },
       });
       result.replaceChildren(toolResult(res));

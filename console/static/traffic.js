@@ -16,6 +16,11 @@ function target(r) {
   return r.tool || r.prompt || r.uri || "";
 }
 
+// ms formats a latency: two decimals below 10 ms, whole numbers above.
+function ms(v) {
+  return v < 10 ? v.toFixed(2) : String(Math.round(v));
+}
+
 function time(iso) {
   const d = new Date(iso);
   return d.toLocaleTimeString([], {hour12: false}) + "." + String(d.getMilliseconds()).padStart(3, "0");
@@ -82,7 +87,7 @@ export function trafficPage(main) {
         h("td", {}, h("span", {class: "muted"}, r.method), " ", target(r)),
         h("td", {class: "small decisions"}, decisionsOf(r)),
         h("td", {}, h("span", {class: "outcome outcome-" + r.outcome}, r.outcome), r.code ? h("span", {class: "muted small"}, " " + r.code) : null),
-        h("td", {class: "num"}, String(r.latencyMs))));
+        h("td", {class: "num"}, ms(r.latencyMs))));
     }
     body.replaceChildren(...rows);
     count.textContent = records.length + " records" + (missed ? ", " + missed + " missed" : "");
