@@ -51,7 +51,7 @@ func spanNamed(t *testing.T, rec *tracetest.SpanRecorder, name string, kind trac
 func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]string {
 	m := map[attribute.Key]string{}
 	for _, kv := range s.Attributes() {
-		m[kv.Key] = kv.Value.Emit()
+		m[kv.Key] = kv.Value.String()
 	}
 	return m
 }

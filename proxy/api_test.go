@@ -285,7 +285,7 @@ func TestHTTPRequestSpans(t *testing.T) {
 	}
 	a := map[string]string{}
 	for _, kv := range httpSpan.Attributes() {
-		a[string(kv.Key)] = kv.Value.Emit()
+		a[string(kv.Key)] = kv.Value.String()
 	}
 	if a["http.request.method"] != "POST" || a["http.route"] != "/servers/:name/messages" || a["mcpscript.server"] != "b" || a["http.response.status_code"] != "202" {
 		t.Errorf("HTTP span attributes %v", a)
