@@ -145,6 +145,12 @@ func (s *Server) apiEvents(c *fiber.Ctx) error {
 				if err != nil {
 					continue
 				}
+				// The event's own state: the server may have moved on,
+				// and each step is for the page to show.
+				st.State, st.PID, st.Restarts, st.Since = ev.State, ev.PID, ev.Restarts, ev.Time
+				if ev.Err != nil {
+					st.Err = ev.Err
+				}
 				data, _ := json.Marshal(apiStatus(st))
 				if !writeEvent(w, "status", data) {
 					return
