@@ -117,7 +117,7 @@ func (c *conn) call(ctx context.Context, method string, params json.RawMessage, 
 	c.mu.Unlock()
 
 	start := time.Now()
-	data := wire.AppendRequest(make([]byte, 0, len(params)+len(method)+64), rawID, method, params)
+	data := wire.AppendRequest(make([]byte, 0, len(params)+len(method)+96), rawID, method, params) // room for the framing newline
 	if err := c.write(ctx, data); err != nil {
 		if c.take(id) != nil {
 			if ctx.Err() != nil {
@@ -310,7 +310,7 @@ func (c *conn) close(err error) {
 }
 
 func (c *conn) readLoop(r io.Reader) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, readBufferSize)
 	var readErr error
 	for {
 		var frame []byte
@@ -344,17 +344,34 @@ func (c *conn) readLoop(r io.Reader) {
 
 var errFrameTooLarge = errors.New("message too large")
 
+// readBufferSize is the buffer of a connection's reader: a message that
+// fits is read with one allocation of its own size.
+const readBufferSize = 256 << 10
+
 // writeStallGrace is how long a write may stay blocked after its deadline
 // before the connection is declared stuck and closed.
 const writeStallGrace = time.Second
 
 // readFrame reads one newline-terminated line of any length up to max bytes.
-// The returned slice is the caller's to keep.
+// The returned slice is the caller's to keep: one allocation of its size
+// when the line fits the reader's buffer.
 func readFrame(br *bufio.Reader, max int) ([]byte, error) {
-	var buf []byte
+	chunk, err := br.ReadSlice('\n')
+	switch {
+	case len(chunk) > max+1: // +1: the newline does not count
+		return nil, errFrameTooLarge
+	case err == nil:
+		return bytes.Clone(chunk), nil
+	case errors.Is(err, io.EOF) && len(chunk) > 0:
+		return bytes.Clone(chunk), nil // a last line without newline; EOF comes next call
+	case !errors.Is(err, bufio.ErrBufferFull):
+		return nil, err
+	}
+	buf := make([]byte, 0, 2*len(chunk))
+	buf = append(buf, chunk...)
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if len(buf)+len(chunk) > max+1 { // +1: the newline does not count
+		if len(buf)+len(chunk) > max+1 {
 			return nil, errFrameTooLarge
 		}
 		buf = append(buf, chunk...)
@@ -364,7 +381,7 @@ func readFrame(br *bufio.Reader, max int) ([]byte, error) {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case errors.Is(err, io.EOF) && len(buf) > 0:
-			return buf, nil // a last line without newline; EOF comes next call
+			return buf, nil
 		default:
 			return nil, err
 		}

@@ -53,6 +53,9 @@ type Gateway struct {
 	names   []string             // the servers the gateway exposes, sorted
 	servers map[string]*upstream // by name, for each of names
 	prefix  map[string]string    // namespace prefix of every configured server
+	// perSession says whether any server has a child per session (else a
+	// request has no private child to acquire).
+	perSession bool
 
 	stopEvents func()
 	removes    []func()
@@ -138,6 +141,7 @@ func New(r *engine.Runner, opts *Options) *Gateway {
 		g.servers[name] = u
 		if sc := r.Config().Servers[name]; sc.PerSession() {
 			u.perSession, u.idle, u.maxSessions = true, sc.SessionIdleTimeout.Duration, sc.MaxSessions
+			g.perSession = true
 			continue
 		}
 		g.removes = append(g.removes, c.OnNotification("", func(_, method string, params json.RawMessage) {

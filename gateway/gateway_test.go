@@ -294,8 +294,10 @@ func TestGatewayInitialize(t *testing.T) {
 			if got := p.result("ping", nil); string(got) != "{}" {
 				t.Errorf("ping = %s", got)
 			}
-			// A second initialize in the same session is answered again, not forwarded.
-			p.initialize(tc.ask, nil)
+			// A second initialize in the same session is refused, not forwarded.
+			if e := p.fail("initialize", map[string]any{"protocolVersion": tc.ask, "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "x", "version": "1"}}); e.Code != -32600 || !strings.Contains(e.Message, "already initialized") {
+				t.Errorf("second initialize: %+v", e)
+			}
 		})
 	}
 }

@@ -139,9 +139,8 @@ func (s *Session) serve(ctx context.Context, id json.RawMessage, method string, 
 	rq.seq = s.seq
 	s.inflight[key] = rq
 	s.mu.Unlock()
-	stop := context.AfterFunc(s.ctx, func() { cancel(errSessionClosed) })
+	// Close cancels the requests in flight (errSessionClosed).
 	defer func() {
-		stop()
 		s.mu.Lock()
 		if s.inflight[key] == rq {
 			delete(s.inflight, key)

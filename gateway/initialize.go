@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // initialize answers a client's initialize itself: the version is the
@@ -29,6 +30,12 @@ func (s *Session) initialize(ctx context.Context, rq *request, params json.RawMe
 	}
 	version := negotiate(p.ProtocolVersion)
 	s.mu.Lock()
+	if s.handshaken {
+		s.mu.Unlock()
+		return nil, wire.Errorf(wire.CodeInvalidRequest,
+			"invalid request: this session is already initialized; a client initializes once per session (to start over, open a new session)")
+	}
+	s.handshaken = true
 	s.initialized = true
 	s.id.Protocol = version
 	s.clientCaps = p.Capabilities

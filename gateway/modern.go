@@ -51,6 +51,10 @@ type ModernRequest struct {
 	// (progress, log messages, a listen's notifications), in order. It
 	// must not block for long.
 	Send func(msg json.RawMessage)
+	// ParamHeaders are the request's Mcp-Param-* headers, by the name
+	// after "Mcp-Param-" lowercased (HTTP only), checked against a
+	// tools/call's arguments.
+	ParamHeaders map[string]string
 }
 
 // removedMethods do not exist in the modern era.
@@ -155,6 +159,13 @@ func (g *Gateway) serveModern(ctx context.Context, r *ModernRequest) (json.RawMe
 	s, err := g.openModern(ctx, r, caller, meta)
 	if err != nil {
 		return nil, err
+	}
+	if m.Method == "tools/call" {
+		rq := &request{s: s}
+		if err := s.checkParamHeaders(ctx, rq, m.Params, r.ParamHeaders); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	return s.modern.start(ctx, m)
 }

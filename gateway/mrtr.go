@@ -182,6 +182,7 @@ func (c *modernCall) inputRequired() (json.RawMessage, error, bool) {
 	first := c.id == ""
 	if first {
 		c.id = c.g.pending.add(c)
+		go c.expire()
 	}
 	token := c.g.pending.sign(c)
 	c.mu.Unlock()
@@ -235,6 +236,40 @@ func (c *modernCall) ask(ctx context.Context, server, method string, params json
 		c.drop(a)
 		return nil, &engine.RPCError{Server: server, Method: method, Code: wire.CodeInternalError,
 			Message: fmt.Sprintf("the client did not send its input within %s", pendingTTL)}
+	}
+}
+
+// expire ends the call when its client has not come back in time: the
+// server's waiting requests fail, the call is cancelled upstream.
+func (c *modernCall) expire() {
+	for {
+		c.g.pending.mu.Lock()
+		e := c.g.pending.calls[c.id]
+		var until time.Time
+		if e != nil {
+			until = e.expires
+		}
+		c.g.pending.mu.Unlock()
+		if e == nil {
+			return
+		}
+		t := time.NewTimer(time.Until(until))
+		select {
+		case <-c.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if time.Now().After(until) {
+			c.g.pending.mu.Lock()
+			if cur := c.g.pending.calls[c.id]; cur != nil && !time.Now().Before(cur.expires) {
+				c.g.pending.mu.Unlock()
+				c.cancel()
+				c.finish()
+				return
+			}
+			c.g.pending.mu.Unlock()
+		}
 	}
 }
 
@@ -376,21 +411,9 @@ func (p *pendingCalls) add(c *modernCall) string {
 	_, _ = rand.Read(b)
 	id := base64.RawURLEncoding.EncodeToString(b)
 	p.mu.Lock()
-	p.reapLocked()
 	p.calls[id] = &pendingEntry{c: c, expires: time.Now().Add(pendingTTL)}
 	p.mu.Unlock()
 	return id
-}
-
-// reapLocked ends the calls whose client never came back.
-func (p *pendingCalls) reapLocked() {
-	now := time.Now()
-	for id, e := range p.calls {
-		if now.After(e.expires) {
-			delete(p.calls, id)
-			go func(c *modernCall) { c.cancel(); c.finish() }(e.c)
-		}
-	}
 }
 
 func (p *pendingCalls) remove(id string) {

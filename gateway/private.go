@@ -42,6 +42,9 @@ type privChild struct {
 // server whose child cannot start is left out (rq.privateErr says why);
 // its requests then fail.
 func (s *Session) acquireFor(ctx context.Context, rq *request, names []string, lenient bool) (func(), error) {
+	if !s.g.perSession {
+		return noRelease, nil
+	}
 	var got []*privChild
 	var gotNames []string
 	release := func() {

@@ -46,6 +46,7 @@ type Session struct {
 	mu          sync.Mutex
 	closed      bool
 	initialized bool
+	handshaken  bool                       // initialize was answered: a second one is refused
 	listed      bool                       // the session asked for a list; it hears of restarts
 	clientCaps  map[string]json.RawMessage // from the client's initialize; nil before it
 	logLevel    int                        // -1: no logging/setLevel yet
@@ -137,6 +138,9 @@ func (s *Session) Close() {
 		}
 	}
 	s.subs = map[subKey]subState{}
+	for _, rq := range s.inflight {
+		rq.cancel(errSessionClosed)
+	}
 	s.mu.Unlock()
 	s.outMu.Lock() // waits for a delivery under way
 	s.outClosed = true

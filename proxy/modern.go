@@ -118,6 +118,21 @@ func decodeHeaderValue(v string) (string, bool) {
 	return string(b), true
 }
 
+// paramHeaders collects a request's Mcp-Param-* headers, by the name after
+// the prefix, lowercased; nil when there are none.
+func paramHeaders(c *fiber.Ctx) map[string]string {
+	var out map[string]string
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		if len(k) > len("Mcp-Param-") && strings.EqualFold(string(k[:len("Mcp-Param-")]), "Mcp-Param-") {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[strings.ToLower(string(k[len("Mcp-Param-"):]))] = strings.TrimSpace(string(v))
+		}
+	})
+	return out
+}
+
 // modernStatus is the HTTP status of a modern error answer.
 func modernStatus(code int64) int {
 	switch code {
@@ -142,7 +157,7 @@ func (t *streamable) modern(c *fiber.Ctx, m *wire.Message) error {
 	ident.Transport = transportStreamable
 	st := newEventStream(0, false, t.opts, nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	req := &gateway.ModernRequest{View: t.view, Caller: ident, Message: m,
+	req := &gateway.ModernRequest{View: t.view, Caller: ident, Message: m, ParamHeaders: paramHeaders(c),
 		Send: func(msg json.RawMessage) { st.push("message", msg, false) }}
 	answer := make(chan []byte, 1)
 	go func() {

@@ -129,16 +129,16 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	acc := parseAccept(c.Get(fiber.HeaderAccept))
+	if m.IsRequest() && !acc.json && !acc.sse {
+		return refuse(fiber.StatusNotAcceptable, wire.CodeInvalidRequest,
+			"the Accept header must allow application/json or text/event-stream (MCP clients send both)").withID(m.ID)
+	}
 	if isModern(c, m) {
 		return t.modern(c, m)
 	}
 	if err := checkVersion(c); err != nil {
 		return err
-	}
-	acc := parseAccept(c.Get(fiber.HeaderAccept))
-	if m.IsRequest() && !acc.json && !acc.sse {
-		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest,
-			"the Accept header must allow application/json or text/event-stream (MCP clients send both)").withID(m.ID)
 	}
 	ident := identityOf(c)
 	sid := c.Get(headerSessionID)

@@ -695,7 +695,7 @@ func TestStreamableNegative(t *testing.T) {
 	expectRPCError(t, post(t, url, "alice", h, `{"id":1,"method":"ping"}`), http.StatusBadRequest, wire.CodeInvalidRequest)
 	expectRPCError(t, post(t, url, "alice", map[string]string{headerSessionID: sid, "Content-Type": "text/plain"}, ping), http.StatusUnsupportedMediaType, wire.CodeInvalidRequest)
 	expectRPCError(t, post(t, url, "alice", map[string]string{headerSessionID: sid, headerProtocolVersion: "1999-01-01"}, ping), http.StatusBadRequest, wire.CodeInvalidRequest)
-	expectRPCError(t, post(t, url, "alice", map[string]string{headerSessionID: sid, "Accept": "text/html"}, ping), http.StatusBadRequest, wire.CodeInvalidRequest)
+	expectRPCError(t, post(t, url, "alice", map[string]string{headerSessionID: sid, "Accept": "text/html"}, ping), http.StatusNotAcceptable, wire.CodeInvalidRequest)
 	expectRPCError(t, request(t, http.MethodGet, url, "alice", map[string]string{headerSessionID: sid, "Accept": "application/json"}, ""), http.StatusNotAcceptable, wire.CodeInvalidRequest)
 	expectRPCError(t, post(t, url, "alice", nil, `{"jsonrpc":"2.0","method":"notifications/initialized"}`), http.StatusBadRequest, wire.CodeInvalidRequest)
 	// A failed initialize opens no session.

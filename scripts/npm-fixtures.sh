@@ -42,8 +42,8 @@ if $need; then
 fi
 
 # Other npm folders the tests use, each with its own lockfile: the
-# TypeScript SDK v2 client (MCP 2026-07-28).
-for extra in tsv2; do
+# TypeScript SDK v2 client (MCP 2026-07-28), a real OpenID provider.
+for extra in tsv2 oidc; do
 	d=$dir/../$extra
 	if [[ ! -f $d/node_modules/.package-lock.json || $d/package-lock.json -nt $d/node_modules/.package-lock.json ]]; then
 		echo "npm-fixtures: npm ci in $d" >&2

@@ -7,15 +7,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/npm-fixtures.sh >/dev/null
-if [[ -z ${CHROMIUM:-} ]] && ! command -v chromium >/dev/null; then
+# Debian packages the tests need: chromium (browser tests), redis-server
+# (shared state and limits). Installed when missing and running as root.
+need=()
+[[ -n ${CHROMIUM:-} ]] || command -v chromium >/dev/null || need+=(chromium)
+command -v redis-server >/dev/null || need+=(redis-server)
+if ((${#need[@]})); then
 	if [[ $(id -u) == 0 ]]; then
-		echo "== installing Debian's chromium for the browser test" >&2
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+		echo "== installing Debian's ${need[*]} for the tests" >&2
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 	else
-		echo "scripts/test.sh: the browser test needs Debian's chromium: sudo apt-get install chromium (or set CHROMIUM)" >&2
+		echo "scripts/test.sh: the tests need Debian's ${need[*]}: sudo apt-get install ${need[*]}" >&2
 		exit 1
 	fi
 fi
+# Tests that need real infrastructure fail, rather than skip, when it is missing.
+export MCPSCRIPT_REQUIRE_REDIS=1 MCPSCRIPT_REQUIRE_OIDC=1
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
 

@@ -24,7 +24,7 @@ func AppendResult(dst, id, result []byte) []byte {
 
 // Result returns a result response.
 func Result(id, result []byte) []byte {
-	return AppendResult(make([]byte, 0, len(id)+len(result)+32), id, result)
+	return AppendResult(make([]byte, 0, len(id)+len(result)+48), id, result)
 }
 
 // ErrorResponse returns an error response; a nil id is null.
@@ -46,7 +46,7 @@ func ErrorResponse(id []byte, e *Error) []byte {
 
 // Notification returns a notification; empty params are left out.
 func Notification(method string, params []byte) []byte {
-	b := make([]byte, 0, len(method)+len(params)+48)
+	b := make([]byte, 0, len(method)+len(params)+64)
 	b = append(b, `{"jsonrpc":"2.0","method":`...)
 	b = rawjson.AppendQuote(b, method)
 	if len(params) > 0 {
@@ -72,7 +72,7 @@ func AppendRequest(dst, id []byte, method string, params []byte) []byte {
 
 // Request returns a request with a numeric id.
 func Request(id int64, method string, params []byte) []byte {
-	return AppendRequest(make([]byte, 0, len(method)+len(params)+56), IntID(id), method, params)
+	return AppendRequest(make([]byte, 0, len(method)+len(params)+96), IntID(id), method, params)
 }
 
 // IntID returns a numeric id as JSON.
