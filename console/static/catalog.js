@@ -92,14 +92,22 @@ function toolDetail(pane, it) {
   const cancel = h("button", {type: "button", id: "cancel", hidden: true}, "Cancel");
   let ctl = null;
   cancel.addEventListener("click", () => ctl && ctl.abort());
+  // The servers' log messages, while this tool is shown (the last 100).
   const onLog = (msg) => {
     if (msg.method !== "notifications/message") return;
+    if (!log.isConnected) {
+      stopLog();
+      return;
+    }
     const p = msg.params || {};
     log.hidden = false;
     log.appendChild(h("div", {class: "log-line level-" + p.level},
       h("span", {class: "level"}, p.level), " ", p.logger ? h("span", {class: "muted"}, p.logger + ": ") : null,
       typeof p.data === "string" ? p.data : JSON.stringify(p.data)));
+    while (log.childElementCount > 100) log.firstChild.remove();
+    log.scrollTop = log.scrollHeight;
   };
+  const stopLog = mcp().onNotification(onLog);
   const submit = async (ev) => {
     ev.preventDefault();
     let args;
@@ -118,10 +126,7 @@ function toolDetail(pane, it) {
     progress.removeAttribute("value"); // indeterminate until the first report
     progressText.textContent = "calling…";
     result.replaceChildren();
-    log.replaceChildren();
-    log.hidden = true;
     ctl = new AbortController();
-    const off = mcp().onNotification(onLog);
     const started = performance.now();
     try {
       const res = await mcp().request("tools/call", {name: t.name, arguments: args}, {
@@ -145,7 +150,6 @@ function toolDetail(pane, it) {
       if (e.name === "AbortError") result.replaceChildren(h("p", {class: "muted"}, "Cancelled."));
       else failed(result, e);
     } finally {
-      off();
       call.disabled = false;
       cancel.hidden = true;
       ctl = null;

@@ -60,6 +60,10 @@ export class MCPClient {
     this.server = result;
     await this.notify("notifications/initialized");
     this.openStandalone();
+    if (result.capabilities && result.capabilities.logging) {
+      // Servers send log messages only to sessions that chose a level.
+      await this.exchange("logging/setLevel", {level: "info"}).catch(() => {});
+    }
     return result;
   }
 

@@ -144,6 +144,13 @@ try {
   check(imgOK, "the image decoded");
   await shot("tool-image");
 
+  // The server's log messages show while its tool is open.
+  await openTool("everything__toggle-simulated-logging");
+  await page.click("#call");
+  await page.waitForSelector("#log .log-line", timeout);
+  check((await page.textContent("#log")).includes("message"), "a log message: " + (await page.textContent("#log")));
+  await page.click("#call"); // and off again
+
   // 5. The form builder: nested objects, arrays, enums, booleans, raw JSON.
   const formOK = await page.evaluate(async () => {
     const { buildForm } = await import("/console/form.js");
