@@ -45,7 +45,7 @@ func lines(t *testing.T, data []byte) []map[string]any {
 func TestRecordJSON(t *testing.T) {
 	r := &audit.Record{
 		Seq: 7, Time: time.Date(2026, 12, 3, 10, 0, 0, 1000, time.FixedZone("x", 3600)),
-		Caller: audit.Caller{Transport: "streamable-http", Token: "ci", Session: "s1", Protocol: "2025-11-25"},
+		Caller: audit.Caller{Transport: "streamable-http", Token: "ci", Subject: "ada@example.com", Session: "s1", Protocol: "2025-11-25", ClientName: "cli", ClientVersion: "2.1"},
 		Server: "demo", Method: "tools/call", Tool: "echo\u2028\"",
 		ArgsBytes: 13, ArgsSHA256: "ab", Arguments: json.RawMessage(`{"text":"hi"}`),
 		Decisions: []engine.Decision{{By: "p.js", Kind: engine.DecisionDenied, Reason: "read-only"}, {By: "f", Kind: engine.DecisionContinue}},
@@ -53,7 +53,7 @@ func TestRecordJSON(t *testing.T) {
 		Outcome:   audit.OutcomeDenied, Code: -32003, Error: "denied: no", Latency: 1234567 * time.Nanosecond,
 		TraceID: "4bf9", SpanID: "00f0",
 	}
-	want := `{"seq":7,"time":"2026-12-03T09:00:00.000001Z","caller":{"transport":"streamable-http","token":"ci","session":"s1","protocol":"2025-11-25"},` +
+	want := `{"seq":7,"time":"2026-12-03T09:00:00.000001Z","caller":{"transport":"streamable-http","token":"ci","subject":"ada@example.com","session":"s1","protocol":"2025-11-25","clientName":"cli","clientVersion":"2.1"},` +
 		`"server":"demo","method":"tools/call","tool":"echo\u2028\"","argsBytes":13,"argsSha256":"ab","arguments":{"text":"hi"},` +
 		`"decisions":[{"by":"p.js","kind":"deny","reason":"read-only"},{"by":"f","kind":"continue"}],"fields":{"user":"ada","n":2},` +
 		`"outcome":"denied","code":-32003,"error":"denied: no","latencyMs":1.234,"traceId":"4bf9","spanId":"00f0"}`

@@ -49,6 +49,8 @@ func (t *Trail) record(ctx context.Context, req *engine.Request, notes *engine.C
 	r := &Record{
 		Time:    start,
 		Latency: time.Since(start),
+		// Subject, ClientName and ClientVersion wait for engine.Identity
+		// to carry them.
 		Caller: Caller{
 			Transport: req.Caller.Transport,
 			Token:     req.Caller.Token,

@@ -19,10 +19,13 @@ const (
 
 // Caller is who made a request.
 type Caller struct {
-	Transport string `json:"transport"`          // "streamable-http", "sse", "cli", "workflow", "go", ...
-	Token     string `json:"token,omitempty"`    // the bearer token's name
-	Session   string `json:"session,omitempty"`  // the transport's session id
-	Protocol  string `json:"protocol,omitempty"` // the MCP version the caller speaks
+	Transport     string // "streamable-http", "sse", "cli", "workflow", "go", ...
+	Token         string // the bearer token's name
+	Subject       string // who the token speaks for (an OAuth subject), when known
+	Session       string // the transport's session id
+	Protocol      string // the MCP version the caller speaks
+	ClientName    string // the client's name from its handshake, when known
+	ClientVersion string // and its version
 }
 
 // Field is one field a hook added to a record (audit.add).
@@ -68,7 +71,8 @@ func (r *Record) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil), nil }
 // AppendJSON appends the record as one JSON object (no newline) to dst:
 //
 //	{"seq":1,"time":"2026-12-03T10:00:00.000001Z",
-//	 "caller":{"transport":"streamable-http","token":"ci","session":"9f…","protocol":"2025-11-25"},
+//	 "caller":{"transport":"streamable-http","token":"ci","session":"9f…","protocol":"2025-11-25",
+//	           "clientName":"claude-code","clientVersion":"2.1"},
 //	 "server":"demo","method":"tools/call","tool":"echo",
 //	 "argsBytes":15,"argsSha256":"5d41…","arguments":{"text":"hi"},
 //	 "decisions":[{"by":"policy.js","kind":"deny","reason":"read-only"}],
@@ -85,8 +89,11 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `","caller":{"transport":`...)
 	dst = rawjson.AppendQuote(dst, r.Caller.Transport)
 	dst = appendString(dst, "token", r.Caller.Token)
+	dst = appendString(dst, "subject", r.Caller.Subject)
 	dst = appendString(dst, "session", r.Caller.Session)
 	dst = appendString(dst, "protocol", r.Caller.Protocol)
+	dst = appendString(dst, "clientName", r.Caller.ClientName)
+	dst = appendString(dst, "clientVersion", r.Caller.ClientVersion)
 	dst = append(dst, `},"server":`...)
 	dst = rawjson.AppendQuote(dst, r.Server)
 	dst = append(dst, `,"method":`...)

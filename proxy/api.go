@@ -184,7 +184,7 @@ func (f *auditFilter) match(r *audit.Record) bool {
 	if f.tool != "" && !strings.Contains(r.Tool+" "+r.Prompt+" "+r.URI, f.tool) {
 		return false
 	}
-	if f.caller != "" && !strings.Contains(r.Caller.Transport+" "+r.Caller.Token+" "+r.Caller.Session, f.caller) {
+	if f.caller != "" && !strings.Contains(strings.Join([]string{r.Caller.Transport, r.Caller.Token, r.Caller.Subject, r.Caller.Session, r.Caller.ClientName}, " "), f.caller) {
 		return false
 	}
 	if f.decision != "" && !slices.ContainsFunc(r.Decisions, func(d engine.Decision) bool { return d.Kind == f.decision }) {

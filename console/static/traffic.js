@@ -52,7 +52,7 @@ export function trafficPage(main) {
     if (f.outcome.value && r.outcome !== f.outcome.value) return false;
     if (f.tool.value && !target(r).toLowerCase().includes(f.tool.value.toLowerCase())) return false;
     const c = r.caller || {};
-    if (f.caller.value && ![c.transport, c.token, c.session].join(" ").toLowerCase().includes(f.caller.value.toLowerCase())) return false;
+    if (f.caller.value && ![c.transport, c.token, c.subject, c.session, c.clientName].join(" ").toLowerCase().includes(f.caller.value.toLowerCase())) return false;
     if (f.decision.value && !(r.decisions || []).some((d) => d.kind === f.decision.value)) return false;
     return true;
   };
