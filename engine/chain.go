@@ -61,11 +61,54 @@ func (r *Runner) ReplaceMiddleware(mw ...Middleware) {
 func (r *Runner) setStack(stack []Middleware) {
 	if len(stack) == 0 {
 		r.mw.Store(nil)
+	} else {
+		r.mw.Store(&stack)
+	}
+	r.rebuildLocked()
+}
+
+// Observe adds observers: middleware that watches every request from
+// outside the chain, the first outermost and all of them before any
+// middleware of Use, in Do and Through alike, so that they see each
+// request as its caller made it and each outcome as its caller gets it.
+// Unlike middleware, observers do not make HasMiddleware true (the gateway
+// keeps its fast paths), so an observer must pass the request on and
+// return what the rest returned: it may only look, and set Request.Notes.
+// The audit trail is one. It is safe to call at any time.
+func (r *Runner) Observe(obs ...Middleware) {
+	r.mwMu.Lock()
+	defer r.mwMu.Unlock()
+	var stack []Middleware
+	if p := r.obs.Load(); p != nil {
+		stack = slices.Clone(*p)
+	}
+	for _, o := range obs {
+		if o != nil {
+			stack = append(stack, o)
+		}
+	}
+	if len(stack) == 0 {
+		return
+	}
+	r.obs.Store(&stack)
+	r.rebuildLocked()
+}
+
+// rebuildLocked composes the observers and the middleware around deliver;
+// the caller holds mwMu.
+func (r *Runner) rebuildLocked() {
+	var all []Middleware
+	if p := r.obs.Load(); p != nil {
+		all = append(all, *p...)
+	}
+	all = append(all, r.middleware()...)
+	if len(all) == 0 {
+		r.all.Store(nil)
 		r.chain.Store(nil)
 		return
 	}
-	r.mw.Store(&stack)
-	h := chain(stack, r.deliver)
+	r.all.Store(&all)
+	h := chain(all, r.deliver)
 	r.chain.Store(&h)
 }
 
@@ -76,28 +119,36 @@ func (r *Runner) middleware() []Middleware {
 	return nil
 }
 
-// HasMiddleware reports whether any middleware is installed.
-func (r *Runner) HasMiddleware() bool { return r.chain.Load() != nil }
+// HasMiddleware reports whether any middleware is installed (observers
+// do not count).
+func (r *Runner) HasMiddleware() bool { return len(r.middleware()) > 0 }
 
 // Do sends a request through the runner's middleware to the server it
 // names (see Request.Route). It is what a Client's Call does, for callers
 // that hold the request's progress and routing themselves: a gateway.
 func (r *Runner) Do(ctx context.Context, req *Request) (json.RawMessage, error) {
-	if h := r.chain.Load(); h != nil {
-		return (*h)(ctx, req)
+	h := r.deliver
+	if p := r.chain.Load(); p != nil {
+		h = *p
 	}
-	return r.deliver(ctx, req)
+	if r.tracer != nil {
+		return r.traced(ctx, req, h)
+	}
+	return h(ctx, req)
 }
 
 // Through runs a request through the middleware with final answering in
 // place of the server: for results the caller already holds (a gateway's
 // cached lists), which middleware sees as if the server had answered.
 func (r *Runner) Through(ctx context.Context, req *Request, final Handler) (json.RawMessage, error) {
-	mw := r.middleware()
-	if len(mw) == 0 {
-		return final(ctx, req)
+	h := final
+	if p := r.all.Load(); p != nil && len(*p) > 0 {
+		h = chain(*p, final)
 	}
-	return chain(mw, final)(ctx, req)
+	if r.tracer != nil {
+		return r.traced(ctx, req, h)
+	}
+	return h(ctx, req)
 }
 
 // deliver ends the chain: it sends the request to the server it names now,

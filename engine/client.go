@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpscript/mcpscript/internal/rawjson"
 	"github.com/mcpscript/mcpscript/internal/suggest"
@@ -81,6 +82,10 @@ type ClientOptions struct {
 	// which the Client fulfils with OnRequest. A server that does not
 	// speak 2026-07-28 fails the handshake with ErrLegacyOnly.
 	Modern bool
+	// TracerProvider, when set, traces each request with an OpenTelemetry
+	// client span whose context goes to the server in params._meta
+	// (traceparent, tracestate); nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Client is an MCP client for one server. A Client from a Runner stays valid
@@ -97,6 +102,8 @@ type Client struct {
 	shared *atomic.Pointer[RequestHandler]
 	// runner, when set, is the Runner whose middleware every Call passes.
 	runner *Runner
+	// tracer traces requests (trace.go); nil when tracing is off.
+	tracer trace.Tracer
 
 	mu       sync.Mutex
 	sess     *session
@@ -137,10 +144,15 @@ func newClient(opts ClientOptions) *Client {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	var tracer trace.Tracer
+	if opts.TracerProvider != nil {
+		tracer = opts.TracerProvider.Tracer(tracerName, trace.WithInstrumentationVersion(Version))
+	}
 	return &Client{
 		name:    opts.Name,
 		opts:    opts,
 		logger:  logger,
+		tracer:  tracer,
 		ready:   make(chan struct{}),
 		downErr: fmt.Errorf("%w: server %q has not been started", ErrNotRunning, opts.Name),
 	}
@@ -431,10 +443,18 @@ func (c *Client) send(ctx context.Context, method string, raw json.RawMessage, p
 }
 
 func (c *Client) sendUntimed(ctx context.Context, method string, raw json.RawMessage, progress func(json.RawMessage)) (json.RawMessage, error) {
+	if c.tracer != nil {
+		return c.sendTraced(ctx, method, raw, progress)
+	}
 	sess, err := c.session(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return c.sendOn(ctx, sess, method, raw, progress)
+}
+
+// sendOn sends a request on a live session.
+func (c *Client) sendOn(ctx context.Context, sess *session, method string, raw json.RawMessage, progress func(json.RawMessage)) (json.RawMessage, error) {
 	if sess.modern {
 		return c.sendModern(ctx, sess.conn, method, raw, progress)
 	}

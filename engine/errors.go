@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/mcpscript/mcpscript/engine/config"
+	"github.com/mcpscript/mcpscript/internal/wire"
 )
 
 // Sentinel errors. Every error the engine returns wraps at most one of these,
@@ -46,4 +48,32 @@ func (e *RPCError) Error() string {
 		msg += ": " + string(e.Data)
 	}
 	return msg
+}
+
+// ErrorCode returns the JSON-RPC error code a client is answered with for
+// an error of a request through the engine, as the gateway maps it: the
+// code of a JSON-RPC error (a server's *RPCError, a gateway's), CodeDenied
+// for a refusal, the timeout and cancellation codes, and -32603 (internal
+// error) for anything else. It returns 0 for nil.
+func ErrorCode(err error) int64 {
+	var (
+		re *RPCError
+		we *wire.Error
+	)
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &we):
+		return we.Code
+	case errors.Is(err, ErrDenied):
+		return wire.CodeDenied
+	case errors.As(err, &re):
+		return re.Code
+	case errors.Is(err, ErrTimeout):
+		return wire.CodeTimeout
+	case errors.Is(err, context.Canceled):
+		return wire.CodeRequestCancelled
+	default:
+		return wire.CodeInternalError
+	}
 }

@@ -28,6 +28,13 @@ type Request struct {
 	// sent; nil sends it to the runner's client of that server, if
 	// Caller.Servers allows it.
 	Route Router
+
+	// Notes, when set, collects the decisions of hooks and the fields they
+	// add for the audit trail: a hook runner calls Notes.AddDecision once
+	// per hook that ran and Notes.Add for a script's audit.add. It is set
+	// by the audit observer (see Runner.Observe) and nil when nothing
+	// records, which its methods accept. Copies of the request share it.
+	Notes *CallNotes
 }
 
 // Router finds the client a request is sent on: the gateway's sessions

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/internal/suggest"
@@ -84,6 +85,15 @@ type Options struct {
 	// Middleware wraps every request the runner's clients send, the first
 	// outermost; see Middleware and Runner.Use.
 	Middleware []Middleware
+	// Observers watch every request outside the middleware, the first
+	// outermost; see Runner.Observe.
+	Observers []Middleware
+	// TracerProvider, when set, makes the runner trace requests with
+	// OpenTelemetry: a span for each request through Do and Through, one
+	// for each call to a server (whose params._meta then carries its
+	// traceparent), and one while a call waits for a restarting server.
+	// Nil traces nothing and costs nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Runner runs the MCP servers of a config: it starts them, keeps them alive
@@ -112,7 +122,11 @@ type Runner struct {
 	// mw is the same middleware as a list, for Through.
 	chain atomic.Pointer[Handler]
 	mw    atomic.Pointer[[]Middleware]
+	obs   atomic.Pointer[[]Middleware] // observers (Observe), outside mw
+	all   atomic.Pointer[[]Middleware] // obs then mw, for Through
 	mwMu  sync.Mutex
+
+	tracer trace.Tracer // nil: no tracing
 
 	twins twins // modern processes of dual-era servers (twin.go)
 
@@ -171,6 +185,10 @@ func New(cfg *config.Config, opts *Options) (*Runner, error) {
 	r := &Runner{logger: o.Logger, servers: map[string]*server{}, subs: map[int]chan Event{}, opts: o}
 	r.cfgp.Store(cfg)
 	r.SetRequestHandler(o.OnRequest)
+	if o.TracerProvider != nil {
+		r.tracer = o.TracerProvider.Tracer(tracerName, trace.WithInstrumentationVersion(Version))
+	}
+	r.Observe(o.Observers...)
 	curated := false
 	for _, name := range cfg.ServerNames() {
 		s, err := r.newServer(name, cfg.Servers[name], &o)

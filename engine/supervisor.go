@@ -78,6 +78,7 @@ func (r *Runner) newServer(name string, sc *config.Server, o *Options) (*server,
 		Roots:          roots,
 		Logger:         o.Logger,
 		Modern:         sc.Protocol == config.ProtocolModern,
+		TracerProvider: o.TracerProvider,
 	})
 	s.client.shared = &r.requestHandler
 	s.client.runner = r

@@ -213,8 +213,9 @@ func (l *legacySSE) Post(c *fiber.Ctx) error {
 		s.initialized.Store(true)
 	}
 	if m.IsRequest() {
+		ctx := traceContext(c, s.ctx) // c is not to be used once Post returns
 		go func() {
-			resp := s.l.opts.handle(s.ctx, gs, m)
+			resp := s.l.opts.handle(ctx, gs, m)
 			if resp == nil {
 				resp = noResponse(m.ID)
 			}

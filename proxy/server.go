@@ -16,7 +16,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mcpscript/mcpscript/audit"
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/gateway"
@@ -73,6 +75,14 @@ type Options struct {
 	// Collectors are further Prometheus collectors served on /metrics,
 	// such as the rate limits' refusal counter.
 	Collectors []prometheus.Collector
+	// Audit, when set, is the trail the console shows live (GET
+	// /api/audit/stream); install its Observer on the Runner too.
+	Audit *audit.Trail
+	// HookStats, when set, reports the hooks and filters (GET /api/hooks).
+	HookStats func() []engine.MiddlewareStats
+	// TracerProvider, when set, gives each HTTP request a span (see
+	// tracing.go).
+	TracerProvider trace.TracerProvider
 }
 
 // Server is the HTTP proxy: the configured servers of a Runner over the
@@ -91,6 +101,11 @@ type Server struct {
 	cors    *corsPolicy // nil: no CORS
 	// warnings rate-limits the warnings about refused browsers (warnings.go).
 	warnings *warnLimiter
+
+	console   bool                            // the console and its API are served (console.go, api.go)
+	trail     *audit.Trail                    // nil: no audit stream
+	hookStats func() []engine.MiddlewareStats // nil: no hook statistics
+	tracer    trace.Tracer                    // nil: HTTP requests are not traced
 
 	configured map[string]string // every configured server name, to itself (canonical strings)
 	allowed    []string          // the servers the proxy exposes, sorted
@@ -170,6 +185,11 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 			s.allowed = append(s.allowed, name)
 		}
 	}
+	host, _, _ := net.SplitHostPort(listen)
+	s.console, s.trail, s.hookStats = cfg.ConsoleOn(host), o.Audit, o.HookStats
+	if o.TracerProvider != nil {
+		s.tracer = o.TracerProvider.Tracer(tracerName, trace.WithInstrumentationVersion(engine.Version))
+	}
 	s.gw = gateway.New(r, &gateway.Options{AllowedServers: cfg.AllowedServers, Logger: o.Logger, ListWait: cfg.ListWait.Duration})
 	s.auth.warnRisks(o.Logger)
 	sessions := cfg.Sessions
@@ -241,6 +261,9 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 func (s *Server) routes() {
 	app := s.app
 	app.Use(s.metricsMiddleware) // first, so that it counts the answer to a panic too
+	if s.tracer != nil {
+		app.Use(s.traceMiddleware)
+	}
 	app.Use(recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(c *fiber.Ctx, e any) {
@@ -249,6 +272,9 @@ func (s *Server) routes() {
 	}))
 	app.Use(s.guardMiddleware)
 	app.Use(s.corsMiddleware)
+	if s.console {
+		s.consoleRoutes(app) // the page asks for the token: before authentication
+	}
 	app.Use(s.authMiddleware)
 	app.Use(s.rateLimitStatus) // 429 for a rate-limited JSON answer (ratelimit.go)
 
@@ -256,6 +282,9 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", s.metricsHandler)
 	app.Get("/api/servers", s.apiServers)
+	if s.console {
+		s.apiRoutes(app)
+	}
 	if s.auth != nil && s.auth.queryTokens {
 		app.Post("/auth/token", s.issueToken)
 	}

@@ -2,7 +2,7 @@
 # Runs the whole test suite, as CI does: the npm fixture servers (and, as
 # root, Debian's chromium) are installed when missing; then go vet, go test
 # -race, the examples run as a user would run them, the MCP conformance suite
-# through the proxy, and a web page in headless Chromium.
+# through the proxy, a web page and the web console in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,3 +69,6 @@ scripts/conformance.sh
 
 echo "== a web page in headless Chromium"
 scripts/browser-test.sh
+
+echo "== the web console in headless Chromium"
+scripts/console-test.sh

@@ -49,10 +49,12 @@ type app struct {
 	logLevel       string
 	logger         *slog.Logger
 	// closers release what newRunner loaded (hook runtimes, filter
-	// instances) when the command ends.
+	// instances, the audit trail, the tracer) when the command ends.
 	closers []func() error
 	// policy holds the config's state store and limits (newRunner).
 	policy *policy.Policy
+	// obs is the audit trail, tracing and hook meters (observe.go).
+	obs observability
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -231,6 +233,9 @@ func (a *app) newRunner(ctx context.Context) (*engine.Runner, error) {
 	if self := selfPath(); self != "" {
 		opts.Commands = map[string]string{"mcpscript": self}
 	}
+	if err := a.observe(ctx, cfg, opts); err != nil {
+		return nil, err
+	}
 	r, err := engine.New(cfg, opts)
 	if err != nil {
 		return nil, err
@@ -263,6 +268,7 @@ func (a *app) loadScripts(ctx context.Context, r *engine.Runner) (hooks, filters
 	}
 	a.closers = append(a.closers, pol.Close)
 	a.policy = pol
+	a.measured(r.Config(), hmw, fmw)
 	r.Use(hmw...)
 	r.Use(fmw...)
 	r.Use(pol.Middleware())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcpscript/mcpscript/audit"
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/proxy"
 )
@@ -33,7 +34,12 @@ func (a *app) serveCommand() *cobra.Command {
   /servers/NAME/mcp     one server, MCP Streamable HTTP
   /servers/NAME/sse     one server, legacy HTTP+SSE
   /auth/token           trade a bearer token for a 60-second ?access_token= (queryTokens)
-  /healthz /readyz /metrics /api/servers
+  /console/             the web console (sseProxy.console; on by default on loopback)
+  /healthz /readyz /metrics /api/servers, and the console's /api (docs/api.md)
+
+With "audit" in the config, every request is recorded in its file; serve
+reopens the file on SIGHUP, for log rotation. Tracing is configured by the
+standard OTEL_* variables (e.g. OTEL_EXPORTER_OTLP_ENDPOINT).
 
 With "authenticate", serve refuses to start with a bearer token that is
 empty, shorter than 16 bytes or a placeholder such as your-secure-token-here,
@@ -56,6 +62,7 @@ stops the servers and exits 0. A second signal stops at once.`,
 
 // serve runs the proxy until ctx ends.
 func (a *app) serve(ctx context.Context, listen string) error {
+	a.obs.measure = true // for the console's Hooks page
 	r, err := a.newRunner(ctx)
 	if err != nil {
 		return err
@@ -64,13 +71,26 @@ func (a *app) serve(ctx context.Context, listen string) error {
 	if err := r.Config().CheckSecrets(); err != nil {
 		return err
 	}
-	opts := &proxy.Options{Listen: listen, Logger: a.logger}
+	// The console shows the traffic live: from the config's trail, else
+	// from one kept in memory only (when the console is on).
+	trail := a.obs.trail
+	if trail == nil {
+		trail = audit.New(nil, audit.Options{Logger: a.logger})
+		defer trail.Close() // after the servers stopped (defers run in reverse)
+	} else {
+		defer a.reopenOnHangup(trail)()
+	}
+	opts := &proxy.Options{Listen: listen, Logger: a.logger,
+		Audit: trail, HookStats: a.hookStats, TracerProvider: a.obs.provider}
 	if a.policy != nil {
 		opts.Collectors = append(opts.Collectors, a.policy.Collector())
 	}
 	srv, err := proxy.New(r, opts)
 	if err != nil {
 		return usageError{err}
+	}
+	if trail != a.obs.trail && srv.ConsoleOn() {
+		r.Observe(trail.Observer())
 	}
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), stopGrace)
@@ -109,7 +129,7 @@ func (a *app) serve(ctx context.Context, listen string) error {
 		return err
 	}
 
-	a.printBanner(r.Config(), srv.BaseURL(), srv.URLs())
+	a.printBanner(r.Config(), srv.BaseURL(), srv.URLs(), srv.ConsoleOn())
 	<-ctx.Done()
 	fmt.Fprintf(a.stderr, "mcpscript: shutting down (requests in flight get %s to finish; press Ctrl-C again to stop at once)\n", srv.DrainTimeout())
 	return nil
@@ -117,7 +137,7 @@ func (a *app) serve(ctx context.Context, listen string) error {
 
 // printBanner prints where the proxy serves what: every route kind, each
 // server's two endpoints, and how to authenticate.
-func (a *app) printBanner(cfg *config.Config, base string, urls []string) {
+func (a *app) printBanner(cfg *config.Config, base string, urls []string, console bool) {
 	var servers []string
 	for _, u := range urls {
 		if name, ok := strings.CutPrefix(u, base+"/servers/"); ok {
@@ -155,6 +175,9 @@ func (a *app) printBanner(cfg *config.Config, base string, urls []string) {
 	}
 	if p := cfg.Proxy; p != nil && p.Authenticate != nil && p.Authenticate.OAuth != nil {
 		t.row("  "+base+"/.well-known/oauth-protected-resource", "OAuth protected resource metadata (also under each endpoint's path)")
+	}
+	if console {
+		t.row("  "+base+"/console/", "the web console: servers, tools, live traffic, hooks")
 	}
 	t.row("  " + base + "/healthz /readyz /metrics /api/servers: health, readiness, Prometheus metrics, server states")
 	t.flush()

@@ -48,7 +48,8 @@
 //	    },
 //	    "cors": {"allowedOrigins": ["http://localhost:5173"], "allowCredentials": false},
 //	    "allowedHosts": ["mcp.example.com"],
-//	    "maxBodyBytes": 4194304
+//	    "maxBodyBytes": 4194304,
+//	    "console": true
 //	  },
 //	  "scripts": {
 //	    "hooks": ["policy.ts", {"path": "audit.js", "timeout": "50ms", "onError": "open"}],
@@ -62,7 +63,8 @@
 //	  "filters": [
 //	    {"wasm": "filters/redact.wasm", "name": "redact", "config": {"folder": "/srv/data"},
 //	     "hooks": ["toolCall", "toolResult"], "timeout": "1s", "memoryLimitMiB": 64, "onError": "closed", "pool": 2}
-//	  ]
+//	  ],
+//	  "audit": {"file": "audit.jsonl", "arguments": "hash"}
 //	}
 //
 // [Load] and [Parse] report every problem at once, each with its JSON path,
@@ -89,6 +91,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -175,6 +178,8 @@ type Config struct {
 	// Format is the dialect the text was written in: FormatMCPServers or
 	// FormatVSCode ("" for a Config built in Go, which is FormatMCPServers).
 	Format string `json:"-"`
+	// Audit, when set, records every request in a JSON-lines file.
+	Audit *Audit `json:"audit,omitempty"`
 	// Source names where the configuration came from: its file path,
 	// "<string>", or whatever source was passed to Parse. Used in errors.
 	Source string `json:"-"`
@@ -562,6 +567,10 @@ type Proxy struct {
 	// tools, prompts or resources list; slower servers are left out of the
 	// answer, which names them (DefaultListWait when zero).
 	ListWait Duration `json:"listWait,omitzero"`
+	// Console turns the web console (GET /) and its API (/api/...) on or
+	// off; nil means on when the proxy listens on a loopback address, off
+	// otherwise (see ConsoleOn).
+	Console *bool `json:"console,omitempty"`
 
 	anyPort bool // the file said "port": 0
 }
@@ -593,6 +602,20 @@ func (p Proxy) MarshalJSON() ([]byte, error) {
 		}{plain: plain(p)})
 	}
 	return json.Marshal(plain(p))
+}
+
+// ConsoleOn reports whether the web console is on for a proxy listening
+// on host (an IP address or host name): Console when it is set, else
+// whether host is a loopback address or "localhost".
+func (p *Proxy) ConsoleOn(host string) bool {
+	if p != nil && p.Console != nil {
+		return *p.Console
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Authenticate says how proxy clients authenticate.
@@ -814,6 +837,10 @@ func (c *Config) WithDefaults() *Config {
 			c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
 			p.CORS = &c
 		}
+		if p.Console != nil {
+			on := *p.Console
+			p.Console = &on
+		}
 		if p.MaxBodyBytes == 0 {
 			p.MaxBodyBytes = DefaultMaxBodyBytes
 		}
@@ -852,6 +879,7 @@ func (c *Config) WithDefaults() *Config {
 	out.Redis = c.Redis.withDefaults()
 	out.State = c.State.withDefaults(c.Redis)
 	out.Limits = c.Limits.withDefaults(c.Redis)
+	out.Audit = c.Audit.withDefaults()
 	if c.Filters != nil {
 		out.Filters = make([]*Filter, len(c.Filters))
 		for i, f := range c.Filters {

@@ -402,6 +402,7 @@ func (d *decoder) topLevelKeys(c *Config) objectSpec {
 			{key: "redis", decode: func(v *node, p string) { c.Redis = d.redis(v, p) }},
 			{key: "state", decode: func(v *node, p string) { c.State = d.state(v, p) }},
 			{key: "limits", decode: func(v *node, p string) { c.Limits = d.limits(v, p) }},
+			{key: "audit", decode: func(v *node, p string) { c.Audit = d.audit(v, p) }},
 		},
 		ignored: []string{"$schema", "globalShortcut", "preferences"},
 		unknownHint: func(key string, v *node) string {
@@ -832,6 +833,10 @@ func (d *decoder) proxy(n *node, path string) *Proxy {
 			if p.AllowedHosts == nil && v.kind == kindArray {
 				p.AllowedHosts = []string{}
 			}
+		}},
+		{key: "console", decode: func(v *node, at string) {
+			on := d.boolean(v, at)
+			p.Console = &on
 		}},
 		{key: "maxBodyBytes", decode: func(v *node, at string) {
 			if n, ok := d.integer(v, at); ok {

@@ -50,6 +50,9 @@ func validate(c *Config, r *collector) {
 	}
 	validateFilters(c.Filters, r)
 	validateIdentity(c, r)
+	if c.Audit != nil {
+		validateAudit(c.Audit, r)
+	}
 }
 
 func validateServer(s *Server, path string, r *collector) {
