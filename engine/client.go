@@ -105,16 +105,16 @@ type Client struct {
 	// tracer traces requests (trace.go); nil when tracing is off.
 	tracer trace.Tracer
 
-	mu       sync.Mutex
-	sess     *session
-	ready    chan struct{} // closed while sess is usable; replaced when it goes away
-	downErr  error         // non-nil: not running, and why
+	mu      sync.Mutex
+	sess    *session
+	ready   chan struct{} // closed while sess is usable; replaced when it goes away
+	downErr error         // non-nil: not running, and why
 	// failed is the ready channel a failed restart attempt closed, and
 	// failedErr why: the callers that were waiting on it fail with that.
 	failed    chan struct{}
 	failedErr error
-	handlers []handlerEntry
-	nextH    int
+	handlers  []handlerEntry
+	nextH     int
 }
 
 type session struct {
