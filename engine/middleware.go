@@ -167,6 +167,17 @@ type Identity struct {
 	ClientVersion string
 }
 
+// Principal names who the caller is, for deciding what belongs to whom
+// (sessions, pending requests): the subject and client of a JWT, else the
+// static token's name ("" when authentication is off). Two requests of
+// one principal may see each other's sessions; of two, never.
+func (id Identity) Principal() string {
+	if id.Auth == AuthJWT {
+		return "\x00jwt\x00" + id.Subject + "\x00" + id.ClientID
+	}
+	return id.Token
+}
+
 // Values of Identity.Auth.
 const (
 	AuthNone   = "none"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 
 	"github.com/mcpscript/mcpscript/engine/config"
 )
@@ -18,8 +19,55 @@ type Changes struct {
 	Unchanged []string // left running as they were
 }
 
+// Affected reports whether name was added, removed or changed.
+func (c Changes) Affected(name string) bool {
+	return slices.Contains(c.Added, name) || slices.Contains(c.Removed, name) || slices.Contains(c.Changed, name)
+}
+
 // Empty reports whether nothing changed.
 func (c Changes) Empty() bool { return len(c.Added)+len(c.Removed)+len(c.Changed) == 0 }
+
+// OnReconfigure registers fn to learn what each Reconfigure changed. It
+// runs once the new servers are in place (Client returns them) and before
+// they start, so that a watcher such as a gateway can follow a new
+// server's first events; it must not block for long. remove unregisters it.
+func (r *Runner) OnReconfigure(fn func(Changes)) (remove func()) {
+	return r.watchers.add(fn)
+}
+
+type reconfigureWatchers struct {
+	mu   sync.Mutex
+	fns  map[int]func(Changes)
+	next int
+}
+
+func (w *reconfigureWatchers) add(fn func(Changes)) func() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fns == nil {
+		w.fns = map[int]func(Changes){}
+	}
+	id := w.next
+	w.next++
+	w.fns[id] = fn
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		delete(w.fns, id)
+	}
+}
+
+func (w *reconfigureWatchers) notify(ch Changes) {
+	w.mu.Lock()
+	fns := make([]func(Changes), 0, len(w.fns))
+	for _, fn := range w.fns {
+		fns = append(fns, fn)
+	}
+	w.mu.Unlock()
+	for _, fn := range fns {
+		fn(ch)
+	}
+}
 
 // Reconfigure applies a new config to a running Runner without touching
 // the servers it configures the same way: servers that were added are
@@ -91,6 +139,9 @@ func (r *Runner) Reconfigure(ctx context.Context, cfg *config.Config) (Changes, 
 	slices.Sort(r.names)
 	r.cfgp.Store(cfg)
 	r.smu.Unlock()
+	if !ch.Empty() {
+		r.watchers.notify(ch)
+	}
 	if !r.curated.Load() && slices.ContainsFunc(fresh, func(s *server) bool { return s.tools != nil }) {
 		r.installCuration()
 	}

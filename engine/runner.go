@@ -102,14 +102,14 @@ type Options struct {
 type Runner struct {
 	cfgp     atomic.Pointer[config.Config] // replaced by Reconfigure
 	reloadMu sync.Mutex                    // one Reconfigure at a time
+	watchers reconfigureWatchers           // OnReconfigure
 	curated  atomic.Bool                   // the curation middleware is installed
 	logger   *slog.Logger
 
-	// The servers, by name, and their names sorted. They are fixed after
-	// New today; the lock lets a server be added, removed or replaced at
-	// run time (hot reload): build it with newServer, then swap it in
-	// under smu, and stop the one it replaces. Everything that looks
-	// servers up goes through server() or snapshot().
+	// The servers, by name, and their names sorted. Reconfigure adds,
+	// removes and replaces them at run time: it builds a server with
+	// newServer, swaps it in under smu, and stops the one it replaced.
+	// Everything that looks servers up goes through server() or snapshot().
 	smu     sync.RWMutex
 	servers map[string]*server
 	names   []string

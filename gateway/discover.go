@@ -26,8 +26,8 @@ func (g *Gateway) discover(ctx context.Context, view string, caller engine.Ident
 		return nil, err
 	}
 	defer s.Close()
-	rq := &request{s: s}
-	release, err := s.acquireFor(ctx, rq, s.servers, view == "")
+	rq := &request{s: s, sc: s.scope()}
+	release, err := s.acquireFor(ctx, rq, rq.sc.servers, view == "")
 	if err != nil {
 		return nil, err
 	}

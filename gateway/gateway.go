@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -59,18 +59,16 @@ type Gateway struct {
 	r        *engine.Runner
 	logger   *slog.Logger
 	listWait time.Duration
-	names    []string             // the servers the gateway exposes, sorted
-	servers  map[string]*upstream // by name, for each of names
-	prefix   map[string]string    // namespace prefix of every configured server
-	// perSession says whether any server has a child per session (else a
-	// request has no private child to acquire).
-	perSession bool
+	allowed  []string // Options.AllowedServers
+	tab      atomic.Pointer[table]
+	reloadMu sync.Mutex // one reconfigured at a time
 
-	stopEvents func()
-	removes    []func()
-	stopsMu    sync.Mutex
-	stopsDone  *sync.Cond // signalled when stopsN drops to 0
-	stopsN     int        // private children being stopped; Close waits for 0
+	stopEvents   func()
+	stopReloads  func()
+	twinHandlers []func() // remove the twins' notification handlers (under twinsMu)
+	stopsMu      sync.Mutex
+	stopsDone    *sync.Cond // signalled when stopsN drops to 0
+	stopsN       int        // private children being stopped; Close waits for 0
 
 	mu        sync.Mutex
 	sessions  map[*Session]struct{}
@@ -96,6 +94,8 @@ type upstream struct {
 	logWant    int                   // lowest level asked by a session; -1 none (under logMu)
 	logApplied int                   // level set upstream (under logMu)
 	logInit    *mcp.InitializeResult // the connection logApplied was set on
+
+	removeHandler func() // stops routing the server's notifications here; nil for none
 
 	perSession  bool          // "childModel": "per-session": client is unused, children are private
 	private     bool          // this is a session's private child
@@ -123,13 +123,11 @@ func New(r *engine.Runner, opts *Options) *Gateway {
 	if o.ListWait <= 0 {
 		o.ListWait = DefaultListWait
 	}
-	all := r.Servers()
 	g := &Gateway{
 		r:         r,
 		logger:    o.Logger,
 		listWait:  o.ListWait,
-		servers:   map[string]*upstream{},
-		prefix:    serverPrefixes(all),
+		allowed:   o.AllowedServers,
 		sessions:  map[*Session]struct{}{},
 		subs:      map[subKey]*subEntry{},
 		listeners: map[*listener]struct{}{},
@@ -137,26 +135,8 @@ func New(r *engine.Runner, opts *Options) *Gateway {
 	g.stopCtx, g.stop = context.WithCancel(context.Background())
 	g.pending.init(o.StateKey)
 	g.stopsDone = sync.NewCond(&g.stopsMu)
-	for _, name := range all {
-		if o.AllowedServers != nil && !slices.Contains(o.AllowedServers, name) {
-			continue
-		}
-		c, err := r.Client(name)
-		if err != nil {
-			continue
-		}
-		u := newUpstream(name, c)
-		g.names = append(g.names, name)
-		g.servers[name] = u
-		if sc := r.Config().Servers[name]; sc.PerSession() {
-			u.perSession, u.idle, u.maxSessions = true, sc.SessionIdleTimeout.Duration, sc.MaxSessions
-			g.perSession = true
-			continue
-		}
-		g.removes = append(g.removes, c.OnNotification("", func(_, method string, params json.RawMessage) {
-			g.onNotification(u, nil, method, params)
-		}))
-	}
+	g.tab.Store(g.buildTable(nil, func(string) bool { return true }))
+	g.stopReloads = r.OnReconfigure(g.reconfigured)
 	events, stop := r.Subscribe(64)
 	g.stopEvents = stop
 	go func() {
@@ -190,9 +170,19 @@ func (g *Gateway) Close() {
 	}
 	g.waitStops()
 	g.stopEvents()
-	for _, rm := range g.removes {
+	g.stopReloads()
+	g.reloadMu.Lock() // a reload under way has installed its handlers
+	for _, u := range g.table().servers {
+		if u.removeHandler != nil {
+			u.removeHandler()
+		}
+	}
+	g.reloadMu.Unlock()
+	g.twinsMu.Lock()
+	for _, rm := range g.twinHandlers {
 		rm()
 	}
+	g.twinsMu.Unlock()
 	g.r.SetRequestHandler(nil)
 }
 

@@ -20,6 +20,7 @@ const cancelLinger = 30 * time.Second
 // per-session servers acquired for it. It is the request's Router.
 type request struct {
 	s      *Session
+	sc     *scope          // what the session could use when the request came
 	id     json.RawMessage // the client's id, as sent
 	method string
 	server string // the server it was forwarded to, once it was (under s.mu)
@@ -43,7 +44,7 @@ func (rq *request) upstream(name string) *upstream {
 	if u := rq.s.ups[name]; u != nil {
 		return u
 	}
-	return rq.s.g.servers[name]
+	return rq.sc.tab.servers[name]
 }
 
 // privateErr returns why the session's child of a per-session server could
@@ -55,8 +56,8 @@ func (rq *request) privateErr(server string) error { return rq.privErr[server] }
 // session's own child.
 func (rq *request) Route(ctx context.Context, server string) (*engine.Client, func(), error) {
 	s := rq.s
-	if !slices.Contains(s.reach, server) {
-		return nil, nil, wrapNotFound(unavailable(server, s.reach))
+	if !slices.Contains(rq.sc.reach, server) {
+		return nil, nil, wrapNotFound(unavailable(server, rq.sc.reach))
 	}
 	u := rq.upstream(server)
 	if !u.perSession {
@@ -125,7 +126,7 @@ func (s *Session) serve(ctx context.Context, id json.RawMessage, method string, 
 	key := wire.IDKey(id)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	rq := &request{s: s, id: id, method: method, cancel: cancel}
+	rq := &request{s: s, sc: s.scope(), id: id, method: method, cancel: cancel}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -168,7 +169,7 @@ func (s *Session) dispatch(ctx context.Context, rq *request, method string, para
 		s.mu.Unlock()
 	}
 	if method != "ping" {
-		release, err := s.acquireFor(ctx, rq, s.servers, s.view == "")
+		release, err := s.acquireFor(ctx, rq, rq.sc.servers, s.view == "")
 		if err != nil {
 			return nil, err
 		}

@@ -22,6 +22,10 @@ func (s *Session) initialize(ctx context.Context, rq *request, params json.RawMe
 	var p struct {
 		ProtocolVersion string                     `json:"protocolVersion"`
 		Capabilities    map[string]json.RawMessage `json:"capabilities"`
+		ClientInfo      struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+		} `json:"clientInfo"`
 	}
 	if len(params) > 0 {
 		if err := json.Unmarshal(params, &p); err != nil {
@@ -38,6 +42,7 @@ func (s *Session) initialize(ctx context.Context, rq *request, params json.RawMe
 	s.handshaken = true
 	s.initialized = true
 	s.id.Protocol = version
+	s.id.ClientName, s.id.ClientVersion = p.ClientInfo.Name, p.ClientInfo.Version
 	s.clientCaps = p.Capabilities
 	if s.clientCaps == nil {
 		s.clientCaps = map[string]json.RawMessage{}
@@ -57,7 +62,7 @@ func (s *Session) initialize(ctx context.Context, rq *request, params json.RawMe
 	caps := map[string]any{"tools": map[string]any{"listChanged": true}}
 	var prompts, resources, subscribe, logging, completions bool
 	var instructions []string
-	for _, name := range s.servers {
+	for _, name := range rq.sc.servers {
 		ir, err := s.g.initResult(ctx, rq, name)
 		if err != nil {
 			continue
@@ -70,7 +75,7 @@ func (s *Session) initialize(ctx context.Context, rq *request, params json.RawMe
 			completions = completions || c.Completions != nil
 		}
 		if ir.Instructions != "" {
-			instructions = append(instructions, fmt.Sprintf("%s (tools and prompts prefixed %q): %s", name, s.g.prefix[name]+nsSeparator, ir.Instructions))
+			instructions = append(instructions, fmt.Sprintf("%s (tools and prompts prefixed %q): %s", name, rq.sc.tab.prefix[name]+nsSeparator, ir.Instructions))
 		}
 	}
 	if prompts {

@@ -26,7 +26,7 @@ import (
 type listener struct {
 	id      json.RawMessage // the listen request's id
 	view    string
-	may     map[string]bool
+	s       *Session // the listen request's session: what it may hear is its scope
 	twin    bool // the view is a dual-era server: its modern process's list_changed
 	tools   bool
 	prompts bool
@@ -55,19 +55,19 @@ func (g *Gateway) listen(ctx context.Context, r *ModernRequest, caller engine.Id
 		return nil, err
 	}
 	defer s.Close()
-	l := &listener{id: m.ID, view: r.View, may: s.may, send: r.Send, uris: map[string]string{}}
-	rq := &request{s: s}
+	l := &listener{id: m.ID, view: r.View, s: s, send: r.Send, uris: map[string]string{}}
+	rq := &request{s: s, sc: s.scope()}
 	var caps []*engine.Client
 	if r.View != "" {
 		if u := g.twin(ctx, r.View); u != nil {
 			l.twin = true
 			caps = append(caps, u.client)
 		} else {
-			caps = append(caps, g.servers[r.View].client)
+			caps = append(caps, rq.sc.tab.servers[r.View].client)
 		}
 	} else {
-		for _, name := range s.servers {
-			caps = append(caps, g.servers[name].client)
+		for _, name := range rq.sc.servers {
+			caps = append(caps, rq.sc.tab.servers[name].client)
 		}
 	}
 	subscribe := false
@@ -126,6 +126,7 @@ func (g *Gateway) listen(ctx context.Context, r *ModernRequest, caller engine.Id
 		select {
 		case <-ctx.Done():
 		case <-g.stopCtx.Done():
+		case <-s.ctx.Done(): // a reload took its server away
 		}
 		g.mu.Lock()
 		delete(g.listeners, l)
@@ -173,7 +174,7 @@ func (g *Gateway) notifyListeners(server string, twin bool, method string, param
 			}
 			continue
 		case l.view == server && l.twin == twin:
-		case l.view == "" && !twin && l.may[server]:
+		case l.view == "" && !twin && l.s.scope().may[server]:
 		default:
 			continue
 		}
@@ -249,7 +250,7 @@ func (s *Session) upstreamOf(server string) *upstream {
 	if u := s.ups[server]; u != nil {
 		return u
 	}
-	return s.g.servers[server]
+	return s.g.upstream(server)
 }
 
 // follow keeps one listen open on a server's modern process for the

@@ -270,7 +270,7 @@ func (g *Gateway) fetch(ctx context.Context, srv *upstream, kind listKind) (*ser
 		for k := range l.byKey {
 			keys = append(keys, k)
 		}
-		names := namespaceItems(g.prefix[srv.name], keys)
+		names := namespaceItems(g.table().prefix[srv.name], keys)
 		for i := range l.items {
 			it := &l.items[i]
 			it.full = names[it.key]
@@ -342,7 +342,7 @@ func (s *Session) aggregateList(ctx context.Context, rq *request, kind listKind,
 	var firstErr error
 	var missing []leftOut
 	seen := map[string]bool{}
-	for _, r := range s.g.lists(ctx, rq, s.servers, kind, 0) {
+	for _, r := range s.g.lists(ctx, rq, rq.sc.servers, kind, 0) {
 		if r.err != nil {
 			level := slog.LevelWarn
 			if errors.Is(r.err, engine.ErrNotRunning) {
@@ -464,7 +464,7 @@ func (s *Session) hooked(ctx context.Context, server string, kind listKind, para
 	if ferr != nil || !ok || json.Unmarshal(field, &items) != nil {
 		return nil, fmt.Errorf("%w: server %q: %s: the hooks returned no %q array", engine.ErrHook, server, info.method, info.field)
 	}
-	prefix := s.g.prefix[server]
+	prefix := s.g.table().prefix[server]
 	out := make([]keyedItem, 0, len(items))
 	for _, item := range items {
 		key, ok := rawjson.GetString(item, info.key)

@@ -42,7 +42,7 @@ func (s *Session) setLevel(ctx context.Context, rq *request, params json.RawMess
 	s.mu.Lock()
 	s.logLevel = lvl
 	s.mu.Unlock()
-	for _, name := range s.servers {
+	for _, name := range rq.sc.servers {
 		ir, err := s.g.initResult(ctx, rq, name)
 		if err != nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil {
 			continue

@@ -161,7 +161,7 @@ func (g *Gateway) serveModern(ctx context.Context, r *ModernRequest) (json.RawMe
 		return nil, err
 	}
 	if m.Method == "tools/call" {
-		rq := &request{s: s}
+		rq := &request{s: s, sc: s.scope()}
 		if err := s.checkParamHeaders(ctx, rq, m.Params, r.ParamHeaders); err != nil {
 			s.Close()
 			return nil, err
@@ -205,7 +205,7 @@ func (g *Gateway) twin(ctx context.Context, name string) *upstream {
 	if u != nil && u.client.InitializeResult() != nil {
 		return u
 	}
-	if shared := g.servers[name]; shared == nil || shared.perSession {
+	if shared := g.upstream(name); shared == nil || shared.perSession {
 		return nil
 	}
 	c, err := g.r.ModernClient(ctx, name)
@@ -225,7 +225,7 @@ func (g *Gateway) twin(ctx context.Context, name string) *upstream {
 		g.twins = map[string]*upstream{}
 	}
 	g.twins[name] = u
-	g.removes = append(g.removes, c.OnNotification("", func(_, method string, params json.RawMessage) {
+	g.twinHandlers = append(g.twinHandlers, c.OnNotification("", func(_, method string, params json.RawMessage) {
 		g.onTwinNotification(u, method, params)
 	}))
 	g.follow(u)
@@ -295,7 +295,7 @@ func (s *Session) serverInfo(ctx context.Context) json.RawMessage {
 		b, _ := json.Marshal(map[string]string{"name": "mcpscript", "version": engine.Version})
 		return b
 	}
-	rq := &request{s: s}
+	rq := &request{s: s, sc: s.scope()}
 	ir, err := s.g.initResult(ctx, rq, s.view)
 	if err != nil || ir.ServerInfo == nil {
 		return nil

@@ -99,9 +99,10 @@ func (c *modernCall) start(ctx context.Context, m *wire.Message) (json.RawMessag
 	c.cancel = cancel
 	s := c.s
 	if lvl := s.logLevel; lvl >= 0 && !s.modernView() {
-		for _, name := range s.servers { // a legacy server logs only after logging/setLevel
-			if ir := s.g.servers[name].client.InitializeResult(); ir != nil && ir.Capabilities != nil && ir.Capabilities.Logging != nil {
-				_ = s.g.servers[name].applyLogLevel(ctx, lvl)
+		sc := s.scope()
+		for _, name := range sc.servers { // a legacy server logs only after logging/setLevel
+			if ir := sc.tab.servers[name].client.InitializeResult(); ir != nil && ir.Capabilities != nil && ir.Capabilities.Logging != nil {
+				_ = sc.tab.servers[name].applyLogLevel(ctx, lvl)
 			}
 		}
 	}
@@ -355,7 +356,7 @@ func (g *Gateway) resume(ctx context.Context, r *ModernRequest, caller engine.Id
 }
 
 // principal names the caller a requestState is bound to.
-func principal(id engine.Identity) string { return id.Token }
+func principal(id engine.Identity) string { return id.Principal() }
 
 // nameOf is params.name or params.uri.
 func nameOf(params json.RawMessage) string {

@@ -80,12 +80,25 @@ func serverPrefix(name string, hashLen int, force bool) string {
 
 // serverPrefixes assigns distinct prefixes to servers (sorted first so the
 // outcome does not depend on the order given).
-func serverPrefixes(names []string) map[string]string {
+func serverPrefixes(names []string) map[string]string { return serverPrefixesKeeping(names, nil) }
+
+// serverPrefixesKeeping is serverPrefixes where the names that keep (the
+// prefixes before a reload) has keep their prefix: a client that holds a
+// prefixed name of a server the reload did not touch can still call it.
+func serverPrefixesKeeping(names []string, keep map[string]string) map[string]string {
 	sorted := append([]string(nil), names...)
 	sort.Strings(sorted)
 	out := make(map[string]string, len(sorted))
 	taken := map[string]bool{}
 	for _, n := range sorted {
+		if p, ok := keep[n]; ok && !taken[p] {
+			out[n], taken[p] = p, true
+		}
+	}
+	for _, n := range sorted {
+		if _, ok := out[n]; ok {
+			continue
+		}
 		p := serverPrefix(n, shortHashLen, false)
 		for i := 0; taken[p]; i++ {
 			p = serverPrefix(n, longHashLen, true)

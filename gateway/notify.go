@@ -36,7 +36,7 @@ func (g *Gateway) onNotification(u *upstream, owner *Session, method string, par
 			case s.modern != nil: // a modern request hears of changes only through a listen
 			case s.view == u.name:
 				s.send(own, nil)
-			case s.view == "" && s.may[u.name]:
+			case s.view == "" && s.scope().may[u.name]:
 				s.send(plain, nil)
 			}
 		}
@@ -75,7 +75,7 @@ func (g *Gateway) onNotification(u *upstream, owner *Session, method string, par
 			g.logToModern(u, params)
 		}
 		for _, s := range recipients() {
-			if !s.may[u.name] || s.modern != nil {
+			if !s.scope().may[u.name] || s.modern != nil {
 				continue
 			}
 			s.mu.Lock()
@@ -106,7 +106,7 @@ func kindsChangedBy(method string) []listKind {
 // upstream log level and subscriptions are restored, and the sessions that
 // have listed something are told the lists may have changed.
 func (g *Gateway) serverUp(name string) {
-	u := g.servers[name]
+	u := g.upstream(name)
 	if u == nil || u.perSession {
 		return
 	}
@@ -138,7 +138,7 @@ func (g *Gateway) serverUp(name string) {
 			s.mu.Lock()
 			listed := s.listed
 			s.mu.Unlock()
-			if listed && s.modern == nil && (s.view == "" && s.may[name] || s.view == name && listChanged) {
+			if listed && s.modern == nil && (s.view == "" && s.scope().may[name] || s.view == name && listChanged) {
 				s.send(msg, nil)
 			}
 		}

@@ -29,6 +29,7 @@ import (
 // privChild is a session's private child of a per-session server.
 type privChild struct {
 	u     *upstream // the child's own gateway state (client, list caches)
+	idle  time.Duration
 	stop  func(context.Context) error
 	users int       // requests using it now
 	last  time.Time // when it was last released
@@ -42,7 +43,7 @@ type privChild struct {
 // server whose child cannot start is left out (rq.privateErr says why);
 // its requests then fail.
 func (s *Session) acquireFor(ctx context.Context, rq *request, names []string, lenient bool) (func(), error) {
-	if !s.g.perSession {
+	if !rq.sc.tab.perSession {
 		return noRelease, nil
 	}
 	var got []*privChild
@@ -53,7 +54,7 @@ func (s *Session) acquireFor(ctx context.Context, rq *request, names []string, l
 		}
 	}
 	for _, name := range names {
-		u := s.g.servers[name]
+		u := rq.sc.tab.servers[name]
 		if u == nil || !u.perSession {
 			continue
 		}
@@ -140,7 +141,7 @@ func (s *Session) acquirePrivate(ctx context.Context, shared *upstream) (*privCh
 	rm := c.OnNotification("", func(_, method string, params json.RawMessage) {
 		g.onNotification(u, s, method, params)
 	})
-	pc := &privChild{u: u, users: 1}
+	pc := &privChild{u: u, idle: shared.idle, users: 1}
 	pc.stop = func(ctx context.Context) error {
 		rm()
 		defer uncount()
@@ -165,7 +166,7 @@ func (s *Session) acquirePrivate(ctx context.Context, shared *upstream) (*privCh
 // releasePrivate ends one request's use of a private child; the last
 // release arms the idle timer.
 func (s *Session) releasePrivate(name string, pc *privChild) {
-	idle := s.g.servers[name].idle
+	idle := pc.idle
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pc.users--
@@ -200,10 +201,19 @@ func (s *Session) subscribedTo(server string) bool {
 
 // closePrivate stops all of the session's private children; the caller
 // has marked the session closed.
-func (s *Session) closePrivate() {
+func (s *Session) closePrivate() { s.closePrivateOf(func(string) bool { return true }) }
+
+// closePrivateOf stops the session's private children of the servers that
+// match: a reload changed or removed them. Requests using one fail.
+func (s *Session) closePrivateOf(match func(server string) bool) {
+	var priv []*privChild
 	s.mu.Lock()
-	priv := s.priv
-	s.priv = nil
+	for name, pc := range s.priv {
+		if match(name) {
+			priv = append(priv, pc)
+			delete(s.priv, name)
+		}
+	}
 	s.mu.Unlock()
 	for _, pc := range priv {
 		if pc.timer != nil {

@@ -16,7 +16,7 @@ import (
 func (s *Session) resolve(ctx context.Context, rq *request, kind listKind, full string) (server, name string, err error) {
 	noun := kindInfo[kind].noun
 	if i := strings.Index(full, nsSeparator); i > 0 {
-		for srv, prefix := range s.g.prefix {
+		for srv, prefix := range rq.sc.tab.prefix {
 			if prefix == full[:i] {
 				server = srv
 				break
@@ -24,7 +24,7 @@ func (s *Session) resolve(ctx context.Context, rq *request, kind listKind, full 
 		}
 	}
 	if server != "" {
-		if !s.may[server] { // say nothing of servers this session may not see
+		if !rq.sc.may[server] { // say nothing of servers this session may not see
 			return "", "", invalidParamsf("unknown %s %q", noun, full)
 		}
 		for _, maxAge := range []time.Duration{0, time.Second} {
@@ -42,11 +42,11 @@ func (s *Session) resolve(ctx context.Context, rq *request, kind listKind, full 
 		if s.g.r.HasMiddleware() {
 			// Not a name the server has: a hook may have renamed it in
 			// the list, so the hooks get the call under that name.
-			return server, full[len(s.g.prefix[server])+len(nsSeparator):], nil
+			return server, full[len(rq.sc.tab.prefix[server])+len(nsSeparator):], nil
 		}
 	}
 	var known []string
-	for _, r := range s.g.lists(ctx, rq, s.servers, kind, 0) {
+	for _, r := range s.g.lists(ctx, rq, rq.sc.servers, kind, 0) {
 		if r.list != nil {
 			for _, it := range r.list.items {
 				if !it.dup {
@@ -202,7 +202,7 @@ func (s *Session) resourceOwner(ctx context.Context, rq *request, uri string) (s
 	var firstErr error
 	for _, maxAge := range []time.Duration{0, time.Second} {
 		offering, firstErr = nil, nil
-		res := s.g.lists(ctx, rq, s.servers, kindResources, maxAge)
+		res := s.g.lists(ctx, rq, rq.sc.servers, kindResources, maxAge)
 		for _, r := range res {
 			if r.err != nil && firstErr == nil {
 				firstErr = r.err

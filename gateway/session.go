@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpscript/mcpscript/engine"
@@ -22,17 +23,15 @@ var (
 // view, identity and state. All methods are safe for concurrent use;
 // Handle is meant to be called concurrently for concurrent requests.
 type Session struct {
-	g       *Gateway
-	view    string          // "" for the aggregate
-	id      engine.Identity // as given to Open
-	out     Outbound        // may be nil
-	servers []string        // the servers the session may use, sorted
-	may     map[string]bool // the same as a set
-	reach   []string        // what the caller may use at all (hooks may route there): the allowed servers within the token's limit
-	ctx     context.Context // ends when the session closes
-	cancel  context.CancelFunc
-	privMu  ctxMutex      // serializes starting private children
-	done    chan struct{} // closed when Close has finished
+	g      *Gateway
+	view   string          // "" for the aggregate
+	id     engine.Identity // as given to Open
+	out    Outbound        // may be nil
+	sc     atomic.Pointer[scope]
+	ctx    context.Context // ends when the session closes
+	cancel context.CancelFunc
+	privMu ctxMutex      // serializes starting private children
+	done   chan struct{} // closed when Close has finished
 
 	outMu     sync.Mutex // held while a message goes to out
 	outClosed bool       // under outMu: Close has run, out gets nothing more
@@ -73,28 +72,17 @@ func (g *Gateway) Open(view string, id engine.Identity, out Outbound) (*Session,
 
 // open is Open, for a modern request's session too (modern is its call).
 func (g *Gateway) open(view string, id engine.Identity, out Outbound, modern *modernCall) (*Session, error) {
-	var servers []string
-	for _, name := range g.names {
-		if id.Servers == nil || slices.Contains(id.Servers, name) {
-			servers = append(servers, name)
-		}
-	}
-	reach := servers
-	if view != "" {
-		if !slices.Contains(servers, view) {
-			return nil, fmt.Errorf("%w: %s", engine.ErrServerNotFound, unavailable(view, servers))
-		}
-		servers = []string{view}
+	sc, err := g.table().scopeFor(view, id)
+	if err != nil {
+		return nil, err
 	}
 	s := &Session{
-		g: g, view: view, id: id, out: out, servers: servers, may: map[string]bool{}, reach: reach,
+		g: g, view: view, id: id, out: out,
 		logLevel: -1, inflight: map[string]*request{}, subs: map[subKey]subState{},
 		pendingOut: map[string]chan answer{}, privMu: newCtxMutex(), done: make(chan struct{}), modern: modern,
 	}
+	s.sc.Store(sc)
 	s.id.Servers = slices.Clone(id.Servers)
-	for _, name := range servers {
-		s.may[name] = true
-	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -105,6 +93,9 @@ func (g *Gateway) open(view string, id engine.Identity, out Outbound, modern *mo
 	g.sessions[s] = struct{}{}
 	return s, nil
 }
+
+// scope returns what the session may use now.
+func (s *Session) scope() *scope { return s.sc.Load() }
 
 // Identity returns the identity the session was opened with.
 func (s *Session) Identity() engine.Identity {
@@ -142,7 +133,7 @@ func (s *Session) Close() {
 	s.closed = true
 	var subs []subKey
 	for k, st := range s.subs {
-		if st == subActive && !s.g.servers[k.server].perSession {
+		if u := s.g.upstream(k.server); st == subActive && u != nil && !u.perSession {
 			subs = append(subs, k)
 		}
 	}
@@ -191,10 +182,11 @@ func (s *Session) send(msg, related json.RawMessage) {
 
 // checkServer says whether the session may use server.
 func (s *Session) checkServer(server string) error {
-	if s.may[server] {
+	sc := s.scope()
+	if sc.may[server] {
 		return nil
 	}
-	return invalidParamsf("%s", unavailable(server, s.servers))
+	return invalidParamsf("%s", unavailable(server, sc.servers))
 }
 
 // unavailable says a server cannot be used, the same way whether it does not

@@ -129,7 +129,11 @@ func (g *Gateway) subUp(ctx context.Context, k subKey) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		if _, err := g.servers[k.server].client.CallDirect(ctx, "resources/subscribe", &mcp.SubscribeParams{URI: k.uri}); err != nil {
+		u := g.upstream(k.server)
+		if u == nil {
+			return wrapNotFound(unavailable(k.server, g.table().names))
+		}
+		if _, err := u.client.CallDirect(ctx, "resources/subscribe", &mcp.SubscribeParams{URI: k.uri}); err != nil {
 			return err
 		}
 	}
@@ -165,7 +169,11 @@ func (g *Gateway) subDown(ctx context.Context, k subKey) {
 	if !need {
 		return
 	}
-	if _, err := g.servers[k.server].client.CallDirect(ctx, "resources/unsubscribe", &mcp.UnsubscribeParams{URI: k.uri}); err != nil {
+	u := g.upstream(k.server)
+	if u == nil {
+		return // gone with a reload: nothing to unsubscribe from
+	}
+	if _, err := u.client.CallDirect(ctx, "resources/unsubscribe", &mcp.UnsubscribeParams{URI: k.uri}); err != nil {
 		g.logger.Debug("gateway: upstream unsubscribe failed", "server", k.server, "uri", k.uri, "err", err)
 	}
 	g.mu.Lock()
@@ -201,7 +209,11 @@ func (g *Gateway) resubscribe(ctx context.Context, server string) {
 			if !need {
 				return
 			}
-			if _, err := g.servers[server].client.CallDirect(ctx, "resources/subscribe", &mcp.SubscribeParams{URI: h.k.uri}); err != nil {
+			u := g.upstream(server)
+			if u == nil {
+				return
+			}
+			if _, err := u.client.CallDirect(ctx, "resources/subscribe", &mcp.SubscribeParams{URI: h.k.uri}); err != nil {
 				g.logger.Warn("gateway: could not restore a subscription on a restarted server", "server", server, "uri", h.k.uri, "err", err)
 			}
 		}()

@@ -43,7 +43,7 @@ const apiHeartbeat = 15 * time.Second
 // mayUse reports whether the caller may see and control server: one the
 // proxy exposes and the caller's token allows.
 func (s *Server) mayUse(id engine.Identity, server string) bool {
-	return slices.Contains(s.allowed, server) && (id.Servers == nil || slices.Contains(id.Servers, server))
+	return slices.Contains(s.servers().allowed, server) && (id.Servers == nil || slices.Contains(id.Servers, server))
 }
 
 // apiStatus is GET /api/servers's entry for st.
@@ -70,12 +70,13 @@ func apiStatus(st engine.Status) apiServer {
 func (s *Server) apiControl(c *fiber.Ctx) error {
 	id := identityOf(c)
 	name, action := c.Params("name"), c.Params("action")
-	if _, ok := s.configured[name]; !ok || !s.mayUse(id, name) {
+	configured := s.servers().configured
+	if _, ok := configured[name]; !ok || !s.mayUse(id, name) {
 		// The same answer for a server that is not there and one the
 		// caller may not see.
 		return refuse(fiber.StatusNotFound, wire.CodeInvalidRequest, "unknown server %q", name)
 	}
-	name = s.configured[name] // the canonical string: c.Params is fasthttp's buffer
+	name = configured[name] // the canonical string: c.Params is fasthttp's buffer
 	if sc := s.r.Config().Servers[name]; sc != nil && sc.PerSession() {
 		return refuse(fiber.StatusConflict, wire.CodeInvalidRequest,
 			"server %q has a child per session (childModel per-session): sessions start and stop their own", name)

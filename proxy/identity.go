@@ -52,10 +52,7 @@ func identityOf(c *fiber.Ctx) engine.Identity {
 // that a refreshed token keeps its sessions, and another user's token finds
 // none of them). The two cannot collide: token names have no NUL.
 func sessionOwner(id engine.Identity) string {
-	if id.Auth == engine.AuthJWT {
-		return "\x00jwt\x00" + id.Subject + "\x00" + id.ClientID
-	}
-	return id.Token
+	return id.Principal()
 }
 
 // sameToken reports whether two identities carry the same token name (in

@@ -214,13 +214,12 @@ func (l *legacySSE) Post(c *fiber.Ctx) error {
 	}
 	if m.IsRequest() {
 		ctx := traceContext(c, s.ctx) // c is not to be used once Post returns
-		go func() {
-			resp := s.l.opts.handle(ctx, gs, m)
+		go s.l.opts.handleThen(ctx, gs, m, func(resp json.RawMessage) {
 			if resp == nil {
 				resp = noResponse(m.ID)
 			}
 			s.st.push("message", resp, false)
-		}()
+		})
 	} else if resp := gs.HandleMessage(s.ctx, m); resp != nil {
 		s.st.push("message", resp, false) // an error about the message itself
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -55,7 +56,7 @@ type metrics struct {
 	calls    *prometheus.HistogramVec
 	sessions *prometheus.GaugeVec
 	restarts *prometheus.CounterVec
-	servers  map[string]string // configured names, canonical strings
+	servers  atomic.Pointer[map[string]string] // configured names, canonical strings (a reload replaces them)
 
 	mu        sync.Mutex
 	restarts0 map[string]int // last Restarts seen per server
@@ -86,9 +87,9 @@ func newMetrics(r *engine.Runner, servers map[string]string) *metrics {
 			Name: "mcpscript_server_restarts_total",
 			Help: "Restarts of server processes seen by the proxy.",
 		}, []string{"server"}),
-		servers:   servers,
 		restarts0: map[string]int{},
 	}
+	m.servers.Store(&servers)
 	running := &runningCollector{r: r, desc: prometheus.NewDesc("mcpscript_server_running",
 		"1 when the server is running, else 0.", []string{"server"}, nil)}
 	m.reg.MustRegister(m.requests, m.duration, m.calls, m.sessions, m.restarts, running,
@@ -132,7 +133,7 @@ func (m *metrics) labels(path string) (route, server string) {
 	case routeSSE, routeSSEMessages, routeMCP:
 		return route, aggregateLabel
 	case routeServerMCP, routeServerSSE, routeServerMessages:
-		if canon, ok := m.servers[name]; ok {
+		if canon, ok := (*m.servers.Load())[name]; ok {
 			return route, canon
 		}
 		return route, "unknown"

@@ -122,14 +122,14 @@ func decodeHeaderValue(v string) (string, bool) {
 // the prefix, lowercased; nil when there are none.
 func paramHeaders(c *fiber.Ctx) map[string]string {
 	var out map[string]string
-	c.Request().Header.VisitAll(func(k, v []byte) {
+	for k, v := range c.Request().Header.All() {
 		if len(k) > len("Mcp-Param-") && strings.EqualFold(string(k[:len("Mcp-Param-")]), "Mcp-Param-") {
 			if out == nil {
 				out = map[string]string{}
 			}
 			out[strings.ToLower(string(k[len("Mcp-Param-"):]))] = strings.TrimSpace(string(v))
 		}
-	})
+	}
 	return out
 }
 
@@ -157,7 +157,7 @@ func (t *streamable) modern(c *fiber.Ctx, m *wire.Message) error {
 	ident.Transport = transportStreamable
 	st := newEventStream(0, false, t.opts, nil)
 	// Followed for a graceful stop, as the requests of sessions are.
-	tctx, end, err := t.opts.calls.begin(context.Background())
+	tctx, end, err := t.opts.calls.begin(traceContext(c, context.Background()))
 	if err != nil {
 		return sendJSON(c, fiber.StatusServiceUnavailable, wire.ErrorResponse(m.ID, errProxyDraining))
 	}

@@ -224,7 +224,7 @@ func (s *Server) metadata(c *fiber.Ctx) error {
 	rest := strings.TrimPrefix(c.Path(), oauthrs.WellKnownPath)
 	known := rest == "" || rest == routeMCP || rest == routeSSE
 	if name, kind, ok := strings.Cut(strings.TrimPrefix(rest, "/servers/"), "/"); !known && ok && strings.HasPrefix(rest, "/servers/") {
-		known = (kind == "mcp" || kind == "sse") && s.servers[name] != nil
+		known = (kind == "mcp" || kind == "sse") && s.servers().transports[name] != nil
 	}
 	if !known {
 		return refuse(fiber.StatusNotFound, wire.CodeInvalidRequest,

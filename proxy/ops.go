@@ -44,7 +44,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	var down []notReady
 	for _, st := range s.r.Statuses() {
-		if !slices.Contains(s.allowed, st.Name) || st.State == engine.StateDisabled || st.State == engine.StateRunning {
+		if !slices.Contains(s.servers().allowed, st.Name) || st.State == engine.StateDisabled || st.State == engine.StateRunning {
 			continue
 		}
 		down = append(down, notReady{Name: st.Name, State: string(st.State)})
@@ -109,7 +109,7 @@ func (s *Server) apiServers(c *fiber.Ctx) error {
 	id := identityOf(c)
 	out := []apiServer{}
 	for _, st := range s.r.Statuses() {
-		if !slices.Contains(s.allowed, st.Name) || id.Servers != nil && !slices.Contains(id.Servers, st.Name) {
+		if !slices.Contains(s.servers().allowed, st.Name) || id.Servers != nil && !slices.Contains(id.Servers, st.Name) {
 			continue
 		}
 		v := apiServer{

@@ -105,10 +105,20 @@ func newSessionID() string {
 // drains it is answered with an error at once, and one that runs past
 // the drain time is cancelled with errProxyStopping, which is its answer.
 func (o *transportOptions) handle(ctx context.Context, gs *gateway.Session, m *wire.Message) json.RawMessage {
+	var out json.RawMessage
+	o.handleThen(ctx, gs, m, func(resp json.RawMessage) { out = resp })
+	return out
+}
+
+// handleThen is handle, with then given the answer (nil for none) while
+// the request still counts as in flight: a graceful stop then waits until
+// an answer is queued on its stream before it closes the streams.
+func (o *transportOptions) handleThen(ctx context.Context, gs *gateway.Session, m *wire.Message, then func(json.RawMessage)) {
 	if m.IsRequest() {
 		tctx, end, err := o.calls.begin(ctx)
 		if err != nil {
-			return wire.ErrorResponse(m.ID, errProxyDraining)
+			then(wire.ErrorResponse(m.ID, errProxyDraining))
+			return
 		}
 		defer end()
 		ctx = tctx
@@ -118,5 +128,5 @@ func (o *transportOptions) handle(ctx context.Context, gs *gateway.Session, m *w
 	if resp != nil && o.OnCall != nil {
 		o.OnCall(messageLabel(m), time.Since(start))
 	}
-	return resp
+	then(resp)
 }

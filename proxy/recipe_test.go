@@ -153,7 +153,7 @@ func TestStreamCloseNoticed(t *testing.T) {
 		l          func() *legacySSE
 	}{
 		{"reference /sse", "/sse", func() *legacySSE { return e.s.reference }},
-		{"legacy /servers/a/sse", "/servers/a/sse", func() *legacySSE { return e.s.servers["a"].sse }},
+		{"legacy /servers/a/sse", "/servers/a/sse", func() *legacySSE { return e.s.servers().transports["a"].sse }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := dialRaw(t, e.base)

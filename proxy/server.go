@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -80,6 +81,11 @@ type Options struct {
 	Audit *audit.Trail
 	// HookStats, when set, reports the hooks and filters (GET /api/hooks).
 	HookStats func() []engine.MiddlewareStats
+	// Reload, when set, is what POST /api/reload runs (a caller whose
+	// token may use every server only): re-read the config and scripts
+	// and apply them. An error wrapping engine.ErrConfigInvalid means the
+	// new config was refused and nothing changed.
+	Reload func(context.Context) (engine.Changes, error)
 	// TracerProvider, when set, gives each HTTP request a span (see
 	// tracing.go).
 	TracerProvider trace.TracerProvider
@@ -105,17 +111,18 @@ type Server struct {
 	console   bool                            // the console and its API are served (console.go, api.go)
 	trail     *audit.Trail                    // nil: no audit stream
 	hookStats func() []engine.MiddlewareStats // nil: no hook statistics
+	reload    func(context.Context) (engine.Changes, error)
 	tracer    trace.Tracer                    // nil: HTTP requests are not traced
 
-	configured map[string]string // every configured server name, to itself (canonical strings)
-	allowed    []string          // the servers the proxy exposes, sorted
-	reference  *legacySSE        // GET /sse, POST /sse/messages
-	aggregate  *streamable       // /mcp
-	servers    map[string]*serverTransports
-	limits     *sessionLimits // every transport's sessions
-	calls      *callTracker   // every transport's requests in flight
+	set       atomic.Pointer[serverSet] // the servers served (servers.go)
+	topts     func(transport, server string) transportOptions
+	reference *legacySSE     // GET /sse, POST /sse/messages
+	aggregate *streamable    // /mcp
+	limits    *sessionLimits // every transport's sessions
+	calls     *callTracker   // every transport's requests in flight
 
-	stopEvents func()
+	stopEvents  func()
+	stopReloads func()
 
 	mu       sync.Mutex
 	guard    *hostGuard // set by Start
@@ -177,16 +184,9 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 	s := &Server{
 		r: r, cfg: cfg, logger: o.Logger, listen: listen,
 		auth: auth, cors: newCORSPolicy(cfg.CORS), warnings: newWarnLimiter(o.Logger),
-		configured: map[string]string{}, servers: map[string]*serverTransports{},
-	}
-	for _, name := range r.Servers() {
-		s.configured[name] = name
-		if cfg.AllowedServers == nil || slices.Contains(cfg.AllowedServers, name) {
-			s.allowed = append(s.allowed, name)
-		}
 	}
 	host, _, _ := net.SplitHostPort(listen)
-	s.console, s.trail, s.hookStats = cfg.ConsoleOn(host), o.Audit, o.HookStats
+	s.console, s.trail, s.hookStats, s.reload = cfg.ConsoleOn(host), o.Audit, o.HookStats, o.Reload
 	if o.TracerProvider != nil {
 		s.tracer = o.TracerProvider.Tracer(tracerName, trace.WithInstrumentationVersion(engine.Version))
 	}
@@ -198,7 +198,7 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 	}
 	s.limits = newSessionLimits(cmp.Or(sessions.MaxPerCaller, config.DefaultMaxSessionsPerCaller), cmp.Or(sessions.MaxTotal, config.DefaultMaxSessionsTotal))
 	s.calls = newCallTracker()
-	s.metrics = newMetrics(r, s.configured)
+	s.metrics = newMetrics(r, map[string]string{})
 	for _, c := range o.Collectors {
 		if err := s.metrics.reg.Register(c); err != nil {
 			auth.close()
@@ -216,7 +216,7 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 		defer close(status)
 		for ev := range events {
 			s.metrics.onEvent(ev)
-			if slices.Contains(s.allowed, ev.Server) {
+			if slices.Contains(s.servers().allowed, ev.Server) {
 				select {
 				case status <- ev:
 				default:
@@ -226,19 +226,16 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 		}
 	}()
 
-	topts := func(transport, server string) transportOptions {
+	s.topts = func(transport, server string) transportOptions {
 		return transportOptions{Logger: o.Logger, OnSession: s.metrics.sessionHook(transport, server),
 			OnCall: s.metrics.callHook(transport, server), IdleTimeout: sessions.IdleTimeout.Duration,
 			limits: s.limits, calls: s.calls}
 	}
-	s.reference = newLegacySSE(s.gw, "", "/sse/messages", topts(transportReferenceSSE, aggregateLabel)).withReference(status)
-	s.aggregate = newStreamable(s.gw, "", topts(transportStreamable, aggregateLabel))
-	for _, name := range s.allowed {
-		s.servers[name] = &serverTransports{
-			mcp: newStreamable(s.gw, name, topts(transportStreamable, name)),
-			sse: newLegacySSE(s.gw, name, "/servers/"+name+"/messages", topts(transportSSE, name)),
-		}
-	}
+	s.reference = newLegacySSE(s.gw, "", "/sse/messages", s.topts(transportReferenceSSE, aggregateLabel)).withReference(status)
+	s.aggregate = newStreamable(s.gw, "", s.topts(transportStreamable, aggregateLabel))
+	s.set.Store(s.buildServerSet(nil))
+	s.metrics.servers.Store(&s.servers().configured)
+	s.stopReloads = r.OnReconfigure(s.reconfigured)
 
 	s.app = fiber.New(fiber.Config{
 		AppName:               "mcpscript",
@@ -285,6 +282,9 @@ func (s *Server) routes() {
 	if s.console {
 		s.apiRoutes(app)
 	}
+	if s.reload != nil {
+		app.Post("/api/reload", s.apiReload)
+	}
 	if s.auth != nil && s.auth.queryTokens {
 		app.Post("/auth/token", s.issueToken)
 	}
@@ -323,7 +323,8 @@ func (s *Server) routes() {
 func (s *Server) serverFor(c *fiber.Ctx) (*serverTransports, error) {
 	id := identityOf(c)
 	usable := s.usable(id)
-	name, ok := s.configured[c.Params("name")]
+	set := s.servers()
+	name, ok := set.configured[c.Params("name")]
 	if !ok || !slices.Contains(usable, name) {
 		msg := fmt.Sprintf("server %q is not available", c.Params("name"))
 		if near := suggest.Closest(c.Params("name"), usable); near != "" {
@@ -333,16 +334,17 @@ func (s *Server) serverFor(c *fiber.Ctx) (*serverTransports, error) {
 		}
 		return nil, refuse(fiber.StatusNotFound, wire.CodeInvalidRequest, "%s", msg)
 	}
-	return s.servers[name], nil
+	return set.transports[name], nil
 }
 
 // usable returns the servers the proxy exposes that id may use, sorted.
 func (s *Server) usable(id engine.Identity) []string {
+	allowed := s.servers().allowed
 	if id.Servers == nil {
-		return s.allowed
+		return allowed
 	}
 	var out []string
-	for _, name := range s.allowed {
+	for _, name := range allowed {
 		if slices.Contains(id.Servers, name) {
 			out = append(out, name)
 		}
@@ -412,7 +414,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.logger.Error("proxy: serving stopped", "err", err)
 		}
 	}()
-	s.logger.Info("proxy: listening", "addr", ln.Addr().String(), "servers", s.allowed, "auth", s.auth != nil)
+	s.logger.Info("proxy: listening", "addr", ln.Addr().String(), "servers", s.servers().allowed, "auth", s.auth != nil)
 	return nil
 }
 
@@ -461,7 +463,7 @@ func (s *Server) URLs() []string {
 	}
 	out := []string{base + "/mcp", base + "/sse"}
 	servers := s.r.Config().Servers
-	for _, name := range s.allowed {
+	for _, name := range s.servers().allowed {
 		if sc := servers[name]; sc != nil && sc.Disabled {
 			continue
 		}
@@ -502,7 +504,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.drain(ctx)
 	s.reference.Close()
 	s.aggregate.Close()
-	for _, t := range s.servers {
+	s.stopReloads()
+	for _, t := range s.servers().transports {
 		t.mcp.Close()
 		t.sse.Close()
 	}
@@ -545,7 +548,7 @@ const answerWait = 2 * time.Second
 func (s *Server) drain(ctx context.Context) {
 	s.reference.sessions.drain()
 	s.aggregate.sessions.drain()
-	for _, t := range s.servers {
+	for _, t := range s.servers().transports {
 		t.mcp.sessions.drain()
 		t.sse.sessions.drain()
 	}
@@ -583,7 +586,7 @@ func (s *Server) drain(ctx context.Context) {
 func (s *Server) answersWritten() bool {
 	sm := []*streamable{s.aggregate}
 	sse := []*legacySSE{s.reference}
-	for _, t := range s.servers {
+	for _, t := range s.servers().transports {
 		sm = append(sm, t.mcp)
 		sse = append(sse, t.sse)
 	}

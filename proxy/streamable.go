@@ -118,11 +118,11 @@ func checkVersion(c *fiber.Ctx) error {
 // it meant cannot be told.
 func singleSessionID(c *fiber.Ctx) error {
 	n := 0
-	c.Request().Header.VisitAll(func(k, _ []byte) {
+	for k := range c.Request().Header.All() {
 		if strings.EqualFold(string(k), headerSessionID) {
 			n++
 		}
-	})
+	}
 	if n > 1 {
 		return refuse(fiber.StatusBadRequest, wire.CodeInvalidRequest, "several %s headers: send one", headerSessionID)
 	}
@@ -182,7 +182,7 @@ func (t *streamable) Post(c *fiber.Ctx) error {
 	if !s.begin() {
 		return errUnknownSession
 	}
-	resp := s.t.opts.handle(s.ctx, s.gs, m)
+	resp := s.t.opts.handle(traceContext(c, s.ctx), s.gs, m)
 	s.end()
 	if resp != nil { // the gateway refused the message itself
 		return sendJSON(c, fiber.StatusBadRequest, resp)
@@ -265,7 +265,7 @@ func (t *streamable) initialize(c *fiber.Ctx, ident engine.Identity, m *wire.Mes
 		return openError(err)
 	}
 	s.gs = gs
-	resp := t.opts.handle(s.ctx, gs, m)
+	resp := t.opts.handle(traceContext(c, s.ctx), gs, m)
 	if resp == nil {
 		resp = noResponse(m.ID)
 	}
@@ -366,8 +366,8 @@ func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse bool) error {
 	s.lastUsed = time.Now()
 	s.mu.Unlock()
 
-	run := func() []byte {
-		resp := s.t.opts.handle(s.ctx, s.gs, m)
+	ctx := traceContext(c, s.ctx) // c is not to be used once the handler returns
+	answer := func(resp json.RawMessage) json.RawMessage {
 		if resp == nil {
 			resp = noResponse(m.ID)
 		}
@@ -378,9 +378,9 @@ func (s *smSession) request(c *fiber.Ctx, m *wire.Message, sse bool) error {
 		return resp
 	}
 	if !sse {
-		return sendJSON(c, fiber.StatusOK, run())
+		return sendJSON(c, fiber.StatusOK, answer(s.t.opts.handle(ctx, s.gs, m)))
 	}
-	go func() { st.push("message", run(), true) }()
+	go s.t.opts.handleThen(ctx, s.gs, m, func(resp json.RawMessage) { st.push("message", answer(resp), true) })
 	return s.serveStream(c, st, 0, false, true)
 }
 

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -31,7 +28,6 @@ type observability struct {
 	trail    *audit.Trail         // the config's audit trail, nil without one
 	provider trace.TracerProvider // nil: no tracing
 	measure  bool                 // serve: wrap hooks and filters in meters
-	meters   []*engine.Meter
 }
 
 // observe adds the audit trail and tracing to opts, as cfg and the
@@ -63,9 +59,9 @@ func (a *app) observe(ctx context.Context, cfg *config.Config, opts *engine.Opti
 }
 
 // measured wraps each hook and filter in a meter when serve asked for it.
-func (a *app) measured(cfg *config.Config, hooks, filters []engine.Middleware) {
+func (a *app) measured(cfg *config.Config, hooks, filters []engine.Middleware) (meters []*engine.Meter) {
 	if !a.obs.measure {
-		return
+		return nil
 	}
 	for i, mw := range hooks {
 		name := "hook " + strconv.Itoa(i)
@@ -74,7 +70,7 @@ func (a *app) measured(cfg *config.Config, hooks, filters []engine.Middleware) {
 		}
 		m := engine.NewMeter(name, "hook")
 		hooks[i] = m.Wrap(mw)
-		a.obs.meters = append(a.obs.meters, m)
+		meters = append(meters, m)
 	}
 	for i, mw := range filters {
 		name := "filter " + strconv.Itoa(i)
@@ -85,42 +81,30 @@ func (a *app) measured(cfg *config.Config, hooks, filters []engine.Middleware) {
 		}
 		m := engine.NewMeter(name, "filter")
 		filters[i] = m.Wrap(mw)
-		a.obs.meters = append(a.obs.meters, m)
+		meters = append(meters, m)
 	}
+	return meters
 }
 
 // hookStats reports the meters, in the order requests meet them.
 func (a *app) hookStats() []engine.MiddlewareStats {
-	out := make([]engine.MiddlewareStats, len(a.obs.meters))
-	for i, m := range a.obs.meters {
+	set := a.scripts.Load()
+	if set == nil {
+		return nil
+	}
+	out := make([]engine.MiddlewareStats, len(set.meters))
+	for i, m := range set.meters {
 		out[i] = m.Stats()
 	}
 	return out
 }
 
-// reopenOnHangup reopens the audit trail's file at each SIGHUP (log
-// rotation moves the file away, then signals) until the returned function
-// is called.
-func (a *app) reopenOnHangup(trail *audit.Trail) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-hup:
-				if err := trail.Reopen(); err != nil {
-					a.logger.Error("audit: reopening the trail on SIGHUP failed; still writing to the old file", "err", err)
-				} else {
-					a.logger.Info("audit: trail reopened on SIGHUP")
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() {
-		signal.Stop(hup)
-		close(done)
+// reopenTrail reopens the audit trail's file: log rotation moves the file
+// away, then sends SIGHUP.
+func (a *app) reopenTrail(trail *audit.Trail) {
+	if err := trail.Reopen(); err != nil {
+		a.logger.Error("audit: reopening the trail on SIGHUP failed; still writing to the old file", "err", err)
+	} else {
+		a.logger.Info("audit: trail reopened on SIGHUP")
 	}
 }

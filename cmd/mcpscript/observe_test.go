@@ -27,7 +27,7 @@ func TestReopenOnHangup(t *testing.T) {
 	defer trail.Close()
 	var logs bytes.Buffer
 	a := &app{logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	stop := a.reopenOnHangup(trail)
+	stop := onHangup(func() { a.reopenTrail(trail) })
 	defer stop()
 	h := trail.Observer()(func(context.Context, *engine.Request) (json.RawMessage, error) { return json.RawMessage(`{}`), nil })
 	record := func(method string, n uint64) {

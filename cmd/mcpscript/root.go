@@ -11,16 +11,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
-	"github.com/mcpscript/mcpscript/internal/policy"
 	"github.com/mcpscript/mcpscript/internal/suggest"
-	"github.com/mcpscript/mcpscript/scripting"
-	"github.com/mcpscript/mcpscript/scripting/wasm"
 )
 
 // Exit codes.
@@ -51,8 +49,9 @@ type app struct {
 	// closers release what newRunner loaded (hook runtimes, filter
 	// instances, the audit trail, the tracer) when the command ends.
 	closers []func() error
-	// policy holds the config's state store and limits (newRunner).
-	policy *policy.Policy
+	// scripts is the hooks, filters and limits in the runner's chain
+	// (newRunner); a reload replaces it (reload.go).
+	scripts atomic.Pointer[scriptSet]
 	// obs is the audit trail, tracing and hook meters (observe.go).
 	obs observability
 }
@@ -246,33 +245,24 @@ func (a *app) newRunner(ctx context.Context) (*engine.Runner, error) {
 	return r, nil
 }
 
-// loadScripts loads the config's hooks (scripts.hooks) and WebAssembly
-// filters, in that order, into r's middleware chain and returns how many of
-// each it loaded. A script or filter that cannot load is a config problem.
+// loadScripts loads the config's hooks (scripts.hooks), WebAssembly filters
+// and limits, in that order, into r's middleware chain and returns how many
+// hooks and filters it loaded. A script or filter that cannot load is a
+// config problem.
 func (a *app) loadScripts(ctx context.Context, r *engine.Runner) (hooks, filters int, err error) {
-	hmw, closeHooks, err := scripting.Hooks(r.Config(), a.logger)
+	set, err := a.buildScripts(ctx, r.Config(), nil)
 	if err != nil {
-		return 0, 0, usageError{err}
+		return 0, 0, err
 	}
-	a.closers = append(a.closers, closeHooks)
-	fmw, closeFilters, err := wasm.Filters(ctx, r.Config(), a.logger)
-	if err != nil {
-		return 0, 0, usageError{err}
-	}
-	a.closers = append(a.closers, closeFilters)
-	// The config's rate limits come last: a request a hook refuses uses no
-	// quota, and a routed one counts where it goes.
-	pol, err := policy.New(r.Config(), a.logger)
-	if err != nil {
-		return 0, 0, usageError{err}
-	}
-	a.closers = append(a.closers, pol.Close)
-	a.policy = pol
-	a.measured(r.Config(), hmw, fmw)
-	r.Use(hmw...)
-	r.Use(fmw...)
-	r.Use(pol.Middleware())
-	return len(hmw), len(fmw), nil
+	a.scripts.Store(set)
+	a.closers = append(a.closers, func() error {
+		if cur := a.scripts.Load(); cur != nil {
+			return cur.close()
+		}
+		return nil
+	})
+	r.Use(set.mw...)
+	return set.hooks, set.filters, nil
 }
 
 // selfPath returns an absolute path that runs this program: os.Args[0] as

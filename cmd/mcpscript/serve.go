@@ -9,9 +9,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/mcpscript/mcpscript/audit"
+	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/engine/config"
 	"github.com/mcpscript/mcpscript/proxy"
 )
@@ -23,6 +25,7 @@ const proxyShutdownGrace = 10 * time.Second
 // serveCommand is `mcpscript serve`: every server over HTTP until a signal.
 func (a *app) serveCommand() *cobra.Command {
 	var listen string
+	var watch bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Start every server and serve them over HTTP (MCP Streamable HTTP and SSE)",
@@ -52,16 +55,18 @@ running with an error saying the proxy is shutting down, closes the sessions,
 stops the servers and exits 0. A second signal stops at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.serve(cmd.Context(), listen)
+			return a.serve(cmd.Context(), listen, watch)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "",
 		`address to listen on, HOST:PORT (default: sseProxy's address and port, else 127.0.0.1:3000; port 0 picks a free one)`)
+	cmd.Flags().BoolVar(&watch, "watch", true,
+		"reload when the config file or a script it names changes (SIGHUP and POST /api/reload always do)")
 	return cmd
 }
 
 // serve runs the proxy until ctx ends.
-func (a *app) serve(ctx context.Context, listen string) error {
+func (a *app) serve(ctx context.Context, listen string, watch bool) error {
 	a.obs.measure = true // for the console's Hooks page
 	r, err := a.newRunner(ctx)
 	if err != nil {
@@ -77,14 +82,21 @@ func (a *app) serve(ctx context.Context, listen string) error {
 	if trail == nil {
 		trail = audit.New(nil, audit.Options{Logger: a.logger})
 		defer trail.Close() // after the servers stopped (defers run in reverse)
-	} else {
-		defer a.reopenOnHangup(trail)()
 	}
+	rl := newReloader(a, r)
+	// SIGHUP reopens the audit trail's file (log rotation) and reloads.
+	defer onHangup(func() {
+		if trail == a.obs.trail && trail != nil {
+			a.reopenTrail(trail)
+		}
+		ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+		defer cancel()
+		_, _ = rl.reload(ctx, "SIGHUP")
+	})()
 	opts := &proxy.Options{Listen: listen, Logger: a.logger,
-		Audit: trail, HookStats: a.hookStats, TracerProvider: a.obs.provider}
-	if a.policy != nil {
-		opts.Collectors = append(opts.Collectors, a.policy.Collector())
-	}
+		Audit: trail, HookStats: a.hookStats, TracerProvider: a.obs.provider,
+		Collectors: []prometheus.Collector{limitsCollector{a}, rl.count},
+		Reload:     func(ctx context.Context) (engine.Changes, error) { return rl.reload(ctx, "POST /api/reload") }}
 	srv, err := proxy.New(r, opts)
 	if err != nil {
 		return usageError{err}
@@ -129,6 +141,11 @@ func (a *app) serve(ctx context.Context, listen string) error {
 		return err
 	}
 
+	if watch {
+		if err := rl.watch(ctx); err != nil {
+			a.logger.Warn("the config is not watched; reload with SIGHUP or POST /api/reload", "err", err)
+		}
+	}
 	a.printBanner(r.Config(), srv.BaseURL(), srv.URLs(), srv.ConsoleOn())
 	<-ctx.Done()
 	fmt.Fprintf(a.stderr, "mcpscript: shutting down (requests in flight get %s to finish; press Ctrl-C again to stop at once)\n", srv.DrainTimeout())
