@@ -27,7 +27,7 @@ type listener struct {
 	id      json.RawMessage // the listen request's id
 	view    string
 	s       *Session // the listen request's session: what it may hear is its scope
-	twin    bool // the view is a dual-era server: its modern process's list_changed
+	twin    bool     // the view is a dual-era server: its modern process's list_changed
 	tools   bool
 	prompts bool
 	res     bool

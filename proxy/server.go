@@ -112,7 +112,7 @@ type Server struct {
 	trail     *audit.Trail                    // nil: no audit stream
 	hookStats func() []engine.MiddlewareStats // nil: no hook statistics
 	reload    func(context.Context) (engine.Changes, error)
-	tracer    trace.Tracer                    // nil: HTTP requests are not traced
+	tracer    trace.Tracer // nil: HTTP requests are not traced
 
 	set       atomic.Pointer[serverSet] // the servers served (servers.go)
 	topts     func(transport, server string) transportOptions
