@@ -103,7 +103,8 @@ func TestTrailRecordsEveryOutcome(t *testing.T) {
 				t.Fatal(err)
 			}
 			c, _ := r.Client("ts")
-			ctx := engine.WithIdentity(testenv.Ctx(t), engine.Identity{Transport: "cli", Token: "ci", Session: "s9"})
+			ctx := engine.WithIdentity(testenv.Ctx(t), engine.Identity{Transport: "cli", Token: "ci", Session: "s9",
+				Subject: "ada@example.com", ClientName: "claude-code", ClientVersion: "2.1"})
 			args := json.RawMessage(`{"text": "hello"}`)
 			if _, err := c.Call(ctx, "tools/call", json.RawMessage(`{"name":"echo","arguments":`+string(args)+`}`)); err != nil {
 				t.Fatal(err)
@@ -134,7 +135,8 @@ func TestTrailRecordsEveryOutcome(t *testing.T) {
 				t.Errorf("echo record %v", echo)
 			}
 			caller, _ := echo["caller"].(map[string]any)
-			if caller["transport"] != "cli" || caller["token"] != "ci" || caller["session"] != "s9" {
+			if caller["transport"] != "cli" || caller["token"] != "ci" || caller["session"] != "s9" ||
+				caller["subject"] != "ada@example.com" || caller["clientName"] != "claude-code" || caller["clientVersion"] != "2.1" {
 				t.Errorf("caller %v", caller)
 			}
 			switch mode {

@@ -49,13 +49,14 @@ func (t *Trail) record(ctx context.Context, req *engine.Request, notes *engine.C
 	r := &Record{
 		Time:    start,
 		Latency: time.Since(start),
-		// Subject, ClientName and ClientVersion wait for engine.Identity
-		// to carry them.
 		Caller: Caller{
-			Transport: req.Caller.Transport,
-			Token:     req.Caller.Token,
-			Session:   req.Caller.Session,
-			Protocol:  req.Caller.Protocol,
+			Transport:     req.Caller.Transport,
+			Token:         req.Caller.Token,
+			Subject:       req.Caller.Subject,
+			Session:       req.Caller.Session,
+			Protocol:      req.Caller.Protocol,
+			ClientName:    req.Caller.ClientName,
+			ClientVersion: req.Caller.ClientVersion,
 		},
 		Server:    req.Server,
 		Method:    req.Method,
