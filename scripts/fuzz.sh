@@ -12,12 +12,22 @@ cd "$(dirname "$0")/.."
 
 FUZZTIME=${FUZZTIME:-10s}
 # package  target: the framing of a server's output, the JSON-RPC envelope,
-# the config, the proxy's session headers.
+# the byte-preserving JSON scanner, the config, the proxy's session headers,
+# access tokens, a remote's answers, quotas, and JSON handed to scripts.
 targets=(
 	"./engine FuzzConnOutput"
 	"./internal/wire FuzzParse"
+	"./internal/rawjson FuzzValid"
+	"./internal/rawjson FuzzMembers"
+	"./internal/rawjson FuzzEachValid"
 	"./engine/config FuzzParse"
 	"./proxy FuzzSessionHeaders"
+	"./internal/oauthrs FuzzVerify"
+	"./internal/remote FuzzEventReader"
+	"./internal/remote FuzzParseMessages"
+	"./internal/limits FuzzParseQuota"
+	"./scripting FuzzParseObject"
+	"./scripting FuzzJSONToJS"
 )
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"

@@ -26,6 +26,9 @@ export MCPSCRIPT_REQUIRE_REDIS=1 MCPSCRIPT_REQUIRE_OIDC=1
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
 
+echo "== fuzzing the parsers that face untrusted input, briefly (scripts/fuzz.sh runs longer)"
+FUZZTIME=${FUZZTIME:-3s} scripts/fuzz.sh
+
 echo "== examples"
 mkdir -p bin
 go build -o bin/mcpscript ./cmd/mcpscript
