@@ -120,8 +120,14 @@ func (c *conn) call(ctx context.Context, method string, params json.RawMessage, 
 	c.mu.Unlock()
 
 	start := time.Now()
-	data := wire.AppendRequest(make([]byte, 0, len(params)+len(method)+96), rawID, method, params) // room for the framing newline
-	if err := c.write(ctx, data); err != nil {
+	bufp := frameBuffers.Get().(*[]byte)
+	data := wire.AppendRequest((*bufp)[:0], rawID, method, params)
+	err := c.write(ctx, data)
+	if cap(data) <= maxPooledFrame { // the pipe has its own copy now
+		*bufp = data[:0]
+		frameBuffers.Put(bufp)
+	}
+	if err != nil {
 		if c.take(id) != nil {
 			if ctx.Err() != nil {
 				return nil, c.contextError(ctx, method, time.Since(start))
@@ -146,6 +152,15 @@ func (c *conn) call(ctx context.Context, method string, params json.RawMessage, 
 		return nil, c.contextError(ctx, method, time.Since(start))
 	}
 }
+
+// frameBuffers holds the buffers requests are encoded into: a request's
+// frame is written to the server before call waits, so its buffer is free
+// again at once, and a forwarded request costs no allocation of its size.
+var frameBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledFrame bounds the buffers kept: a rare huge request should not
+// pin its memory.
+const maxPooledFrame = 1 << 20
 
 func (c *conn) contextError(ctx context.Context, method string, elapsed time.Duration) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
