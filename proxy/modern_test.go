@@ -1,3 +1,6 @@
+// The proxy bridges sampling (deprecated from MCP 2026-07-28 on) for modern clients.
+//lint:file-ignore SA1019 see above
+
 package proxy
 
 import (
