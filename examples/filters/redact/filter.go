@@ -1,5 +1,3 @@
-//go:build wasip1
-
 // Command redact is an example mcpscript WebAssembly filter, written with
 // the Go guest SDK (github.com/mcpscript/mcpscript/scripting/wasm/guest).
 //
@@ -25,6 +23,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"path"
 	"regexp"
@@ -64,16 +63,12 @@ type pattern struct {
 	prefix []byte
 }
 
-func init() {
-	guest.Init(setup)
-	guest.Handle(handle)
-}
-
-// setup reads and checks the config once per instance; an error here makes
-// mcpscript refuse to load the filter, with this message.
-func setup() error {
-	if err := guest.Config(&cfg); err != nil {
-		return err
+// setup reads and checks the config (JSON) once per instance; an error
+// here makes mcpscript refuse to load the filter, with this message.
+func setup(raw []byte) error {
+	cfg = config{}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	if cfg.Replacement == "" {
 		cfg.Replacement = "[REDACTED]"
@@ -209,4 +204,6 @@ func redact(in *guest.Input) (*guest.Decision, error) {
 	return d, nil
 }
 
+// main is never called: a reactor module's work is done by its exports
+// (main.go registers them).
 func main() {}
