@@ -50,18 +50,10 @@ type config struct {
 }
 
 var (
-	cfg      config
-	secrets  *regexp.Regexp // every pattern, for replacing
-	patterns []pattern      // each pattern, for a quick look first
+	cfg     config
+	secrets *regexp.Regexp // every pattern, for replacing
+	scan    *scanner       // each pattern with its literals, to look first
 )
-
-// pattern is one secret pattern and the literal text every match starts
-// with, if any: looking for that text first is much faster than running
-// the regexp over a result without secrets, the common case.
-type pattern struct {
-	re     *regexp.Regexp
-	prefix []byte
-}
 
 // setup reads and checks the config (JSON) once per instance; an error
 // here makes mcpscript refuse to load the filter, with this message.
@@ -83,30 +75,17 @@ func setup(raw []byte) error {
 		cfg.Folder = path.Clean(cfg.Folder)
 	}
 	all := append(append([]string{}, secretPatterns...), cfg.Patterns...)
-	patterns = patterns[:0]
+	var patterns []pattern
 	for _, p := range all {
-		re, err := regexp.Compile(p)
+		compiled, err := compilePattern(p)
 		if err != nil {
 			return fmt.Errorf("config: pattern %q: %w", p, err)
 		}
-		prefix, _ := re.LiteralPrefix()
-		patterns = append(patterns, pattern{re, []byte(prefix)})
+		patterns = append(patterns, compiled)
 	}
+	scan = newScanner(patterns)
 	secrets = regexp.MustCompile("(?:" + strings.Join(all, ")|(?:") + ")")
 	return nil
-}
-
-// hasSecret reports whether b contains a match of any pattern.
-func hasSecret(b []byte) bool {
-	for _, p := range patterns {
-		if len(p.prefix) > 0 && !bytes.Contains(b, p.prefix) {
-			continue
-		}
-		if p.re.Match(b) {
-			return true
-		}
-	}
-	return false
 }
 
 func handle(in *guest.Input) (*guest.Decision, error) {
@@ -179,15 +158,18 @@ func inside(p string) bool {
 // redact replaces secrets in every text the result carries (text and
 // embedded resources, structured content at any depth, resources/read
 // contents, prompts/get messages): guest.Redact finds them all.
+//
+// The common case, a result without secrets, costs a few searches of its
+// raw bytes (scanner.mayMatch) and nothing else: no decoding, no copy. Only
+// a result in which a pattern's literal occurs, or with an escape that could
+// hide one (\u002d is "-", \/ is "/"), is walked string by string.
 func redact(in *guest.Input) (*guest.Decision, error) {
-	if len(in.Result) == 0 || !hasSecret(in.Result) && !bytes.Contains(in.Result, []byte(`\u`)) {
-		// The common case: no secret, and no escape that could hide one.
-		// Nothing is decoded or re-encoded.
+	if len(in.Result) == 0 || !scan.mayMatch(in.Result) && !bytes.Contains(in.Result, []byte(`\u`)) && !bytes.Contains(in.Result, []byte(`\/`)) {
 		return guest.Continue(), nil
 	}
 	n := 0
 	d, err := guest.RedactResult(in, func(s string) string {
-		if !hasSecret([]byte(s)) {
+		if !scan.match(s) {
 			return s
 		}
 		return secrets.ReplaceAllStringFunc(s, func(string) string {

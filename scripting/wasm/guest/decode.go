@@ -215,17 +215,24 @@ func skipSpace(b []byte, i int) int {
 }
 
 // skipString returns the index after the string starting at b[i] (a
-// quote), or -1.
+// quote), or -1. It jumps from quote to quote with bytes.IndexByte, whose
+// loop is several times cheaper in wasm than one written in Go, and a
+// quote ends the string unless an odd number of backslashes precede it.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
+	for i++; ; i++ {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		i += q
+		k := i
+		for k > 0 && b[k-1] == '\\' {
+			k--
+		}
+		if (i-k)%2 == 0 {
 			return i + 1
 		}
 	}
-	return -1
 }
 
 // skipValue returns the index after the value starting at b[i], or -1.
