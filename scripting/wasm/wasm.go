@@ -398,7 +398,7 @@ func (f *Filter) Call(ctx context.Context, in *scripting.Input) (*scripting.Deci
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(f.life, cancel)()
-	data, err := json.Marshal(in)
+	data, err := encodeInput(in)
 	if err != nil {
 		return nil, f.callErr(in.Hook, fmt.Errorf("encoding the input: %w", err))
 	}
