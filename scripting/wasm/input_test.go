@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mcpscript/mcpscript/scripting"
+	"github.com/mcpscript/mcpscript/scripting/wasm/guest"
 )
 
 // encodeInput writes what encoding/json would, but for whitespace and HTML
@@ -52,4 +53,42 @@ func TestEncodeInput(t *testing.T) {
 			t.Errorf("%s: err %v", field, err)
 		}
 	}
+}
+
+func TestOneValue(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want bool
+	}{
+		{`{}`, true}, {` [1, {"a": "}]"}] `, true}, {`"a \" b \\"`, true}, {`12.5e3`, true}, {`null`, true},
+		{``, false}, {` `, false}, {`{`, false}, {`}`, false}, {`{]`, false}, {`[}`, false}, {`{} {}`, false},
+		{`1 2`, false}, {`1,"hook":"x"`, false}, {`"a"1`, false}, {`1"a"`, false}, {`{"a":1},"hook":"x"`, false},
+		{`"open`, false}, {`"a\"`, false}, {"1\x01", false}, {`a:b`, false},
+	} {
+		if got := oneValue([]byte(c.in)); got != c.want {
+			t.Errorf("oneValue(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+// oneValue accepts all valid JSON, and whatever it accepts stays one
+// member's value inside an object.
+func FuzzOneValue(f *testing.F) {
+	for _, s := range []string{`{}`, `[1,"a"]`, `"x"`, `1 2`, `{"a":1},"b":2`, `"\\"`, `tru`, `[{]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ok := oneValue([]byte(s))
+		if json.Valid([]byte(s)) && !ok {
+			t.Fatalf("oneValue(%q) = false for valid JSON", s)
+		}
+		if !ok {
+			return
+		}
+		obj := `{"a":` + s + `,"b":1}`
+		members, err := guest.Members(json.RawMessage(obj))
+		if err != nil || len(members) != 2 || members[0].Key != "a" || members[1].Key != "b" || string(members[1].Value) != "1" {
+			t.Fatalf("oneValue(%q) = true, but %s splits into %q (%v)", s, obj, members, err)
+		}
+	})
 }

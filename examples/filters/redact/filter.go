@@ -22,11 +22,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/mcpscript/mcpscript/scripting/wasm/guest"
@@ -99,46 +99,43 @@ func handle(in *guest.Input) (*guest.Decision, error) {
 }
 
 // checkPaths denies a tools/call whose path arguments leave the folder.
+// The arguments are split into members (guest.Members) rather than decoded
+// into a map: a call with a long text argument then costs one quick pass
+// over it. Every member with a path key is checked, duplicates included.
 func checkPaths(in *guest.Input) (*guest.Decision, error) {
-	if cfg.Folder == "" || len(in.Arguments) == 0 || !mentionsPathKey(in.Arguments) {
+	if cfg.Folder == "" || len(in.Arguments) == 0 || string(in.Arguments) == "null" {
 		return guest.Continue(), nil
 	}
-	var args map[string]any
-	if err := in.DecodeArguments(&args); err != nil {
+	members, err := guest.Members(in.Arguments)
+	if err != nil {
 		return nil, fmt.Errorf("arguments: %w", err)
 	}
-	for _, key := range cfg.PathKeys {
-		var values []any
-		switch v := args[key].(type) {
-		case nil:
+	for _, m := range members {
+		if !slices.Contains(cfg.PathKeys, m.Key) {
 			continue
-		case []any:
-			values = v
-		default:
+		}
+		var v any
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			return nil, fmt.Errorf("arguments: %q: %w", m.Key, err)
+		}
+		if v == nil {
+			continue // null: no path
+		}
+		values, ok := v.([]any)
+		if !ok {
 			values = []any{v}
 		}
 		for _, v := range values {
 			p, ok := v.(string)
 			if !ok {
-				return guest.Deny(fmt.Sprintf("argument %q must be a path string", key)), nil
+				return guest.Deny(fmt.Sprintf("argument %q must be a path string", m.Key)), nil
 			}
 			if !inside(p) {
-				return guest.Deny(fmt.Sprintf("%s %q is outside the allowed folder %s", key, p, cfg.Folder)), nil
+				return guest.Deny(fmt.Sprintf("%s %q is outside the allowed folder %s", m.Key, p, cfg.Folder)), nil
 			}
 		}
 	}
 	return guest.Continue(), nil
-}
-
-// mentionsPathKey is a quick look for "path" and the like in the raw
-// arguments, which spares decoding them for most calls.
-func mentionsPathKey(args []byte) bool {
-	for _, k := range cfg.PathKeys {
-		if bytes.Contains(args, []byte(`"`+k+`"`)) || bytes.Contains(args, []byte(`\u`)) {
-			return true
-		}
-	}
-	return false
 }
 
 // inside reports whether p stays in the folder once cleaned; relative paths
@@ -161,10 +158,10 @@ func inside(p string) bool {
 //
 // The common case, a result without secrets, costs a few searches of its
 // raw bytes (scanner.mayMatch) and nothing else: no decoding, no copy. Only
-// a result in which a pattern's literal occurs, or with an escape that could
-// hide one (\u002d is "-", \/ is "/"), is walked string by string.
+// a result in which a pattern's literal occurs, or an escape that could
+// hide one (\u002d is "-"), is walked string by string.
 func redact(in *guest.Input) (*guest.Decision, error) {
-	if len(in.Result) == 0 || !scan.mayMatch(in.Result) && !bytes.Contains(in.Result, []byte(`\u`)) && !bytes.Contains(in.Result, []byte(`\/`)) {
+	if len(in.Result) == 0 || !scan.mayMatch(in.Result) {
 		return guest.Continue(), nil
 	}
 	n := 0

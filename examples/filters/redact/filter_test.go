@@ -83,7 +83,10 @@ func TestPrefixes(t *testing.T) {
 	}{
 		{`sk-[A-Za-z0-9_-]{20,}`, []string{"sk-"}},
 		{`(?i)password\s*[:=]\s*\S+`, []string{"fold:password"}},
-		{`gh[pousr]_[A-Za-z0-9]{36,}`, []string{"gh"}},
+		{`gh[pousr]_[A-Za-z0-9]{36,}`, []string{"gho_", "ghp_", "ghr_", "ghs_", "ghu_"}},
+		{`xox[abprs]-[A-Za-z0-9-]{10,}`, []string{"xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-"}},
+		{`a[0-9]`, []string{"a"}}, // ten would be more than maxLiterals
+		{`ab?c`, []string{"a"}},
 		{`(?:AKIA|ASIA)[0-9A-Z]{16}`, []string{"A"}}, // the parser factors the common prefix out
 		{`(foo|bar)+x`, []string{"foo", "bar"}},
 		{`\bword`, nil},
@@ -156,6 +159,8 @@ func TestHandle(t *testing.T) {
 		{`{"text": "a \"path\": \"/etc\" in a string"}`, false},
 		{`{"path": 5}`, true},
 		{`{}`, false},
+		{`{"path": null, "text": "x"}`, false},
+		{`{"path": "/srv/data/a", "path": "/etc"}`, true},
 	} {
 		in := &guest.Input{Hook: guest.ToolCall, Tool: "t", Arguments: json.RawMessage(c.args)}
 		d, err := handle(in)

@@ -77,9 +77,34 @@ func prefixes(re *syntax.Regexp) []literal {
 			return prefixes(re.Sub[0])
 		}
 	case syntax.OpConcat:
-		if len(re.Sub) > 0 {
+		if len(re.Sub) == 0 {
+			return nil
+		}
+		texts := alternatives(re.Sub[0])
+		if texts == nil {
 			return prefixes(re.Sub[0])
 		}
+		// While the parts are exact texts, longer literals make rarer
+		// keys: "gh[pousr]_" gives ghp_, gho_, ... whose key is the '_'
+		// they share with github_pat_.
+		for _, sub := range re.Sub[1:] {
+			next := alternatives(sub)
+			if next == nil || len(texts)*len(next) > maxLiterals {
+				break
+			}
+			var longer []string
+			for _, t := range texts {
+				for _, n := range next {
+					longer = append(longer, t+n)
+				}
+			}
+			texts = longer
+		}
+		lits := make([]literal, len(texts))
+		for i, t := range texts {
+			lits[i] = literal{text: t, key: keyIndex(t, false)}
+		}
+		return lits
 	case syntax.OpAlternate:
 		var all []literal
 		for _, sub := range re.Sub {
@@ -90,6 +115,31 @@ func prefixes(re *syntax.Regexp) []literal {
 			all = append(all, lits...)
 		}
 		return all
+	}
+	return nil
+}
+
+// alternatives returns the texts re matches when it is a case-sensitive
+// literal or a small class of characters; nil otherwise.
+func alternatives(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		text := string(re.Rune)
+		if re.Flags&syntax.FoldCase != 0 || strings.ContainsAny(text, "\"\\/") || hasControl(text) {
+			return nil
+		}
+		return []string{text}
+	case syntax.OpCharClass:
+		var out []string
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if len(out) == maxLiterals || r == '"' || r == '\\' || r == '/' || r < 0x20 || r >= 0x7F {
+					return nil
+				}
+				out = append(out, string(r))
+			}
+		}
+		return out
 	}
 	return nil
 }
@@ -118,6 +168,20 @@ type scanner struct {
 type keyByte struct {
 	b        byte
 	literals []literal
+	escape   bool // the backslash of JSON escapes, for mayMatch only
+	// next holds the bytes that can follow b in its literals (a bit per
+	// byte), or every byte when b ends one: most places where b occurs
+	// are ruled out by the byte after it, without trying each literal.
+	next [4]uint64
+}
+
+func (k *keyByte) allowNext(c byte)      { k.next[c>>6] |= 1 << (c & 63) }
+func (k *keyByte) mayFollow(c byte) bool { return k.next[c>>6]&(1<<(c&63)) != 0 }
+
+// followed reports whether the byte after b[i] (the key) can be part of a
+// literal.
+func followed[T string | []byte](k *keyByte, b T, i int) bool {
+	return i+1 >= len(b) || k.mayFollow(b[i+1])
 }
 
 // newScanner picks each literal's rarest byte (both cases of a letter,
@@ -132,8 +196,30 @@ func newScanner(patterns []pattern) *scanner {
 			index[b] = i
 			s.keys = append(s.keys, keyByte{b: b})
 		}
-		s.keys[i].literals = append(s.keys[i].literals, lit)
+		k := &s.keys[i]
+		k.literals = append(k.literals, lit)
+		switch {
+		case lit.key+1 == len(lit.text):
+			k.next = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+		case lit.fold:
+			// A non-ASCII byte may start a fold of the next letter.
+			for c := 0x80; c < 0x100; c++ {
+				k.allowNext(byte(c))
+			}
+			n := lit.text[lit.key+1]
+			k.allowNext(n)
+			if n >= 'a' && n <= 'z' {
+				k.allowNext(n - 'a' + 'A')
+			}
+		default:
+			k.allowNext(lit.text[lit.key+1])
+		}
 	}
+	// In raw JSON, \u002d is "-" and \/ is "/": an escape could hide a
+	// literal (the literals hold no other byte that JSON escapes).
+	add('\\', literal{text: `\u`, pattern: -1})
+	add('\\', literal{text: `\/`, pattern: -1})
+	s.keys[0].escape = true
 	for pi, p := range patterns {
 		if p.literals == nil {
 			s.always = append(s.always, pi)
@@ -184,12 +270,18 @@ func (sc *scanner) match(s string) bool {
 		}
 	}
 	for _, k := range sc.keys {
+		if k.escape {
+			continue
+		}
 		for i := 0; ; i++ {
 			j := strings.IndexByte(s[i:], k.b)
 			if j < 0 {
 				break
 			}
 			i += j
+			if !followed(&k, s, i) {
+				continue
+			}
 			for _, lit := range k.literals {
 				start := i - lit.key
 				if at(lit, s, start) && sc.patterns[lit.pattern].anchored.MatchString(s[start:]) {
@@ -201,9 +293,10 @@ func (sc *scanner) match(s string) bool {
 	return false
 }
 
-// mayMatch is match without running the patterns: whether a literal
-// occurs, or a pattern has none. It suits raw JSON, in which an escape
-// can stand between a literal and the rest of a match (see redact).
+// mayMatch is match without running the patterns, for raw JSON: whether
+// a literal or an escape that could hide one occurs, or a pattern has no
+// literals. (A match cannot be judged on raw JSON: an escape such as \t
+// can stand between a literal and the rest of a match.)
 func (sc *scanner) mayMatch(b []byte) bool {
 	if len(sc.always) > 0 {
 		return true
@@ -215,6 +308,9 @@ func (sc *scanner) mayMatch(b []byte) bool {
 				break
 			}
 			i += j
+			if !followed(&k, b, i) {
+				continue
+			}
 			for _, lit := range k.literals {
 				if at(lit, b, i-lit.key) {
 					return true
