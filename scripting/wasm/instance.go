@@ -178,7 +178,11 @@ func (inst *instance) invoke(ctx context.Context, fn api.Function, params ...uin
 // decodeDecision parses the guest's output strictly: one JSON object with
 // only Decision's fields (a misspelt "deny" must not pass silently).
 func decodeDecision(out []byte) (*scripting.Decision, error) {
-	if len(bytes.TrimSpace(out)) == 0 {
+	out = bytes.TrimSpace(out)
+	if string(out) == "{}" {
+		return new(scripting.Decision), nil // the common answer, without a decoder
+	}
+	if len(out) == 0 {
 		return nil, errors.New(`empty (the guest returned 0 without writing a decision; write {} to continue)`)
 	}
 	dec := json.NewDecoder(bytes.NewReader(out))
@@ -229,7 +233,7 @@ func (e *deadlineError) Unwrap() error { return context.DeadlineExceeded }
 // what happened, in the guest's terms.
 func (inst *instance) describe(ctx context.Context, err error, start time.Time) error {
 	after := elapsed(time.Since(start))
-	if dl, ok := ctx.Deadline(); ok && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if dl, ok := ctx.Deadline(); ok && errors.Is(ctx.Err(), context.DeadlineExceeded) && dl.After(start) {
 		after = elapsed(dl.Sub(start)) // the time allowed, not when we noticed
 	}
 	select {
