@@ -66,7 +66,7 @@ func prefixes(re *syntax.Regexp) []literal {
 		if fold {
 			lit.text = strings.ToLower(text)
 		}
-		if lit.key = keyIndex(lit.text, fold); lit.key < 0 {
+		if searchable(lit) == 0 {
 			return nil
 		}
 		return []literal{lit}
@@ -102,7 +102,7 @@ func prefixes(re *syntax.Regexp) []literal {
 		}
 		lits := make([]literal, len(texts))
 		for i, t := range texts {
-			lits[i] = literal{text: t, key: keyIndex(t, false)}
+			lits[i] = literal{text: t}
 		}
 		return lits
 	case syntax.OpAlternate:
@@ -169,23 +169,40 @@ type keyByte struct {
 	b        byte
 	literals []literal
 	escape   bool // the backslash of JSON escapes, for mayMatch only
-	// next holds the bytes that can follow b in its literals (a bit per
-	// byte), or every byte when b ends one: most places where b occurs
-	// are ruled out by the byte after it, without trying each literal.
-	next [4]uint64
+	// prev and next hold the bytes that can come before and after b in
+	// its literals: most places where b occurs are ruled out by its
+	// neighbours, without trying each literal.
+	prev, next byteSet
 }
 
-func (k *keyByte) allowNext(c byte)      { k.next[c>>6] |= 1 << (c & 63) }
-func (k *keyByte) mayFollow(c byte) bool { return k.next[c>>6]&(1<<(c&63)) != 0 }
+// byteSet is a set of bytes, a bit each.
+type byteSet [4]uint64
 
-// followed reports whether the byte after b[i] (the key) can be part of a
-// literal.
-func followed[T string | []byte](k *keyByte, b T, i int) bool {
-	return i+1 >= len(b) || k.mayFollow(b[i+1])
+func (s *byteSet) add(c byte)      { s[c>>6] |= 1 << (c & 63) }
+func (s *byteSet) has(c byte) bool { return s[c>>6]&(1<<(c&63)) != 0 }
+func (s *byteSet) addAll()         { *s = byteSet{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)} }
+func (s *byteSet) addLetter(c byte, fold bool) {
+	s.add(c)
+	if fold {
+		if c >= 'a' && c <= 'z' {
+			s.add(c - 'a' + 'A')
+		}
+		for n := 0x80; n < 0x100; n++ {
+			s.add(byte(n)) // a non-ASCII character may fold to c
+		}
+	}
 }
 
-// newScanner picks each literal's rarest byte (both cases of a letter,
-// when the literal folds) and groups the literals by it.
+// neighbours reports whether the bytes around b[i] (the key) can be part
+// of a literal.
+func neighbours[T string | []byte](k *keyByte, b T, i int) bool {
+	return (i == 0 || k.prev.has(b[i-1])) && (i+1 == len(b) || k.next.has(b[i+1]))
+}
+
+// newScanner picks each literal's key, the byte to search for: a byte it
+// shares with a literal already placed, if that byte is rare enough, so
+// that one search serves both; else its rarest byte. A folding literal
+// is searched for both cases of its key.
 func newScanner(patterns []pattern) *scanner {
 	s := &scanner{patterns: patterns}
 	index := map[byte]int{}
@@ -198,21 +215,15 @@ func newScanner(patterns []pattern) *scanner {
 		}
 		k := &s.keys[i]
 		k.literals = append(k.literals, lit)
-		switch {
-		case lit.key+1 == len(lit.text):
-			k.next = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
-		case lit.fold:
-			// A non-ASCII byte may start a fold of the next letter.
-			for c := 0x80; c < 0x100; c++ {
-				k.allowNext(byte(c))
-			}
-			n := lit.text[lit.key+1]
-			k.allowNext(n)
-			if n >= 'a' && n <= 'z' {
-				k.allowNext(n - 'a' + 'A')
-			}
-		default:
-			k.allowNext(lit.text[lit.key+1])
+		if lit.key == 0 {
+			k.prev.addAll()
+		} else {
+			k.prev.addLetter(lit.text[lit.key-1], lit.fold)
+		}
+		if lit.key+1 == len(lit.text) {
+			k.next.addAll()
+		} else {
+			k.next.addLetter(lit.text[lit.key+1], lit.fold)
 		}
 	}
 	// In raw JSON, \u002d is "-" and \/ is "/": an escape could hide a
@@ -227,6 +238,7 @@ func newScanner(patterns []pattern) *scanner {
 		}
 		for _, lit := range p.literals {
 			lit.pattern = pi
+			lit.key = chooseKey(lit, index)
 			c := lit.text[lit.key]
 			add(c, lit)
 			if lit.fold && c >= 'a' && c <= 'z' {
@@ -237,29 +249,53 @@ func newScanner(patterns []pattern) *scanner {
 	return s
 }
 
+// searchable is how many bytes at the start of lit a search can rely on.
+// A folding literal stops before 's' and 'k': Unicode folds them with the
+// two-byte 'ſ' and the three-byte Kelvin sign, which would move the bytes
+// after them.
+func searchable(lit literal) int {
+	if !lit.fold {
+		return len(lit.text)
+	}
+	if i := strings.IndexAny(lit.text, "sk"); i >= 0 {
+		return i
+	}
+	return len(lit.text)
+}
+
+// shareRank is how rare (in commonBytes) a byte must be for a literal to
+// use it because another literal's search already looks for it.
+var shareRank = strings.IndexByte(commonBytes, 'k')
+
+// chooseKey returns the index of lit's key, given the bytes already searched.
+func chooseKey(lit literal, searched map[byte]int) int {
+	best, bestRank := -1, -1
+	shared := -1
+	for i := 0; i < searchable(lit); i++ {
+		r := rank(lit.text[i])
+		if _, ok := searched[lit.text[i]]; ok && r >= shareRank && !lit.fold {
+			shared = i
+		}
+		if r >= bestRank {
+			best, bestRank = i, r
+		}
+	}
+	if shared >= 0 {
+		return shared
+	}
+	return best
+}
+
 // commonBytes orders bytes from the most to the least common in text and
 // JSON, roughly; bytes not listed are rarer still.
 const commonBytes = ` etaoinsrhldcu"mfpgwybv,.:0123456789k-ETAOINSRHLDCUMFPGWYBV{}[]xjqzK_/XJQZ`
 
-// keyIndex is the index of the rarest byte of text that a search can rely
-// on. When the text folds, that excludes 's' and 'k' and whatever follows
-// them: Unicode folds them with the two-byte 'ſ' and the three-byte Kelvin
-// sign, which would move the bytes after them. -1: none.
-func keyIndex(text string, fold bool) int {
-	best, bestRank := -1, -1
-	for i := 0; i < len(text); i++ {
-		if fold && (text[i] == 's' || text[i] == 'k') {
-			break
-		}
-		rank := strings.IndexByte(commonBytes, text[i])
-		if rank < 0 {
-			rank = len(commonBytes)
-		}
-		if rank > bestRank {
-			best, bestRank = i, rank
-		}
+// rank is c's place in commonBytes: the higher, the rarer.
+func rank(c byte) int {
+	if r := strings.IndexByte(commonBytes, c); r >= 0 {
+		return r
 	}
-	return best
+	return len(commonBytes)
 }
 
 // match reports whether any pattern matches s.
@@ -279,7 +315,7 @@ func (sc *scanner) match(s string) bool {
 				break
 			}
 			i += j
-			if !followed(&k, s, i) {
+			if !neighbours(&k, s, i) {
 				continue
 			}
 			for _, lit := range k.literals {
@@ -308,7 +344,7 @@ func (sc *scanner) mayMatch(b []byte) bool {
 				break
 			}
 			i += j
-			if !followed(&k, b, i) {
+			if !neighbours(&k, b, i) {
 				continue
 			}
 			for _, lit := range k.literals {
