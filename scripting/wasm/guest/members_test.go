@@ -68,3 +68,20 @@ func FuzzMembers(f *testing.F) {
 		}
 	})
 }
+
+// The SDK writes {} itself for a decision that changes nothing.
+func TestIsContinue(t *testing.T) {
+	for _, c := range []struct {
+		d    *Decision
+		want bool
+	}{
+		{nil, true}, {Continue(), true}, {&Decision{Deny: json.RawMessage{}}, true},
+		{Deny("no"), false}, {&Decision{Deny: json.RawMessage("false")}, false}, {&Decision{Tool: "t"}, false},
+		{&Decision{Server: "s"}, false}, {&Decision{Result: json.RawMessage("{}")}, false}, {&Decision{Arguments: json.RawMessage("{}")}, false},
+		{&Decision{Params: json.RawMessage("{}")}, false}, {&Decision{Items: json.RawMessage("[]")}, false},
+	} {
+		if got := c.d.isContinue(); got != c.want {
+			t.Errorf("%+v: isContinue = %v", c.d, got)
+		}
+	}
+}
