@@ -14,8 +14,8 @@
 // slower; the budget costs a load, a store and a branch per iteration.
 //
 // Instrument refuses what it cannot rewrite with certainty (an opcode it does
-// not know, a malformed module, a module without memory, a name clash): the
-// host then falls back to wazero's own check.
+// not know, a malformed module, a module without memory or with a start
+// function, a name clash): the host then falls back to wazero's own check.
 package interrupt
 
 import (
@@ -43,6 +43,7 @@ const (
 	secMemory    = 5
 	secGlobal    = 6
 	secExport    = 7
+	secStart     = 8
 	secCode      = 10
 	secDataCount = 12
 	secTag       = 13
@@ -94,6 +95,10 @@ func Instrument(module []byte) ([]byte, error) {
 			}
 		case secCode:
 			hasCode = true
+		case secStart:
+			// It runs inside instantiation, before the host has the
+			// instance and can arm the flag.
+			return nil, unsupported("the module has a start function")
 		}
 	}
 	if !hasMemory {

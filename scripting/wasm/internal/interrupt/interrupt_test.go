@@ -171,6 +171,13 @@ func TestInstrumentRefuses(t *testing.T) {
 		sec(5, vec([]byte{0x00, 0x01})...),
 		sec(10, vec(code(0x00, 0x06, 0x40, 0x0B, 0x0B))...), // legacy try
 	)
+	start := module(
+		sec(1, vec([]byte{0x60, 0x00, 0x00})...),
+		sec(3, vec([]byte{0x00})...),
+		sec(5, vec([]byte{0x00, 0x01})...),
+		sec(8, 0x00),
+		sec(10, vec(code(spinBody...))...),
+	)
 	truncated := testModule()
 	truncated = truncated[:len(truncated)-30]
 	for _, c := range []struct {
@@ -184,6 +191,7 @@ func TestInstrumentRefuses(t *testing.T) {
 		{"no memory", noMemory, "no memory"},
 		{"clash", clash, "already exports"},
 		{"unknown opcode", unknownOp, "unknown opcode 0x06"},
+		{"start function", start, "start function"},
 		{"truncated", truncated, "malformed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
