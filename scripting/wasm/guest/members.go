@@ -26,7 +26,7 @@ func Members(obj json.RawMessage) ([]Member, error) {
 	if i >= len(b) || b[i] != '{' {
 		return nil, ErrNotObject
 	}
-	var out []Member
+	out := make([]Member, 0, 8) // room for most tools' arguments
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		if skipSpace(b, i+1) != len(b) {

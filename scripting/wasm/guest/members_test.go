@@ -13,7 +13,7 @@ func TestMembers(t *testing.T) {
 		want []Member // nil with err
 		err  bool
 	}{
-		{`{}`, nil, false},
+		{`{}`, []Member{}, false},
 		{` { "a" : 1 , "b":[1,{"c":"}"}], "p\u0061th": "x\"y", "a": null } `, []Member{
 			{"a", json.RawMessage(`1`)}, {"b", json.RawMessage(`[1,{"c":"}"}]`)}, {"path", json.RawMessage(`"x\"y"`)}, {"a", json.RawMessage(`null`)}}, false},
 		{`{"t":"a \\\\\" b"}`, []Member{{"t", json.RawMessage(`"a \\\\\" b"`)}}, false},
