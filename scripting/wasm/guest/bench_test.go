@@ -16,7 +16,7 @@ func BenchmarkDecodeInput(b *testing.B) {
 		args, _ := json.Marshal(map[string]any{"text": text})
 		res, _ := json.Marshal(map[string]any{"content": []any{map[string]any{"type": "text", "text": text}}})
 		in, _ := json.Marshal(map[string]any{"hook": "toolResult", "server": "demo", "method": "tools/call", "tool": "echo",
-			"caller": map[string]any{"token": "", "session": "0123456789abcdef", "transport": "streamable-http"},
+			"caller":    map[string]any{"token": "", "session": "0123456789abcdef", "transport": "streamable-http"},
 			"arguments": json.RawMessage(args), "result": json.RawMessage(res)})
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			b.SetBytes(int64(len(in)))
@@ -30,4 +30,3 @@ func BenchmarkDecodeInput(b *testing.B) {
 		})
 	}
 }
-
