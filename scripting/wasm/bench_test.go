@@ -1,8 +1,10 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,5 +136,65 @@ func BenchmarkRunnerToolsCall(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
 		})
+	}
+}
+
+// benchPayload is plain text of n bytes without secrets, as mcpload's
+// echo payloads are.
+func benchPayload(n int) string {
+	const phrase = "the quick brown fox jumps over the lazy dog "
+	return strings.Repeat(phrase, n/len(phrase)+1)[:n]
+}
+
+// benchSizes are the payload sizes of the load harness (docs/benchmarks.md).
+var benchSizes = []struct {
+	name string
+	n    int
+}{{"100B", 100}, {"64KiB", 64 << 10}, {"1MiB", 1 << 20}}
+
+// The example filter, with the load harness's config
+// (testdata/bench/mcpscript-wasm.json), on what an echo of n bytes gives
+// it: a toolCall with {"text": payload}, then a toolResult with the same
+// arguments and a text content holding the payload. "copy" is the
+// yardstick the filter's cost is held against: a plain copy of the
+// toolResult's input.
+//
+//	go test -run '^$' -bench 'RedactSizes' -benchtime 20x ./scripting/wasm/
+func BenchmarkRedactSizes(b *testing.B) {
+	cfg := json.RawMessage(`{"folder": "/srv/bench", "patterns": ["(?i)password\\s*[:=]\\s*\\S+"]}`)
+	for _, size := range benchSizes {
+		text := benchPayload(size.n)
+		args, _ := json.Marshal(map[string]any{"text": text})
+		res, _ := json.Marshal(map[string]any{"content": []any{map[string]any{"type": "text", "text": text}}})
+		call := &scripting.Input{Hook: scripting.PhaseToolCall, Server: "demo", Method: "tools/call", Tool: "echo", Arguments: args,
+			Caller: scripting.Caller{Transport: "streamable-http", Session: "0123456789abcdef"}}
+		result := *call
+		result.Hook, result.Result = scripting.PhaseToolResult, res
+		b.Run("copy/"+size.name, func(b *testing.B) {
+			in, _ := json.Marshal(&result)
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				_ = bytes.Clone(in)
+			}
+		})
+		for _, c := range []struct {
+			phase string
+			in    *scripting.Input
+		}{{"toolCall", call}, {"toolResult", &result}} {
+			b.Run(c.phase+"/"+size.name, func(b *testing.B) {
+				f := load(b, redactWasm, Options{Config: cfg, Pool: 1})
+				for b.Loop() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					d, err := f.Call(ctx, c.in)
+					cancel()
+					if err != nil {
+						b.Fatal(err)
+					}
+					if d.Result != nil || d.Deny != nil {
+						b.Fatalf("decision %+v, want continue", d)
+					}
+				}
+			})
+		}
 	}
 }

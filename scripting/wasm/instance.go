@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/mcpscript/mcpscript/scripting"
+	"github.com/mcpscript/mcpscript/scripting/wasm/internal/interrupt"
 )
 
 // instance is one instantiated module. It is used by one goroutine at a
@@ -25,6 +26,7 @@ type instance struct {
 	f      *Filter
 	mod    api.Module
 	filter api.Function
+	flag   api.MutableGlobal // the interrupt flag; nil without instrumentation
 	stdout *lineLogger
 	stderr *lineLogger
 
@@ -66,9 +68,24 @@ func (f *Filter) newInstance(ctx context.Context, first bool) (*instance, error)
 		inst.close()
 		return nil, err
 	}
+	if f.interruptible {
+		flag, ok := mod.ExportedGlobal(interrupt.Export).(api.MutableGlobal)
+		if !ok {
+			return fail(fmt.Errorf("starting an instance: the instrumented module does not export %s", interrupt.Export))
+		}
+		inst.flag = flag
+	}
+	if f.hasInitialize {
+		inst.begin(ctx, "", nil)
+		_, err := inst.invoke(ctx, mod.ExportedFunction("_initialize"))
+		inst.end()
+		if err != nil {
+			return fail(fmt.Errorf("starting an instance: %w", inst.describe(ctx, err, start)))
+		}
+	}
 	if first {
 		inst.begin(ctx, "", nil)
-		res, err := mod.ExportedFunction(ExportABIVersion).Call(ictx)
+		res, err := inst.invoke(ctx, mod.ExportedFunction(ExportABIVersion))
 		inst.end()
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", ExportABIVersion, inst.describe(ctx, err, start)))
@@ -79,7 +96,7 @@ func (f *Filter) newInstance(ctx context.Context, first bool) (*instance, error)
 	}
 	if f.hasInit {
 		inst.begin(ctx, "", nil)
-		res, err := mod.ExportedFunction(ExportInit).Call(ictx)
+		res, err := inst.invoke(ctx, mod.ExportedFunction(ExportInit))
 		inst.end()
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", ExportInit, inst.describe(ctx, err, start)))
@@ -128,7 +145,7 @@ func (inst *instance) end() {
 // for this instance), for errors.
 func (inst *instance) call(ctx context.Context, p scripting.Phase, in []byte, start time.Time) (*scripting.Decision, error) {
 	inst.begin(ctx, p, in)
-	res, err := inst.filter.Call(context.WithValue(ctx, instKey{}, inst), uint64(len(in)))
+	res, err := inst.invoke(ctx, inst.filter, uint64(len(in)))
 	inst.end()
 	if err != nil {
 		return nil, inst.describe(ctx, err, start)
@@ -146,10 +163,26 @@ func (inst *instance) call(ctx context.Context, p scripting.Phase, in []byte, st
 	return d, nil
 }
 
+// invoke calls fn in the instance, stopping it when ctx ends: through the
+// interrupt flag, which the guest reads at every loop, or else through
+// wazero's own check (WithCloseOnContextDone). An instance whose flag was
+// set is never called again: the caller sees ctx ended and discards it.
+func (inst *instance) invoke(ctx context.Context, fn api.Function, params ...uint64) ([]uint64, error) {
+	if inst.flag != nil {
+		flag := inst.flag
+		defer context.AfterFunc(ctx, func() { flag.Set(1) })()
+	}
+	return fn.Call(context.WithValue(ctx, instKey{}, inst), params...)
+}
+
 // decodeDecision parses the guest's output strictly: one JSON object with
 // only Decision's fields (a misspelt "deny" must not pass silently).
 func decodeDecision(out []byte) (*scripting.Decision, error) {
-	if len(bytes.TrimSpace(out)) == 0 {
+	out = bytes.TrimSpace(out)
+	if string(out) == "{}" {
+		return new(scripting.Decision), nil // the common answer, without a decoder
+	}
+	if len(out) == 0 {
 		return nil, errors.New(`empty (the guest returned 0 without writing a decision; write {} to continue)`)
 	}
 	dec := json.NewDecoder(bytes.NewReader(out))
@@ -200,7 +233,7 @@ func (e *deadlineError) Unwrap() error { return context.DeadlineExceeded }
 // what happened, in the guest's terms.
 func (inst *instance) describe(ctx context.Context, err error, start time.Time) error {
 	after := elapsed(time.Since(start))
-	if dl, ok := ctx.Deadline(); ok && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if dl, ok := ctx.Deadline(); ok && errors.Is(ctx.Err(), context.DeadlineExceeded) && dl.After(start) {
 		after = elapsed(dl.Sub(start)) // the time allowed, not when we noticed
 	}
 	select {

@@ -43,6 +43,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/mcpscript/mcpscript/scripting"
+	"github.com/mcpscript/mcpscript/scripting/wasm/internal/interrupt"
 )
 
 // ABIVersion is the filter ABI this package implements: a module's
@@ -114,10 +115,15 @@ type Filter struct {
 	pool     int
 	logger   *slog.Logger
 
-	rt       wazero.Runtime
-	compiled wazero.CompiledModule
-	hasInit  bool
-	modCfg   wazero.ModuleConfig
+	rt            wazero.Runtime
+	compiled      wazero.CompiledModule
+	hasInitialize bool // the module exports _initialize
+	hasInit       bool // the module exports mcpscript_init
+	modCfg        wazero.ModuleConfig
+	// interruptible: the module was instrumented (package interrupt) and
+	// each instance's flag stops it; otherwise wazero's
+	// WithCloseOnContextDone does, at a much higher cost per loop.
+	interruptible bool
 
 	started  atomic.Int64 // instances started
 	calls    atomic.Int64 // calls made
@@ -175,8 +181,9 @@ func Load(ctx context.Context, path string, opts Options) (*Filter, error) {
 	if err != nil {
 		return nil, f.loadErr(err)
 	}
+	wasmBytes, f.interruptible = f.instrument(wasmBytes)
 	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(!f.interruptible).
 		WithMemoryLimitPages(uint32(f.limitMiB) * 16)
 	cache := compilationCache(opts.CacheDir, f.logger)
 	if cache != nil {
@@ -215,14 +222,11 @@ func Load(ctx context.Context, path string, opts Options) (*Filter, error) {
 	if err := f.checkABI(); err != nil {
 		return nil, f.loadErr(fmt.Errorf("%w; see docs/wasm-abi.md", err))
 	}
-	start := []string{}
-	if _, ok := f.compiled.ExportedFunctions()["_initialize"]; ok {
-		start = append(start, "_initialize")
-	}
+	_, f.hasInitialize = f.compiled.ExportedFunctions()["_initialize"]
 	_, f.hasInit = f.compiled.ExportedFunctions()[ExportInit]
 	f.modCfg = wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(start...).
+		WithStartFunctions(). // newInstance calls _initialize, under the deadline
 		WithArgs(f.name).
 		WithSysWalltime().
 		WithSysNanotime().
@@ -239,6 +243,38 @@ func Load(ctx context.Context, path string, opts Options) (*Filter, error) {
 	f.idle <- inst
 	ok = true
 	return f, nil
+}
+
+// instrument adds the interrupt flag to the module (package interrupt),
+// where the runtime compiles to native code (elsewhere wazero interprets
+// it, and the flag would be read by Go code, racing with its setter).
+func (f *Filter) instrument(module []byte) ([]byte, bool) {
+	if !compilerSupported() || !useInterrupt {
+		return module, false
+	}
+	out, err := interrupt.Instrument(module)
+	if err != nil {
+		f.logger.Info("wasm filter: using wazero's slower deadline check", "filter", f.name, "reason", err)
+		return module, false
+	}
+	return out, true
+}
+
+// useInterrupt is false in tests that run the fallback.
+var useInterrupt = true
+
+// compilerSupported mirrors where wazero compiles to native code.
+func compilerSupported() bool {
+	switch runtime.GOARCH {
+	case "amd64", "arm64":
+	default:
+		return false
+	}
+	switch runtime.GOOS {
+	case "linux", "darwin", "freebsd", "netbsd", "windows":
+		return true
+	}
+	return false
 }
 
 func phaseList() string {
@@ -362,7 +398,7 @@ func (f *Filter) Call(ctx context.Context, in *scripting.Input) (*scripting.Deci
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(f.life, cancel)()
-	data, err := json.Marshal(in)
+	data, err := encodeInput(in)
 	if err != nil {
 		return nil, f.callErr(in.Hook, fmt.Errorf("encoding the input: %w", err))
 	}

@@ -37,20 +37,20 @@ func fastInput(b []byte, in *Input) bool {
 		switch string(key) {
 		case "hook":
 			var s string
-			if s, ok = jsonString(val); !ok {
+			if s, ok = internedString(val, &lastHook); !ok {
 				return false
 			}
 			in.Hook = Phase(s)
 		case "server":
-			if in.Server, ok = jsonString(val); !ok {
+			if in.Server, ok = internedString(val, &lastServer); !ok {
 				return false
 			}
 		case "method":
-			if in.Method, ok = jsonString(val); !ok {
+			if in.Method, ok = internedString(val, &lastMethod); !ok {
 				return false
 			}
 		case "tool":
-			if in.Tool, ok = jsonString(val); !ok {
+			if in.Tool, ok = internedString(val, &lastTool); !ok {
 				return false
 			}
 		case "arguments":
@@ -88,11 +88,11 @@ func fastCaller(b []byte, c *Caller) bool {
 		}
 		switch string(key) {
 		case "token":
-			c.Token, ok = jsonString(val)
+			c.Token, ok = internedString(val, &lastToken)
 		case "session":
-			c.Session, ok = jsonString(val)
+			c.Session, ok = internedString(val, &lastSession)
 		case "transport":
-			c.Transport, ok = jsonString(val)
+			c.Transport, ok = internedString(val, &lastTransport)
 		default:
 			ok = !folds(key, callerKeys)
 		}
@@ -115,6 +115,26 @@ func folds(key []byte, keys []string) bool {
 		}
 	}
 	return false
+}
+
+// The last value of each string field of the input: consecutive calls
+// mostly repeat them (the phase, the server, the method, the tool), and
+// reusing the string spares an allocation, which is dear in wasm. A guest
+// runs one call at a time, so these need no lock.
+var lastHook, lastServer, lastMethod, lastTool, lastToken, lastSession, lastTransport string
+
+// internedString is jsonString, returning *last when the value is the same
+// and keeping it there otherwise. *last only ever holds a string that
+// needed no decoding, so raw bytes equal to it decode to it.
+func internedString(val []byte, last *string) (string, bool) {
+	if len(val) >= 2 && val[0] == '"' && string(val[1:len(val)-1]) == *last {
+		return *last, true
+	}
+	s, ok := jsonString(val)
+	if ok && len(val) >= 2 && string(val[1:len(val)-1]) == s {
+		*last = s
+	}
+	return s, ok
 }
 
 // jsonString decodes a JSON string (null is ""); escapes go through
@@ -215,17 +235,24 @@ func skipSpace(b []byte, i int) int {
 }
 
 // skipString returns the index after the string starting at b[i] (a
-// quote), or -1.
+// quote), or -1. It jumps from quote to quote with bytes.IndexByte, whose
+// loop is several times cheaper in wasm than one written in Go, and a
+// quote ends the string unless an odd number of backslashes precede it.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
+	for i++; ; i++ {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		i += q
+		k := i
+		for k > 0 && b[k-1] == '\\' {
+			k--
+		}
+		if (i-k)%2 == 0 {
 			return i + 1
 		}
 	}
-	return -1
 }
 
 // skipValue returns the index after the value starting at b[i], or -1.

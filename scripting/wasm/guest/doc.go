@@ -28,6 +28,12 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o myfilter.wasm .
 //
+// Members splits a JSON object (tool arguments, say) into its members
+// without decoding their values, and Redact and RedactResult rewrite the
+// texts of a result in place: in wasm, where loops written in Go are
+// slow, they cost far less than decoding into maps and encoding again
+// (docs/wasm-abi.md, "Costs").
+//
 // The package itself exports the ABI's functions (mcpscript_abi_version,
 // mcpscript_init, mcpscript_filter) with //go:wasmexport, so a filter's own
 // code declares none. It depends on the standard library only

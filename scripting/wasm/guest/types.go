@@ -86,6 +86,12 @@ type Decision struct {
 	Items json.RawMessage `json:"items,omitempty"`
 }
 
+// isContinue reports whether d (nil included) changes nothing.
+func (d *Decision) isContinue() bool {
+	return d == nil || len(d.Deny) == 0 && len(d.Result) == 0 && len(d.Arguments) == 0 &&
+		len(d.Params) == 0 && d.Server == "" && d.Tool == "" && len(d.Items) == 0
+}
+
 // Continue lets the request (or result) through unchanged.
 func Continue() *Decision { return &Decision{} }
 

@@ -4,7 +4,8 @@
 // behaviour is chosen per call by the tool name (toolCall, toolResult) and
 // per instance by its config {"mode": ...}. The tests build it once.
 //
-// Config modes: "refuse" (Init fails), "initpanic" (Init panics), "" (fine).
+// Config modes: "refuse" (Init fails), "initpanic" (Init panics),
+// "initloop" (Init loops forever), "" (fine).
 //
 // Tools (any phase with that tool name):
 //
@@ -82,6 +83,10 @@ func init() {
 			return errors.New(`mode "refuse" refuses to start`)
 		case "initpanic":
 			panic("init boom")
+		case "initloop":
+			for {
+				calls++
+			}
 		}
 		return nil
 	})
