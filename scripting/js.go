@@ -370,7 +370,7 @@ func noHooksError(path string, exports *goja.Object) error {
 	for i, p := range Phases {
 		names[i] = string(p)
 	}
-	msg := fmt.Sprintf("script %s exports no hook function (%s)", path, strings.Join(names, ", "))
+	msg := fmt.Sprintf("hook script %s exports no hook functions (%s)", path, strings.Join(names, ", "))
 	var got []string
 	if exports != nil {
 		got = exports.Keys()

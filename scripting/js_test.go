@@ -983,9 +983,9 @@ func TestLoadScriptErrors(t *testing.T) {
 		want            []string
 	}{
 		{"syntax error", "bad.js", "export function toolCall(c) {\n  return {\n}}\n}\n", []string{"bad.js:4:", "Unexpected"}},
-		{"no hook function", "none.js", `export function helper() {}`, []string{"none.js exports no hook function (toolCall, toolResult,", "it exports helper"}},
+		{"no hook function", "none.js", `export function helper() {}`, []string{"hook script ", "none.js exports no hook functions (toolCall, toolResult, listTools, listPrompts, listResources, listResourceTemplates, request, response)", "it exports helper"}},
 		{"a near miss", "typo.js", `export function toolcall() {}`, []string{`it exports "toolcall": did you mean "toolCall"?`}},
-		{"nothing exported", "empty.js", `const x = 1`, []string{"empty.js exports no hook function"}},
+		{"nothing exported", "empty.js", `const x = 1`, []string{"empty.js exports no hook functions (toolCall,"}},
 		{"not a function", "const.js", `export const toolCall = { deny: true }`, []string{"it exports toolCall, but as object, not a function"}},
 		{"top-level throw", "throws.js", "export function toolCall() {}\nconst cfg = JSON.parse(\"{bad\")\n", []string{"SyntaxError", "throws.js:2:"}},
 		{"node builtin", "node.js", `import { readFileSync } from "node:fs"; export function toolCall() {}`, []string{"Node's built-in modules are not available"}},

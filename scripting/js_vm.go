@@ -53,7 +53,7 @@ func buildVM(ctx context.Context, src *jsrt.Script, opts jsrt.Options, st storeB
 	}
 	vm, exports, err := jsrt.NewContext(ctx, src, opts)
 	if err != nil {
-		if exports == nil && strings.Contains(err.Error(), "exports nothing") {
+		if errors.Is(err, jsrt.ErrNoExports) {
 			return nil, nil, noHooksError(src.Path, nil)
 		}
 		return nil, nil, err
