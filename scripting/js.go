@@ -45,6 +45,10 @@ type ScriptOptions struct {
 	// default DefaultMemoryLimit. A call that goes over it fails and its
 	// host process is killed. Without isolation there is no limit.
 	MemoryLimit int64
+	// Backends are where the script's store and limits.take keep their
+	// values and counters; the zero value keeps them in memory, the
+	// script's own.
+	Backends Backends
 }
 
 // Isolation is where a script's runtimes run.
@@ -204,7 +208,7 @@ type Script struct {
 	logger  *slog.Logger
 	has     uint32 // bit phaseBit(p) set when the script exports p
 	root    *os.Root
-	store   *sharedStore
+	back    *backends
 	hosted  bool  // runtimes live in host processes
 	memory  int64 // the memory limit of a host process
 	readDir string
@@ -234,8 +238,9 @@ type Script struct {
 // host process (*hostVM).
 type jsRuntime interface {
 	// run calls phase i, stopped when ctx ends; broken says the runtime
-	// must not be used again.
-	run(ctx context.Context, i int, in *Input) (d *Decision, broken bool, err error)
+	// must not be used again. env is the call as its store, limits and
+	// audit operations see it.
+	run(ctx context.Context, i int, in *Input, env *callEnv) (d *Decision, broken bool, err error)
 	// phases returns the bits (phaseBit) of the phases the script exports.
 	phases() uint32
 	// discard drops the runtime (broken, or after Close).
@@ -302,7 +307,7 @@ func LoadScript(path string, opts ScriptOptions) (*Script, error) {
 		src:    &jsrt.Script{Name: name, Path: src.Path, Program: src.Program, Source: src.Source},
 		opts:   jsrt.Options{Logger: logger, Grants: opts.Grants, MaxCallStackSize: opts.MaxCallStackSize},
 		logger: logger,
-		store:  &sharedStore{m: map[string]string{}},
+		back:   newBackends(opts.Backends, name, logger),
 		hosted: hosted,
 		memory: memory,
 		slots:  make(chan struct{}, pool),
@@ -337,7 +342,7 @@ func LoadScript(path string, opts ScriptOptions) (*Script, error) {
 // spare one, else a new one).
 func (s *Script) newRuntime(ctx context.Context) (jsRuntime, error) {
 	if !s.hosted {
-		r, exports, err := buildVM(ctx, s.src, s.opts, s.store)
+		r, exports, err := buildVM(ctx, s.src, s.opts, s.back)
 		if err != nil {
 			return nil, err
 		}
@@ -459,8 +464,14 @@ func (s *Script) Call(ctx context.Context, in *Input) (*Decision, error) {
 	if err != nil {
 		return nil, &notStartedError{err}
 	}
-	d, broken, err := r.run(ctx, i, in)
+	env := &callEnv{ctx: ctx, notes: in.Notes}
+	d, broken, err := r.run(ctx, i, in, env)
 	s.release(r, broken)
+	if env.failure != nil && ctx.Err() == nil {
+		// The store or limiter failed under fail-closed: the call fails,
+		// whatever the script made of the exception.
+		return nil, env.failure
+	}
 	return d, err
 }
 
