@@ -249,8 +249,20 @@ func (a *app) newRunner(ctx context.Context) (*engine.Runner, error) {
 // loadScripts loads the config's hooks (scripts.hooks) and WebAssembly
 // filters, in that order, into r's middleware chain and returns how many of
 // each it loaded. A script or filter that cannot load is a config problem.
+// The config's state store and limiter (policy) are built first: hooks
+// keep their store and limits.take there.
 func (a *app) loadScripts(ctx context.Context, r *engine.Runner) (hooks, filters int, err error) {
-	hmw, closeHooks, err := scripting.Hooks(r.Config(), a.logger)
+	pol, err := policy.New(r.Config(), a.logger)
+	if err != nil {
+		return 0, 0, usageError{err}
+	}
+	// Closers run in order: the hooks and filters go before the store
+	// they use.
+	defer func() { a.closers = append(a.closers, pol.Close) }()
+	a.policy = pol
+	hmw, closeHooks, err := scripting.Hooks(r.Config(), a.logger, scripting.Backends{
+		Store: pol.Store(), Limiter: pol.Limiter(), FailOpen: pol.StateFailsOpen(),
+	})
 	if err != nil {
 		return 0, 0, usageError{err}
 	}
@@ -260,17 +272,11 @@ func (a *app) loadScripts(ctx context.Context, r *engine.Runner) (hooks, filters
 		return 0, 0, usageError{err}
 	}
 	a.closers = append(a.closers, closeFilters)
-	// The config's rate limits come last: a request a hook refuses uses no
-	// quota, and a routed one counts where it goes.
-	pol, err := policy.New(r.Config(), a.logger)
-	if err != nil {
-		return 0, 0, usageError{err}
-	}
-	a.closers = append(a.closers, pol.Close)
-	a.policy = pol
 	a.measured(r.Config(), hmw, fmw)
 	r.Use(hmw...)
 	r.Use(fmw...)
+	// The config's rate limits come last: a request a hook refuses uses no
+	// quota, and a routed one counts where it goes.
 	r.Use(pol.Middleware())
 	return len(hmw), len(fmw), nil
 }
