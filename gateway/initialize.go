@@ -20,8 +20,9 @@ import (
 // servers' capabilities (the aggregate).
 func (s *Session) initialize(ctx context.Context, rq *request, params json.RawMessage) (json.RawMessage, error) {
 	var p struct {
-		ProtocolVersion string                     `json:"protocolVersion"`
-		Capabilities    map[string]json.RawMessage `json:"capabilities"`
+		ProtocolVersion string                         `json:"protocolVersion"`
+		Capabilities    map[string]json.RawMessage     `json:"capabilities"`
+		ClientInfo      struct{ Name, Version string } `json:"clientInfo"`
 	}
 	if len(params) > 0 {
 		if err := json.Unmarshal(params, &p); err != nil {
@@ -38,6 +39,7 @@ func (s *Session) initialize(ctx context.Context, rq *request, params json.RawMe
 	s.handshaken = true
 	s.initialized = true
 	s.id.Protocol = version
+	s.id.ClientName, s.id.ClientVersion = p.ClientInfo.Name, p.ClientInfo.Version
 	s.clientCaps = p.Capabilities
 	if s.clientCaps == nil {
 		s.clientCaps = map[string]json.RawMessage{}
