@@ -70,8 +70,9 @@ var supportedVersions = append([]string{engine.ModernProtocolVersion}, engine.Su
 // modernMeta is what a modern request's _meta says.
 type modernMeta struct {
 	version  string
-	caps     map[string]json.RawMessage // clientCapabilities
-	logLevel int                        // -1: no logLevel
+	client   struct{ Name, Version string } // clientInfo, when sent
+	caps     map[string]json.RawMessage     // clientCapabilities
+	logLevel int                            // -1: no logLevel
 }
 
 // readMeta checks a modern request's _meta: the protocol version (a
@@ -93,6 +94,8 @@ func readMeta(params json.RawMessage) (*modernMeta, error) {
 			mm.version, haveVersion = rawjson.Unquote(m.Value)
 		case m.Is(engine.MetaClientCapabilities):
 			caps = m.Value
+		case m.Is(engine.MetaClientInfo):
+			_ = json.Unmarshal(m.Value, &mm.client) // optional: a bad one is no name
 		case m.Is(engine.MetaLogLevel):
 			if l, ok := rawjson.Unquote(m.Value); ok {
 				mm.logLevel = logLevelIndex(l)
@@ -147,6 +150,7 @@ func (g *Gateway) serveModern(ctx context.Context, r *ModernRequest) (json.RawMe
 	}
 	caller := r.Caller
 	caller.Protocol = meta.version
+	caller.ClientName, caller.ClientVersion = meta.client.Name, meta.client.Version
 	switch m.Method {
 	case "server/discover":
 		return g.discover(ctx, r.View, caller)

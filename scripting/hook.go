@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/mcpscript/mcpscript/engine"
+	"github.com/mcpscript/mcpscript/internal/limits"
+	"github.com/mcpscript/mcpscript/internal/policy"
 )
 
 // Phase names a hook function: the point in a request's life where it runs.
@@ -53,13 +56,6 @@ var listPhases = map[string]struct {
 	"resources/templates/list": {PhaseListResourceTemplates, "resourceTemplates"},
 }
 
-// Caller is who made the request, as hooks see it.
-type Caller struct {
-	Token     string `json:"token"`     // the bearer token's name; "" without auth
-	Session   string `json:"session"`   // the proxy session id; "" outside the proxy
-	Transport string `json:"transport"` // "streamable-http", "sse", "reference-sse", "go", "cli", "workflow"
-}
-
 // Input is what a hook receives: the same fields for JavaScript (as an
 // object) and WebAssembly (as JSON). Fields a phase does not use are absent.
 type Input struct {
@@ -72,6 +68,17 @@ type Input struct {
 	Params    json.RawMessage `json:"params,omitempty"`    // request, response: the request's params
 	Result    json.RawMessage `json:"result,omitempty"`    // toolResult, response: the server's result
 	Items     json.RawMessage `json:"items,omitempty"`     // list phases: the array of tools/prompts/resources
+	// State is what the hook's before phase of the same request
+	// (toolCall, request) left for its after phase (toolResult,
+	// response): a JSON object, absent when it left nothing.
+	State json.RawMessage `json:"state,omitempty"`
+
+	// Notes, when set, is the request's record for the audit trail
+	// (engine.Request.Notes): where a script's audit.add goes. Not part
+	// of the JSON.
+	Notes *engine.CallNotes `json:"-"`
+
+	failed bool // the phase failed open (recorded in Notes as such)
 }
 
 // Decision is what a hook returns. The zero Decision (a JavaScript hook
@@ -95,6 +102,10 @@ type Decision struct {
 	Tool string `json:"tool,omitempty"`
 	// Items replaces the list (list phases).
 	Items json.RawMessage `json:"items,omitempty"`
+	// State, from a before phase (toolCall, request), is a JSON object
+	// kept for the same hook's after phase of the same request, which
+	// gets it as Input.State. A JavaScript hook writes it as call.state.
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // denied reports whether d denies, and the reason.
@@ -181,26 +192,40 @@ func phaseBit(p Phase) int {
 
 func (m *hookMW) implements(p Phase) bool { return m.has&(1<<phaseBit(p)) != 0 }
 
-func callerOf(id engine.Identity) Caller {
-	return Caller{Token: id.Token, Session: id.Session, Transport: id.Transport}
-}
-
-// run calls one phase under the timeout. A failure is returned as an
-// *engine.HookError (fail-closed) or logged and turned into "continue"
-// (fail-open).
+// run calls one phase under the timeout, in a span of its own. A failure
+// is returned as an *engine.HookError (fail-closed) or logged and turned
+// into "continue" (fail-open). Two failures ignore the fail mode: a
+// limits.take over its limit refuses the request with the rate-limit
+// error (JSON-RPC -32005, with retryAfter), and a store or limiter that
+// could not be reached under Backends.FailOpen false refuses it with an
+// *engine.HookError saying so.
 func (m *hookMW) run(ctx context.Context, in *Input) (*Decision, error) {
-	cctx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
-	defer cancel()
+	sctx, end := engine.StartHookSpan(ctx, m.h.Name(), string(in.Hook))
+	cctx, cancel := context.WithTimeout(sctx, m.opts.Timeout)
 	d, err := m.h.Call(cctx, in)
-	if err == nil && d == nil {
-		d = &Decision{}
-	}
+	cancel()
+	end(err)
 	if err == nil {
+		if d == nil {
+			d = &Decision{}
+		}
 		return d, nil
 	}
 	if ctx.Err() != nil {
 		// The caller gave up (cancelled, or its own deadline): not the hook's fault.
 		return nil, context.Cause(ctx)
+	}
+	var le *limits.LimitedError
+	if errors.As(err, &le) {
+		m.note(in, engine.DecisionDenied, le.Error())
+		return nil, policy.RateLimited(le)
+	}
+	var be *BackendError
+	if errors.As(err, &be) {
+		m.note(in, engine.DecisionFailed, firstLine(err.Error()))
+		m.opts.Logger.Warn("hook's state could not be reached; refusing the request (state.onError is \"closed\")",
+			"hook", m.h.Name(), "phase", in.Hook, "server", in.Server, "method", in.Method, "err", err)
+		return nil, &engine.HookError{Hook: m.h.Name(), Phase: string(in.Hook), Err: err}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		var ns *notStartedError
@@ -216,11 +241,30 @@ func (m *hookMW) run(ctx context.Context, in *Input) (*Decision, error) {
 	return &Decision{}, nil
 }
 
+// note records the hook's decision about the request in its audit notes
+// (nothing when nobody records).
+func (m *hookMW) note(in *Input, kind, reason string) {
+	in.Notes.AddDecision(m.h.Name(), kind, reason)
+}
+
+// decided records the outcome of a phase that did not deny, answer or
+// fail closed: kind (continue, modified, routed) unless the hook failed
+// open, which fail recorded.
+func (m *hookMW) decided(in *Input, kind, reason string) {
+	if in.failed && kind == engine.DecisionContinue {
+		return
+	}
+	m.note(in, kind, reason)
+}
+
 // fail applies the fail mode to a hook that failed or returned a decision
 // this middleware cannot apply: open logs it and returns nil (go on as if
 // the hook had returned nothing); closed logs it and returns the
-// *engine.HookError that refuses the request.
+// *engine.HookError that refuses the request. Either way the audit notes
+// record the failure.
 func (m *hookMW) fail(in *Input, err error) error {
+	in.failed = true
+	m.note(in, engine.DecisionFailed, firstLine(err.Error()))
 	attrs := []any{"hook", m.h.Name(), "phase", in.Hook, "server", in.Server, "method", in.Method, "err", err}
 	if m.opts.FailOpen {
 		m.opts.Logger.Warn("hook failed; letting the request through (fail-open)", attrs...)
@@ -238,6 +282,7 @@ func (m *hookMW) refused(req *engine.Request, in *Input, d *Decision, name strin
 		return m.fail(in, err)
 	}
 	if deny {
+		m.note(in, engine.DecisionDenied, reason)
 		return m.deny(req, name, reason)
 	}
 	return nil
@@ -245,14 +290,16 @@ func (m *hookMW) refused(req *engine.Request, in *Input, d *Decision, name strin
 
 // answer reads d.Result: ok says there is a result to return in place of
 // the server's. A result that is not a JSON object fails under the fail
-// mode (and is ignored when the mode is open).
-func (m *hookMW) answer(in *Input, d *Decision) (res json.RawMessage, ok bool, err error) {
+// mode (and is ignored when the mode is open). kind is the decision an
+// applied result makes: answered (before a call) or modified (after).
+func (m *hookMW) answer(in *Input, d *Decision, kind string) (res json.RawMessage, ok bool, err error) {
 	if len(d.Result) == 0 || string(d.Result) == "null" {
 		return nil, false, nil
 	}
 	if d.Result[0] != '{' {
 		return nil, false, m.fail(in, fmt.Errorf("result must be an object, not %s", excerpt(d.Result)))
 	}
+	m.note(in, kind, "")
 	return d.Result, true, nil
 }
 
@@ -270,6 +317,26 @@ func (m *hookMW) handle(ctx context.Context, req *engine.Request, next engine.Ha
 	return m.other(ctx, req, next)
 }
 
+// routed names where a decision sent a request, for the audit notes.
+func routed(server, tool string) string {
+	switch {
+	case server != "" && tool != "":
+		return fmt.Sprintf("server %q, tool %q", server, tool)
+	case server != "":
+		return fmt.Sprintf("server %q", server)
+	}
+	return fmt.Sprintf("tool %q", tool)
+}
+
+// kept is the state a before phase left for the after phase: an object
+// with members, or nothing.
+func kept(d *Decision) json.RawMessage {
+	if len(d.State) < 2 || d.State[0] != '{' || string(d.State) == "{}" {
+		return nil
+	}
+	return d.State
+}
+
 func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.Handler) (json.RawMessage, error) {
 	before, after := m.implements(PhaseToolCall), m.implements(PhaseToolResult)
 	if !before && !after {
@@ -285,8 +352,9 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 	tool := stringValue(call.get("name"))
 	args := call.get("arguments")
 	caller := callerOf(req.Caller)
+	var state json.RawMessage
 	if before {
-		in := &Input{Hook: PhaseToolCall, Server: req.Server, Method: req.Method, Caller: caller, Tool: tool, Arguments: args}
+		in := &Input{Hook: PhaseToolCall, Server: req.Server, Method: req.Method, Caller: caller, Tool: tool, Arguments: args, Notes: req.Notes}
 		d, err := m.run(ctx, in)
 		if err != nil {
 			return nil, err
@@ -294,21 +362,23 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 		if err := m.refused(req, in, d, tool); err != nil {
 			return nil, err
 		}
-		if res, ok, err := m.answer(in, d); ok || err != nil {
+		if res, ok, err := m.answer(in, d, engine.DecisionAnswered); ok || err != nil {
 			return res, err
 		}
-		changed := false
+		state = kept(d)
+		changed, kind, reason := false, engine.DecisionContinue, ""
 		if len(d.Arguments) > 0 && string(d.Arguments) != "null" {
 			if d.Arguments[0] != '{' {
 				if err := m.fail(in, fmt.Errorf("arguments must be an object, not %s", excerpt(d.Arguments))); err != nil {
 					return nil, err
 				}
 			} else {
-				args, changed = d.Arguments, true
+				args, changed, kind = d.Arguments, true, engine.DecisionModified
 			}
 		}
+		newTool, newServer := "", ""
 		if d.Tool != "" && d.Tool != tool {
-			tool, changed = d.Tool, true
+			tool, changed, newTool = d.Tool, true, d.Tool
 		}
 		if changed {
 			// Only what the hook changed is written anew; the other
@@ -324,15 +394,19 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 		}
 		if d.Server != "" && d.Server != req.Server {
 			r := *req
-			r.Server = d.Server
+			r.Server, newServer = d.Server, d.Server
 			req = &r
 		}
+		if newTool != "" || newServer != "" {
+			kind, reason = engine.DecisionRouted, routed(newServer, newTool)
+		}
+		m.decided(in, kind, reason)
 	}
 	res, err := next(ctx, req)
 	if err != nil || !after {
 		return res, err
 	}
-	in := &Input{Hook: PhaseToolResult, Server: req.Server, Method: req.Method, Caller: caller, Tool: tool, Arguments: args, Result: res}
+	in := &Input{Hook: PhaseToolResult, Server: req.Server, Method: req.Method, Caller: caller, Tool: tool, Arguments: args, Result: res, State: state, Notes: req.Notes}
 	d, err := m.run(ctx, in)
 	if err != nil {
 		return nil, err
@@ -340,9 +414,10 @@ func (m *hookMW) toolCall(ctx context.Context, req *engine.Request, next engine.
 	if err := m.refused(req, in, d, tool); err != nil {
 		return nil, err
 	}
-	if out, ok, err := m.answer(in, d); ok || err != nil {
+	if out, ok, err := m.answer(in, d, engine.DecisionModified); ok || err != nil {
 		return out, err
 	}
+	m.decided(in, engine.DecisionContinue, "")
 	return res, nil
 }
 
@@ -359,7 +434,7 @@ func (m *hookMW) list(ctx context.Context, req *engine.Request, next engine.Hand
 	if len(items) == 0 || string(items) == "null" {
 		items = json.RawMessage("[]")
 	}
-	in := &Input{Hook: phase, Server: req.Server, Method: req.Method, Caller: callerOf(req.Caller), Params: req.Params, Items: items}
+	in := &Input{Hook: phase, Server: req.Server, Method: req.Method, Caller: callerOf(req.Caller), Params: req.Params, Items: items, Notes: req.Notes}
 	d, err := m.run(ctx, in)
 	if err != nil {
 		return nil, err
@@ -368,6 +443,7 @@ func (m *hookMW) list(ctx context.Context, req *engine.Request, next engine.Hand
 		return nil, err
 	}
 	if len(d.Items) == 0 || string(d.Items) == "null" {
+		m.decided(in, engine.DecisionContinue, "")
 		return res, nil
 	}
 	if d.Items[0] != '[' {
@@ -376,6 +452,7 @@ func (m *hookMW) list(ctx context.Context, req *engine.Request, next engine.Hand
 		}
 		return res, nil
 	}
+	m.note(in, engine.DecisionModified, "")
 	return page.with(field, d.Items).bytes(), nil
 }
 
@@ -386,8 +463,9 @@ func (m *hookMW) other(ctx context.Context, req *engine.Request, next engine.Han
 	}
 	caller := callerOf(req.Caller)
 	name := req.Name()
+	var state json.RawMessage
 	if before {
-		in := &Input{Hook: PhaseRequest, Server: req.Server, Method: req.Method, Caller: caller, Params: req.Params}
+		in := &Input{Hook: PhaseRequest, Server: req.Server, Method: req.Method, Caller: caller, Params: req.Params, Notes: req.Notes}
 		d, err := m.run(ctx, in)
 		if err != nil {
 			return nil, err
@@ -395,9 +473,11 @@ func (m *hookMW) other(ctx context.Context, req *engine.Request, next engine.Han
 		if err := m.refused(req, in, d, name); err != nil {
 			return nil, err
 		}
-		if res, ok, err := m.answer(in, d); ok || err != nil {
+		if res, ok, err := m.answer(in, d, engine.DecisionAnswered); ok || err != nil {
 			return res, err
 		}
+		state = kept(d)
+		kind, reason := engine.DecisionContinue, ""
 		if len(d.Params) > 0 && string(d.Params) != "null" || d.Server != "" {
 			r := *req
 			if len(d.Params) > 0 && string(d.Params) != "null" {
@@ -406,20 +486,24 @@ func (m *hookMW) other(ctx context.Context, req *engine.Request, next engine.Han
 						return nil, err
 					}
 				} else {
-					r.Params = d.Params
+					r.Params, kind = d.Params, engine.DecisionModified
 				}
 			}
 			if d.Server != "" {
 				r.Server = d.Server
+				if d.Server != req.Server {
+					kind, reason = engine.DecisionRouted, routed(d.Server, "")
+				}
 			}
 			req = &r
 		}
+		m.decided(in, kind, reason)
 	}
 	res, err := next(ctx, req)
 	if err != nil || !after {
 		return res, err
 	}
-	in := &Input{Hook: PhaseResponse, Server: req.Server, Method: req.Method, Caller: caller, Params: req.Params, Result: res}
+	in := &Input{Hook: PhaseResponse, Server: req.Server, Method: req.Method, Caller: caller, Params: req.Params, Result: res, State: state, Notes: req.Notes}
 	d, err := m.run(ctx, in)
 	if err != nil {
 		return nil, err
@@ -427,10 +511,18 @@ func (m *hookMW) other(ctx context.Context, req *engine.Request, next engine.Han
 	if err := m.refused(req, in, d, name); err != nil {
 		return nil, err
 	}
-	if out, ok, err := m.answer(in, d); ok || err != nil {
+	if out, ok, err := m.answer(in, d, engine.DecisionModified); ok || err != nil {
 		return out, err
 	}
+	m.decided(in, engine.DecisionContinue, "")
 	return res, nil
+}
+
+// firstLine is the first line of an error message, for the audit notes
+// (a script's stack stays in the log).
+func firstLine(msg string) string {
+	line, _, _ := strings.Cut(msg, "\n")
+	return line
 }
 
 // excerpt shortens raw JSON for an error message.

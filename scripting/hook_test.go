@@ -281,7 +281,7 @@ func TestMiddlewareInput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	caller := Caller{Token: "ci", Session: "s1", Transport: "sse"}
+	caller := Caller{Token: "ci", Session: "s1", Transport: "sse", Auth: "none", Scopes: []string{}, Claims: raw(`{}`)}
 	want := []Input{
 		{Hook: PhaseToolCall, Server: "a", Method: "tools/call", Caller: caller, Tool: "echo", Arguments: raw(`{"text":"hi"}`)},
 		{Hook: PhaseToolResult, Server: "b", Method: "tools/call", Caller: caller, Tool: "say", Arguments: raw(`{"text":"HI"}`), Result: raw(`{"r":1}`)},

@@ -45,6 +45,10 @@ type ScriptOptions struct {
 	// default DefaultMemoryLimit. A call that goes over it fails and its
 	// host process is killed. Without isolation there is no limit.
 	MemoryLimit int64
+	// Backends are where the script's store and limits.take keep their
+	// values and counters; the zero value keeps them in memory, the
+	// script's own.
+	Backends Backends
 }
 
 // Isolation is where a script's runtimes run.
@@ -116,15 +120,20 @@ func (e *MemoryLimitError) Is(target error) bool { return target == ErrMemoryLim
 //	hook       the phase: "toolCall", "listTools", ...
 //	server     the server the request goes to (its configured name)
 //	method     the MCP method: "tools/call", "tools/list", "resources/read", ...
-//	caller     {token, session, transport}, frozen: the bearer token's name (""
-//	           without auth), the proxy session ("" outside the proxy), the
-//	           transport ("streamable-http", "sse", "reference-sse", "go", "cli",
-//	           "workflow")
+//	caller     who asks, frozen (the fields of Caller): auth ("jwt", "bearer",
+//	           "none"), token (a static token's name), subject, clientId,
+//	           scopes, claims (a JWT's, verified), client {name, version},
+//	           protocol, session ("" outside the proxy), transport
+//	           ("streamable-http", "sse", "reference-sse", "go", "cli",
+//	           "workflow"); never a credential
 //	tool       toolCall, toolResult: the tool's name as the server knows it
 //	arguments  toolCall, toolResult: the tool's arguments, an object ({} when none)
 //	params     request, response, list phases: the request's params
 //	result     toolResult, response: the server's result (a CallToolResult for tools)
 //	items      list phases: the array of tools, prompts, resources or templates
+//	state      toolCall, request: an empty object the function may fill;
+//	           toolResult, response: what the same script's toolCall
+//	           (request) left there for this request
 //
 // It returns nothing (undefined or null) to let the request through
 // unchanged, or an object with some of these fields:
@@ -151,12 +160,13 @@ func (e *MemoryLimitError) Is(target error) bool { return target == ErrMemoryLim
 // Beside the language's own globals, a script sees console (into the log,
 // with script=<name>), process.env (only the variables scripts.env grants),
 // fs.readFile (regular files of up to 16 MiB), fs.readdir and fs.exists
-// (only under scripts.readDir), store (below) and redact(result, fn),
-// which applies fn to every text of a result (content, embedded
-// resources, structured content, resources/read contents, prompts/get
-// messages) and is the way to redact secrets. There is no network, no timer and no Node module; imports
-// of the script's own files and of packages in node_modules are bundled
-// at load. TypeScript is stripped of its types, not type-checked.
+// (only under scripts.readDir), store, limits and audit (below) and
+// redact(result, fn), which applies fn to every text of a result (content,
+// embedded resources, structured content, resources/read contents,
+// prompts/get messages) and is the way to redact secrets. There is no
+// network, no timer and no Node module; imports of the script's own files
+// and of packages in node_modules are bundled at load. TypeScript is
+// stripped of its types, not type-checked.
 //
 // # Runtimes and state
 //
@@ -172,18 +182,26 @@ func (e *MemoryLimitError) Is(target error) bool { return target == ErrMemoryLim
 // bounded by the load timeout (10s) rather than the call's: a call that
 // cannot wait for it fails, and the runtime, once ready, serves the next.
 //
-// For state kept between calls, every runtime of a script sees one global
-// store, held in Go and shared by all of them:
+// State that lasts lives outside the runtimes, in ScriptOptions.Backends
+// (the config's state store and limiter in the mcpscript command; by
+// default a memory store and limiter of the script's own), under the
+// script's own keys ("hook:" and its Name):
 //
-//	store.get(key)          the value, or undefined
-//	store.set(key, value)   keeps a copy of value (JSON-serialisable; undefined deletes)
-//	store.delete(key)       true if the key was there
-//	store.incr(key, n = 1)  adds n to a number (absent counts as 0), atomically; returns the sum
+//	store.get(key)                   the value, or undefined (absent or expired)
+//	store.set(key, value, {ttl})     keeps a copy of value (JSON; undefined deletes)
+//	store.delete(key)                true if the key was there
+//	store.incr(key, by = 1, {ttl})   adds a whole number, atomically; returns the sum
+//	limits.take(key, {rate, burst, quota, name})
+//	                                 takes one event: returns how many more the
+//	                                 limits allow, or throws a RateLimitError that,
+//	                                 uncaught, refuses the request (-32005, retryAfter)
+//	audit.add(key, value)            adds a field to the request's audit record
 //
-// Keys are strings. Values are stored as JSON, so no JavaScript object is
-// shared between runtimes: what get returns is a copy. The store lives as
-// long as the loaded script (until the process ends or the config is
-// reloaded) and is not bounded: keep the number of keys small.
+// ttl is seconds or a duration ("10m", "24h", "7d"). Keys are non-empty
+// strings; values are stored as JSON, so no JavaScript object is shared
+// between runtimes: what get returns is a copy. When the store or limiter
+// cannot be reached, Backends.FailOpen decides: the call fails and the
+// request is refused, or the script carries on without them.
 //
 // # Limits
 //
@@ -195,8 +213,8 @@ func (e *MemoryLimitError) Is(target error) bool { return target == ErrMemoryLim
 // as Array.prototype.fill does not see the interrupt): the call fails
 // with an error saying which limit it hit, the runtime is discarded, and
 // nothing else notices. Up to Pool host processes run per script. A store
-// operation from a host process is a round trip to this one (tens of
-// microseconds).
+// or limits operation from a host process is a round trip to this one
+// (tens of microseconds).
 type Script struct {
 	name    string
 	src     *jsrt.Script
@@ -204,7 +222,7 @@ type Script struct {
 	logger  *slog.Logger
 	has     uint32 // bit phaseBit(p) set when the script exports p
 	root    *os.Root
-	store   *sharedStore
+	back    *backends
 	hosted  bool  // runtimes live in host processes
 	memory  int64 // the memory limit of a host process
 	readDir string
@@ -234,8 +252,9 @@ type Script struct {
 // host process (*hostVM).
 type jsRuntime interface {
 	// run calls phase i, stopped when ctx ends; broken says the runtime
-	// must not be used again.
-	run(ctx context.Context, i int, in *Input) (d *Decision, broken bool, err error)
+	// must not be used again. env is the call as its store, limits and
+	// audit operations see it.
+	run(ctx context.Context, i int, in *Input, env *callEnv) (d *Decision, broken bool, err error)
 	// phases returns the bits (phaseBit) of the phases the script exports.
 	phases() uint32
 	// discard drops the runtime (broken, or after Close).
@@ -302,7 +321,7 @@ func LoadScript(path string, opts ScriptOptions) (*Script, error) {
 		src:    &jsrt.Script{Name: name, Path: src.Path, Program: src.Program, Source: src.Source},
 		opts:   jsrt.Options{Logger: logger, Grants: opts.Grants, MaxCallStackSize: opts.MaxCallStackSize},
 		logger: logger,
-		store:  &sharedStore{m: map[string]string{}},
+		back:   newBackends(opts.Backends, name, logger),
 		hosted: hosted,
 		memory: memory,
 		slots:  make(chan struct{}, pool),
@@ -337,7 +356,7 @@ func LoadScript(path string, opts ScriptOptions) (*Script, error) {
 // spare one, else a new one).
 func (s *Script) newRuntime(ctx context.Context) (jsRuntime, error) {
 	if !s.hosted {
-		r, exports, err := buildVM(ctx, s.src, s.opts, s.store)
+		r, exports, err := buildVM(ctx, s.src, s.opts, s.back)
 		if err != nil {
 			return nil, err
 		}
@@ -370,7 +389,7 @@ func noHooksError(path string, exports *goja.Object) error {
 	for i, p := range Phases {
 		names[i] = string(p)
 	}
-	msg := fmt.Sprintf("script %s exports no hook function (%s)", path, strings.Join(names, ", "))
+	msg := fmt.Sprintf("hook script %s exports no hook functions (%s)", path, strings.Join(names, ", "))
 	var got []string
 	if exports != nil {
 		got = exports.Keys()
@@ -459,8 +478,14 @@ func (s *Script) Call(ctx context.Context, in *Input) (*Decision, error) {
 	if err != nil {
 		return nil, &notStartedError{err}
 	}
-	d, broken, err := r.run(ctx, i, in)
+	env := &callEnv{ctx: ctx, notes: in.Notes}
+	d, broken, err := r.run(ctx, i, in, env)
 	s.release(r, broken)
+	if env.failure != nil && ctx.Err() == nil {
+		// The store or limiter failed under fail-closed: the call fails,
+		// whatever the script made of the exception.
+		return nil, env.failure
+	}
 	return d, err
 }
 

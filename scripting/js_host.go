@@ -3,6 +3,7 @@ package scripting
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mcpscript/mcpscript/internal/hostproc"
 	"github.com/mcpscript/mcpscript/internal/jsrt"
+	"github.com/mcpscript/mcpscript/internal/limits"
 )
 
 // hostRole names the helper processes that run JavaScript hooks.
@@ -51,6 +53,8 @@ type host struct {
 	dog   *hostproc.Watchdog
 	out   []byte // the frame being sent (one at a time: everything runs on one goroutine but the control reader)
 	limit int    // the largest request accepted
+
+	audited bool // the call in progress is recorded: audit.add is sent
 
 	mu          sync.Mutex // guards the three below against the control reader
 	r           *jsVM      // the runtime; nil between a broken call and the next build
@@ -163,7 +167,7 @@ func (h *host) build(timeout time.Duration) error {
 	h.r = nil
 	h.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	r, exports, err := buildVM(ctx, h.src, h.opts, remoteStore{h})
+	r, exports, err := buildVM(ctx, h.src, h.opts, remoteBackend{h})
 	cancel()
 	if err == nil && r.phases() == 0 {
 		err = noHooksError(h.src.Path, exports)
@@ -187,10 +191,11 @@ func (h *host) build(timeout time.Duration) error {
 // call runs one call and answers it; a broken runtime is dropped (the
 // parent builds another when it needs one).
 func (h *host) call(w *wire) error {
-	seq, i, in := decodeCall(w)
+	seq, i, flags, in := decodeCall(w)
 	if w.err != nil {
 		return w.err
 	}
+	h.audited = flags&callAudited != 0
 	h.mu.Lock()
 	r := h.r
 	h.seq, h.interrupted = seq, false
@@ -226,22 +231,31 @@ func (h *host) call(w *wire) error {
 // carries; an interrupt; anything else) and flags.
 func (h *host) sendError(err error, flags byte) error {
 	kind, msg, cause := byte(errPlain), err.Error(), causeCode(err)
+	var le *limits.LimitedError
 	if errors.Is(err, errHostInterrupt) {
 		kind, msg = errInterrupted, strings.TrimSuffix(msg, ": "+errHostInterrupt.Error())
 	} else if se, ok := err.(*jsrt.ScriptError); ok {
 		kind, msg = errScript, se.Message
+		if errors.As(se.Err, &le) {
+			kind = errLimited
+		}
 	}
 	b := append(hostproc.Begin(h.out), msgError, kind, flags, cause)
-	h.out = putString(b, msg)
+	b = putString(b, msg)
+	if kind == errLimited {
+		b = putString(b, le.Rule)
+		b = putString(b, le.Key)
+		b = binary.AppendUvarint(b, uint64(le.RetryAfter))
+		b = putLimit(b, le.Limit)
+	}
+	h.out = b
 	return h.conn.Send(h.out)
 }
 
-// ask sends a store operation to the parent and returns its answer.
-func (h *host) ask(op byte, key, value string, n float64) (kind byte, w *wire) {
-	b := append(hostproc.Begin(h.out), msgStore, op)
-	b = putString(b, key)
-	b = putString(b, value)
-	h.out = putFloat(b, n)
+// ask sends a request for the parent's backends (a frame begun in h.out
+// with its kind) and returns the answer's kind and the rest of it.
+func (h *host) ask(b []byte) (kind byte, w *wire) {
+	h.out = b
 	if err := h.conn.Send(h.out); err != nil {
 		os.Exit(0) // the parent is gone
 	}
@@ -250,39 +264,111 @@ func (h *host) ask(op byte, key, value string, n float64) (kind byte, w *wire) {
 		os.Exit(0)
 	}
 	w = &wire{b: p}
-	if w.byte() != msgStoreReply {
-		fmt.Fprintln(os.Stderr, "hook host: expected a store reply")
+	if w.byte() != msgBackendReply {
+		fmt.Fprintln(os.Stderr, "hook host: expected a backend reply")
 		os.Exit(2)
 	}
 	return w.byte(), w
 }
 
-// remoteStore is a host's store: every operation a round trip to the
-// parent's sharedStore, so that it stays one, shared and atomic, across
-// host processes.
-type remoteStore struct{ h *host }
-
-func (s remoteStore) get(key string) (string, bool) {
-	kind, w := s.h.ask(storeGet, key, "", 0)
-	if kind != replyValue {
-		return "", false
-	}
-	return w.string(), true
+// askStore sends a store operation.
+func (h *host) askStore(op byte, key, value string, n int64, ttl time.Duration) (kind byte, w *wire) {
+	b := append(hostproc.Begin(h.out), msgStore, op)
+	b = putString(b, key)
+	b = putString(b, value)
+	b = binary.AppendVarint(b, n)
+	b = binary.AppendUvarint(b, uint64(ttl))
+	return h.ask(b)
 }
 
-func (s remoteStore) set(key, value string) { s.h.ask(storeSet, key, value, 0) }
+// remoteBackend is a host's store, limits and audit: every operation goes
+// to the parent, whose backends stay one, shared and atomic, across host
+// processes, and which knows the call's context and audit record (the
+// callEnv arguments are the host's own, unused).
+type remoteBackend struct{ h *host }
 
-func (s remoteStore) remove(key string) bool {
-	kind, _ := s.h.ask(storeRemove, key, "", 0)
-	return kind == replyValue
+// replyErr is the error of an answer that is not a value: a refusal of
+// the arguments, or the backend failing (the parent has recorded that on
+// the call already).
+func replyErr(op string, kind byte, w *wire) error {
+	switch kind {
+	case replyError:
+		return errors.New(w.string())
+	case replyBackend:
+		return &BackendError{Op: op, Err: errors.New(w.string())}
+	}
+	return fmt.Errorf("%s: unexpected answer %d from the parent", op, kind)
 }
 
-func (s remoteStore) incr(key string, n float64) (float64, error) {
-	kind, w := s.h.ask(storeIncr, key, "", n)
-	if kind == replyError {
-		return 0, errors.New(w.string())
+func (s remoteBackend) get(_ *callEnv, key string) (string, bool, error) {
+	switch kind, w := s.h.askStore(storeGet, key, "", 0, 0); kind {
+	case replyValue:
+		return w.string(), true, nil
+	case replyNone:
+		return "", false, nil
+	default:
+		return "", false, replyErr("store.get", kind, w)
 	}
-	return w.float(), nil
+}
+
+func (s remoteBackend) set(_ *callEnv, key, value string, ttl time.Duration) error {
+	if kind, w := s.h.askStore(storeSet, key, value, 0, ttl); kind != replyNone {
+		return replyErr("store.set", kind, w)
+	}
+	return nil
+}
+
+func (s remoteBackend) remove(_ *callEnv, key string) (bool, error) {
+	switch kind, w := s.h.askStore(storeRemove, key, "", 0, 0); kind {
+	case replyValue:
+		return true, nil
+	case replyNone:
+		return false, nil
+	default:
+		return false, replyErr("store.delete", kind, w)
+	}
+}
+
+func (s remoteBackend) incr(_ *callEnv, key string, n int64, ttl time.Duration) (int64, error) {
+	kind, w := s.h.askStore(storeIncr, key, "", n, ttl)
+	if kind != replyNumber {
+		return 0, replyErr("store.incr", kind, w)
+	}
+	return w.varint(), nil
+}
+
+func (s remoteBackend) take(_ *callEnv, key, name string, ls []limits.Limit) (int64, error) {
+	b := append(hostproc.Begin(s.h.out), msgLimit)
+	b = putString(b, key)
+	b = putString(b, name)
+	b = binary.AppendUvarint(b, uint64(len(ls)))
+	for _, l := range ls {
+		b = putLimit(b, l)
+	}
+	switch kind, w := s.h.ask(b); kind {
+	case replyNumber:
+		return w.varint(), nil
+	case replyLimited:
+		i, after := w.uvarint(), time.Duration(w.uvarint())
+		if w.err != nil || i >= uint64(len(ls)) {
+			return 0, errors.New("limits.take: a malformed answer from the parent")
+		}
+		return 0, &limits.LimitedError{Rule: name, Key: key, RetryAfter: after, Limit: ls[i]}
+	default:
+		return 0, replyErr("limits.take", kind, w)
+	}
+}
+
+func (s remoteBackend) audit(_ *callEnv, key string, value json.RawMessage) {
+	if !s.h.audited {
+		return
+	}
+	b := append(hostproc.Begin(s.h.out), msgAudit)
+	b = putString(b, key)
+	s.h.out = putBytes(b, value)
+	if err := s.h.conn.Send(s.h.out); err != nil {
+		os.Exit(0)
+	}
 }
 
 // maxLogMessage bounds one console message sent to the parent.

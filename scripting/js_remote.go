@@ -3,11 +3,13 @@ package scripting
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/mcpscript/mcpscript/internal/hostproc"
 	"github.com/mcpscript/mcpscript/internal/jsrt"
+	"github.com/mcpscript/mcpscript/internal/limits"
 )
 
 // killGrace is how long a host has to stop a call after its interrupt
@@ -123,7 +126,7 @@ func (h *hostVM) build() error {
 	if err := h.p.Send(h.out); err != nil {
 		return fail(err)
 	}
-	p, err := h.await()
+	p, err := h.await(&callEnv{ctx: h.s.life})
 	if err != nil {
 		return fail(err)
 	}
@@ -146,7 +149,7 @@ func (h *hostVM) build() error {
 
 // run calls phase i in the host. When ctx ends the host is asked to
 // interrupt the call, and killed if it has not answered killGrace later.
-func (h *hostVM) run(ctx context.Context, i int, in *Input) (*Decision, bool, error) {
+func (h *hostVM) run(ctx context.Context, i int, in *Input, env *callEnv) (*Decision, bool, error) {
 	h.mu.Lock()
 	dead := h.dead
 	h.mu.Unlock()
@@ -163,7 +166,7 @@ func (h *hostVM) run(ctx context.Context, i int, in *Input) (*Decision, bool, er
 	err := h.p.Send(h.out)
 	var p []byte
 	if err == nil {
-		p, err = h.await()
+		p, err = h.await(env)
 	}
 	stop()
 	h.mu.Lock()
@@ -209,8 +212,9 @@ func (h *hostVM) cancel(seq uint64) {
 }
 
 // await reads the host's messages until the one that ends the request,
-// logging its console output and answering its store operations.
-func (h *hostVM) await() ([]byte, error) {
+// logging its console output and serving its store, limits and audit
+// operations for the call env.
+func (h *hostVM) await(env *callEnv) ([]byte, error) {
 	for {
 		p, err := h.p.Next(maxDecision)
 		if err != nil {
@@ -226,47 +230,112 @@ func (h *hostVM) await() ([]byte, error) {
 			}
 			h.s.logger.Log(context.Background(), level, msg, "script", h.s.name)
 		case msgStore:
-			if err := h.serveStore(w); err != nil {
+			if err := h.serveStore(env, w); err != nil {
 				return nil, err
 			}
+		case msgLimit:
+			if err := h.serveLimit(env, w); err != nil {
+				return nil, err
+			}
+		case msgAudit:
+			key, value := w.string(), w.bytes()
+			if w.err != nil {
+				return nil, w.err
+			}
+			h.s.back.audit(env, key, append(json.RawMessage(nil), value...))
 		default:
 			return p, nil
 		}
 	}
 }
 
+// reply appends an error answer for err: a refusal of the arguments, or
+// the backend failing.
+func replyFor(b []byte, err error) []byte {
+	var be *BackendError
+	if errors.As(err, &be) {
+		return putString(append(b, replyBackend), be.Err.Error())
+	}
+	return putString(append(b, replyError), err.Error())
+}
+
 // serveStore answers a store operation from the host's runtime.
-func (h *hostVM) serveStore(w *wire) error {
-	op, key, value, n := w.byte(), w.string(), w.string(), w.float()
+func (h *hostVM) serveStore(env *callEnv, w *wire) error {
+	op, key, value, n, ttl := w.byte(), w.string(), w.string(), w.varint(), time.Duration(w.uvarint())
 	if w.err != nil {
 		return w.err
 	}
-	st := h.s.store
-	b := append(hostproc.Begin(h.out), msgStoreReply)
+	st := h.s.back
+	b := append(hostproc.Begin(h.out), msgBackendReply)
 	switch op {
 	case storeGet:
-		if v, ok := st.get(key); ok {
+		v, ok, err := st.get(env, key)
+		switch {
+		case err != nil:
+			b = replyFor(b, err)
+		case ok:
 			b = putString(append(b, replyValue), v)
-		} else {
+		default:
 			b = append(b, replyNone)
 		}
 	case storeSet:
-		st.set(key, value)
-		b = append(b, replyNone)
-	case storeRemove:
-		if st.remove(key) {
-			b = append(b, replyValue)
+		if err := st.set(env, key, value, ttl); err != nil {
+			b = replyFor(b, err)
 		} else {
 			b = append(b, replyNone)
 		}
+	case storeRemove:
+		had, err := st.remove(env, key)
+		switch {
+		case err != nil:
+			b = replyFor(b, err)
+		case had:
+			b = append(b, replyValue)
+		default:
+			b = append(b, replyNone)
+		}
 	case storeIncr:
-		if sum, err := st.incr(key, n); err != nil {
-			b = putString(append(b, replyError), err.Error())
+		if sum, err := st.incr(env, key, n, ttl); err != nil {
+			b = replyFor(b, err)
 		} else {
-			b = putFloat(append(b, replyNumber), sum)
+			b = binary.AppendVarint(append(b, replyNumber), sum)
 		}
 	default:
 		return errBadMessage
+	}
+	h.out = b
+	return h.p.Send(b)
+}
+
+// maxTakeLimits bounds the limits of one limits.take.
+const maxTakeLimits = 8
+
+// serveLimit answers a limits.take from the host's runtime.
+func (h *hostVM) serveLimit(env *callEnv, w *wire) error {
+	key, name, n := w.string(), w.string(), w.uvarint()
+	if n > maxTakeLimits {
+		return errBadMessage
+	}
+	ls := make([]limits.Limit, n)
+	for i := range ls {
+		ls[i] = w.limit()
+	}
+	if w.err != nil {
+		return w.err
+	}
+	b := append(hostproc.Begin(h.out), msgBackendReply)
+	remaining, err := h.s.back.take(env, key, name, ls)
+	var le *limits.LimitedError
+	switch {
+	case errors.As(err, &le):
+		i := slices.Index(ls, le.Limit)
+		b = append(b, replyLimited)
+		b = binary.AppendUvarint(b, uint64(i))
+		b = binary.AppendUvarint(b, uint64(le.RetryAfter))
+	case err != nil:
+		b = replyFor(b, err)
+	default:
+		b = binary.AppendVarint(append(b, replyNumber), remaining)
 	}
 	h.out = b
 	return h.p.Send(b)
@@ -292,6 +361,10 @@ func (h *hostVM) decodeError(ctx context.Context, w *wire) (error, bool) {
 			se.Err = causes[cause]
 		}
 		err = se
+	case kind == errLimited:
+		le := &limits.LimitedError{Rule: w.string(), Key: w.string(), RetryAfter: time.Duration(w.uvarint())}
+		le.Limit = w.limit()
+		err = &jsrt.ScriptError{Message: msg, Err: le}
 	case int(cause) < len(causes) && cause != 0:
 		err = &hostError{msg: msg, cause: causes[cause]}
 	default:

@@ -247,9 +247,9 @@ func TestJSOutcomes(t *testing.T) {
 		{name: "the call object", src: answerJS + `export function toolCall(c) {
   return answer(JSON.stringify([c.hook, c.server, c.method, c.tool, c.arguments, c.caller, c.result, c.items, c.params]))
 }`, ctx: alice, tool: "pid",
-			want: `["toolCall","a","tools/call","pid",{},{"token":"alice","session":"s1","transport":"streamable-http"},null,null,null]`},
+			want: `["toolCall","a","tools/call","pid",{},{"token":"alice","session":"s1","transport":"streamable-http","auth":"none","subject":"","clientId":"","scopes":[],"claims":{},"client":{"name":"","version":""},"protocol":""},null,null,null]`},
 		{name: "caller without identity", src: answerJS + `export function toolCall(c) { return answer(JSON.stringify(c.caller)) }`,
-			tool: "pid", want: `{"token":"","session":"","transport":"go"}`},
+			tool: "pid", want: `{"token":"","session":"","transport":"go","auth":"none","subject":"","clientId":"","scopes":[],"claims":{},"client":{"name":"","version":""},"protocol":""}`},
 		{name: "async", src: `export async function toolCall(call) {
   const text = await Promise.resolve(call.arguments.text)
   await null
@@ -732,13 +732,14 @@ export function toolCall({ tool, arguments: a }) {
     case "bad": return answer(store.set("f", () => 1))
     case "badkey": return answer(store.get(1))
     case "incr-object": return answer(store.incr("obj"))
+    case "incr-half": return answer(store.incr("n", 0.5))
     case "cyclic": { const o = {}; o.o = o; store.set("c", o); return answer("stored") }
     case "caught": { try { store.set("f", Symbol("x")) } catch (e) { return answer("caught " + e.name) } }
   }
 }`, ScriptOptions{Pool: 4, Isolation: iso})
 	ctx := testCtx(t)
 	call := func(r jsRuntime, tool string, args string) (string, error) {
-		d, _, err := r.run(ctx, 0, &Input{Hook: PhaseToolCall, Tool: tool, Arguments: raw(args)})
+		d, _, err := r.run(ctx, 0, &Input{Hook: PhaseToolCall, Tool: tool, Arguments: raw(args)}, &callEnv{ctx: ctx})
 		if err != nil {
 			return "", err
 		}
@@ -771,7 +772,7 @@ export function toolCall({ tool, arguments: a }) {
 		{r1, "get", `{"key":"absent"}`, "undefined"},
 		{r1, "incr", `{"key":"n"}`, "1"},
 		{r2, "incr", `{"key":"n","n":41}`, "42"},
-		{r1, "incr", `{"key":"n","n":-0.5}`, "41.5"},
+		{r1, "incr", `{"key":"n","n":-1}`, "41"},
 		{r2, "delete", `{"key":"n"}`, "true"},
 		{r1, "delete", `{"key":"n"}`, "false"},
 		{r2, "set", `{"key":"k"}`, "ok"},
@@ -787,7 +788,8 @@ export function toolCall({ tool, arguments: a }) {
 	for tool, want := range map[string]string{
 		"bad":         "TypeError: store.set: the value must be JSON-serialisable, got function",
 		"badkey":      "TypeError: store.get: the key must be a string, got number",
-		"incr-object": `TypeError: store.incr: "obj" holds {}, not a number`,
+		"incr-object": `TypeError: store.incr: state value is not an integer: "obj" holds`,
+		"incr-half":   `TypeError: store.incr: by must be a whole number, got 0.5`,
 		"cyclic":      `TypeError`,
 	} {
 		if _, err := call(r1, tool, `{}`); err == nil || !strings.Contains(err.Error(), want) {
@@ -983,9 +985,9 @@ func TestLoadScriptErrors(t *testing.T) {
 		want            []string
 	}{
 		{"syntax error", "bad.js", "export function toolCall(c) {\n  return {\n}}\n}\n", []string{"bad.js:4:", "Unexpected"}},
-		{"no hook function", "none.js", `export function helper() {}`, []string{"none.js exports no hook function (toolCall, toolResult,", "it exports helper"}},
+		{"no hook function", "none.js", `export function helper() {}`, []string{"hook script ", "none.js exports no hook functions (toolCall, toolResult, listTools, listPrompts, listResources, listResourceTemplates, request, response)", "it exports helper"}},
 		{"a near miss", "typo.js", `export function toolcall() {}`, []string{`it exports "toolcall": did you mean "toolCall"?`}},
-		{"nothing exported", "empty.js", `const x = 1`, []string{"empty.js exports no hook function"}},
+		{"nothing exported", "empty.js", `const x = 1`, []string{"empty.js exports no hook functions (toolCall,"}},
 		{"not a function", "const.js", `export const toolCall = { deny: true }`, []string{"it exports toolCall, but as object, not a function"}},
 		{"top-level throw", "throws.js", "export function toolCall() {}\nconst cfg = JSON.parse(\"{bad\")\n", []string{"SyntaxError", "throws.js:2:"}},
 		{"node builtin", "node.js", `import { readFileSync } from "node:fs"; export function toolCall() {}`, []string{"Node's built-in modules are not available"}},
@@ -1100,31 +1102,50 @@ func TestHooksFromConfig(t *testing.T) {
 	}
 }
 
-// TestJSCaller checks that each call sees its own caller, read-only, on a
-// runtime that served other callers before.
+// TestJSCaller checks that each call sees its own caller, read-only (its
+// claims too, all the way down), on a runtime that served other callers
+// before.
 func TestJSCaller(t *testing.T) {
+	for _, iso := range []Isolation{IsolationProcess, IsolationNone} {
+		t.Run(string(iso), func(t *testing.T) { testJSCaller(t, iso) })
+	}
+}
+
+func testJSCaller(t *testing.T, iso Isolation) {
 	s := loadJS(t, "caller.cjs", `
 exports.toolCall = function (call) {
   call.caller.token = "admin" // ignored: the caller is frozen
+  try { call.caller.scopes.push("admin") } catch {}
+  try { call.caller.claims.org.roles.push("root") } catch {}
+  try { call.caller.claims.org.name = "evil" } catch {}
   return { result: { content: [{ type: "text", text: JSON.stringify(call.caller) }] } }
-}`, ScriptOptions{Pool: 1})
+}`, ScriptOptions{Pool: 1, Isolation: iso})
 	ctx := testCtx(t)
-	for _, c := range []Caller{
-		{Token: "ci", Session: "s1", Transport: "sse"},
-		{Token: "ci", Session: "s1", Transport: "sse"},
-		{Token: "", Session: "", Transport: "go"},
-		{Token: "ci", Session: "s2", Transport: "sse"},
-		{Token: "ci", Session: "s1", Transport: "sse"},
+	claims := map[string]any{"sub": "alice", "org": map[string]any{"name": "acme", "roles": []any{"dev"}}, "n": 1.5}
+	for _, id := range []engine.Identity{
+		{Token: "ci", Session: "s1", Transport: "sse", Auth: engine.AuthBearer},
+		{Token: "ci", Session: "s1", Transport: "sse", Auth: engine.AuthBearer},
+		{Transport: "go"},
+		{Auth: engine.AuthJWT, Subject: "alice", ClientID: "app", Scopes: []string{"mcp", "files:write"}, Claims: claims,
+			ClientName: "claude-code", ClientVersion: "2.1.0", Protocol: "2026-07-28", Session: "s2", Transport: "streamable-http"},
+		{Auth: engine.AuthJWT, Subject: "alice", ClientID: "app", Scopes: []string{"mcp", "files:write"}, Claims: claims,
+			ClientName: "claude-code", ClientVersion: "2.1.0", Protocol: "2026-07-28", Session: "s2", Transport: "streamable-http"},
+		{Auth: engine.AuthJWT, Subject: "bob", Scopes: []string{"mcp"}, Claims: map[string]any{"sub": "bob"}, Protocol: "2025-11-25"},
+		{Token: "ci", Session: "s1", Transport: "sse", Auth: engine.AuthBearer},
 	} {
+		c := callerOf(id)
 		d, err := s.Call(ctx, &Input{Hook: PhaseToolCall, Tool: "x", Caller: c})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want, _ := json.Marshal(c)
 		var res mcp.CallToolResult
-		if err := json.Unmarshal(d.Result, &res); err != nil || resultText(&res) != string(want) {
-			t.Errorf("caller %+v: hook saw %s (%v)", c, d.Result, err)
+		if err := json.Unmarshal(d.Result, &res); err != nil || !jsonEqual(resultText(&res), string(want)) {
+			t.Errorf("caller %+v: hook saw %s (%v), want %s", id, d.Result, err, want)
 		}
+	}
+	if got := claims["org"].(map[string]any)["roles"].([]any); len(got) != 1 {
+		t.Errorf("the identity's claims were changed: %v", got)
 	}
 	esm := loadJS(t, "esm.js", answerJS+`export function toolCall(call) { try { call.caller.token = "admin" } catch {} return answer(call.caller.token) }`, ScriptOptions{})
 	d, err := esm.Call(ctx, &Input{Hook: PhaseToolCall, Caller: Caller{Token: "ci"}})

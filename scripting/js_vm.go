@@ -1,12 +1,14 @@
 package scripting
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/dop251/goja"
@@ -22,11 +24,23 @@ type jsVM struct {
 	this      [numPhases]goja.Value // the object the function was found on
 	stringify goja.Callable         // the realm's own JSON.stringify, whatever the script does to JSON
 	freeze    goja.Callable         // the realm's own Object.freeze
+	rangeErr  *goja.Object          // the realm's own RangeError
 
 	// The caller object of the last call, frozen, handed again while the
 	// caller is the same (a proxy session makes many calls in a row).
 	lastCaller Caller
 	callerObj  *goja.Object
+
+	// env is the call in progress, as the store, limits and audit globals
+	// see it; specs are the limits.take specs parsed so far.
+	env   *callEnv
+	specs map[string]*limitSpec
+	// idle is env between calls (the top-level code): no deadline but
+	// the load timeout's interrupt, no request to report to.
+	idle *callEnv
+	// callObj is the object the call in progress was given: its state
+	// member is read back after a before phase.
+	callObj *goja.Object
 }
 
 const numPhases = 8
@@ -34,8 +48,10 @@ const numPhases = 8
 // buildVM creates a runtime of src: sandbox globals, store (over st), the
 // script's top-level code (interrupted when ctx ends), its hook functions.
 // It runs in the process that calls the hooks, or in a host process.
-func buildVM(ctx context.Context, src *jsrt.Script, opts jsrt.Options, st storeBackend) (*jsVM, *goja.Object, error) {
-	r := &jsVM{}
+func buildVM(ctx context.Context, src *jsrt.Script, opts jsrt.Options, b backend) (*jsVM, *goja.Object, error) {
+	r := &jsVM{specs: map[string]*limitSpec{}}
+	r.idle = &callEnv{ctx: context.Background()}
+	r.env = r.idle
 	opts.Setup = func(vm *goja.Runtime) error {
 		r.vm = vm
 		j, ok := vm.Get("JSON").(*goja.Object)
@@ -49,11 +65,11 @@ func buildVM(ctx context.Context, src *jsrt.Script, opts jsrt.Options, st storeB
 		if r.stringify == nil || r.freeze == nil {
 			return errors.New("the runtime lacks JSON.stringify or Object.freeze")
 		}
-		return installStore(r, st)
+		return installGlobals(r, b)
 	}
 	vm, exports, err := jsrt.NewContext(ctx, src, opts)
 	if err != nil {
-		if exports == nil && strings.Contains(err.Error(), "exports nothing") {
+		if errors.Is(err, jsrt.ErrNoExports) {
 			return nil, nil, noHooksError(src.Path, nil)
 		}
 		return nil, nil, err
@@ -82,10 +98,13 @@ func buildVM(ctx context.Context, src *jsrt.Script, opts jsrt.Options, st storeB
 }
 
 // run calls phase i in this process, interrupted when ctx ends (the
-// runtime is then broken: the interrupt may linger).
-func (r *jsVM) run(ctx context.Context, i int, in *Input) (*Decision, bool, error) {
+// runtime is then broken: the interrupt may linger). env is the call as
+// its store and limits operations see it.
+func (r *jsVM) run(ctx context.Context, i int, in *Input, env *callEnv) (*Decision, bool, error) {
 	stop := context.AfterFunc(ctx, func() { r.vm.Interrupt(context.Cause(ctx)) })
+	r.env = env
 	d, broken, err := r.call(i, in)
+	r.env = r.idle
 	if !stop() {
 		// The interrupt fired or is about to: the runtime may be
 		// mid-interrupt or carry the flag into its next call.
@@ -129,10 +148,42 @@ func (r *jsVM) call(i int, in *Input) (d *Decision, broken bool, err error) {
 		return nil, uncatchable(err), jsrt.Describe(err)
 	}
 	// Reading the result may run the script's code (getters, toJSON).
-	if ex := r.vm.Try(func() { d, err = r.decision(in.Hook, v) }); ex != nil {
+	if ex := r.vm.Try(func() {
+		if d, err = r.decision(in.Hook, v); err == nil && keepsState(in.Hook) {
+			d, err = r.keepState(in.Hook, d)
+		}
+	}); ex != nil {
 		return nil, false, jsrt.Describe(ex)
 	}
 	return d, false, err
+}
+
+// keepsState says the phase is a before phase whose state the after
+// phase gets.
+func keepsState(p Phase) bool { return p == PhaseToolCall || p == PhaseRequest }
+
+// keepState reads call.state after a before phase into d.State: nothing
+// when it is empty.
+func (r *jsVM) keepState(phase Phase, d *Decision) (*Decision, error) {
+	st, ok := r.callObj.Get("state").(*goja.Object)
+	if !ok || st.ClassName() == "Array" {
+		if v := r.callObj.Get("state"); jsDefined(v) {
+			return nil, fmt.Errorf("%s: state must be an object, got %s", phase, jsTypeOf(v))
+		}
+		return d, nil
+	}
+	if len(st.Keys()) == 0 {
+		return d, nil
+	}
+	raw, err := r.toJSON(phase, "state", st)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		d = &Decision{}
+	}
+	d.State = raw
+	return d, nil
 }
 
 // uncatchable says err is an interrupt or a stack overflow, after which a
@@ -148,15 +199,15 @@ func uncatchable(err error) bool {
 // jsonToJS.
 func (r *jsVM) input(in *Input) (goja.Value, error) {
 	vm := r.vm
-	if r.callerObj == nil || r.lastCaller != in.Caller {
-		caller := vm.NewObject()
-		_ = caller.Set("token", in.Caller.Token)
-		_ = caller.Set("session", in.Caller.Session)
-		_ = caller.Set("transport", in.Caller.Transport)
-		if _, err := r.freeze(goja.Undefined(), caller); err != nil {
+	if r.callerObj == nil || !r.lastCaller.equal(&in.Caller) {
+		caller, err := r.callerObject(&in.Caller)
+		if err != nil {
 			return nil, err
 		}
+		// A copy: a host's call is decoded into a frame reused next time.
 		r.lastCaller, r.callerObj = in.Caller, caller
+		r.lastCaller.Scopes = slices.Clone(in.Caller.Scopes)
+		r.lastCaller.Claims = bytes.Clone(in.Caller.Claims)
 	}
 	o := vm.NewObject()
 	_ = o.Set("hook", string(in.Hook))
@@ -192,7 +243,77 @@ func (r *jsVM) input(in *Input) (goja.Value, error) {
 		}
 		_ = o.Set(f.name, v)
 	}
+	if keepsState(in.Hook) || in.Hook == PhaseToolResult || in.Hook == PhaseResponse {
+		st := goja.Value(vm.NewObject())
+		if len(in.State) > 0 {
+			v, err := jsonToJS(vm, in.State)
+			if err != nil {
+				return nil, fmt.Errorf("the hook's state: %w", err)
+			}
+			st = v
+		}
+		_ = o.Set("state", st)
+	}
+	r.callObj = o
 	return o, nil
+}
+
+// callerObject builds the frozen caller object of a call (claims frozen
+// all the way down: the object is handed to later calls of the same
+// caller, which must not see what an earlier one wrote).
+func (r *jsVM) callerObject(c *Caller) (*goja.Object, error) {
+	vm := r.vm
+	caller := vm.NewObject()
+	auth := c.Auth
+	if auth == "" {
+		auth = "none"
+	}
+	for _, f := range [...]struct{ k, v string }{
+		{"token", c.Token}, {"session", c.Session}, {"transport", c.Transport},
+		{"auth", auth}, {"subject", c.Subject}, {"clientId", c.ClientID},
+	} {
+		_ = caller.Set(f.k, f.v)
+	}
+	scopes := make([]any, len(c.Scopes))
+	for i, s := range c.Scopes {
+		scopes[i] = s
+	}
+	claims := goja.Value(vm.NewObject())
+	if len(c.Claims) > 0 {
+		v, err := jsonToJS(vm, c.Claims)
+		if err != nil {
+			return nil, fmt.Errorf("the caller's claims: %w", err)
+		}
+		claims = v
+	}
+	client := vm.NewObject()
+	_ = client.Set("name", c.Client.Name)
+	_ = client.Set("version", c.Client.Version)
+	_ = caller.Set("scopes", vm.NewArray(scopes...))
+	_ = caller.Set("claims", claims)
+	_ = caller.Set("client", client)
+	_ = caller.Set("protocol", c.Protocol)
+	if err := r.deepFreeze(caller, 0); err != nil {
+		return nil, err
+	}
+	return caller, nil
+}
+
+// deepFreeze freezes o and every object inside it (JSON values: no
+// cycles; depth bounded all the same).
+func (r *jsVM) deepFreeze(o *goja.Object, depth int) error {
+	if depth > 64 {
+		return errors.New("the caller's claims are nested too deeply")
+	}
+	for _, k := range o.Keys() {
+		if inner, ok := o.Get(k).(*goja.Object); ok {
+			if err := r.deepFreeze(inner, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := r.freeze(goja.Undefined(), o)
+	return err
 }
 
 // The fields of a decision, and which phases may return each.

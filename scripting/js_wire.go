@@ -4,10 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"io/fs"
-	"math"
+	"time"
 
 	"github.com/mcpscript/mcpscript/internal/hostproc"
 	"github.com/mcpscript/mcpscript/internal/jsrt"
+	"github.com/mcpscript/mcpscript/internal/limits"
 )
 
 // The messages between a script's process and its host processes. Each is
@@ -21,40 +22,51 @@ import (
 //	msgInit   once, first: name, path, source, readDir, env names,
 //	          maxCallStackSize, memory limit, lowest log level enabled
 //	msgBuild  build a runtime: load timeout (ns)
-//	msgCall   seq, phase, server, method, token, session, transport,
-//	          tool, arguments, params, result, items
-//	msgStoreReply  the answer to a msgStore
+//	msgCall   seq, phase, flags, server, method, the caller (token,
+//	          session, transport, auth, subject, clientId, scopes,
+//	          claims, client name and version, protocol), tool,
+//	          arguments, params, result, items, state
+//	msgBackendReply  the answer to a msgStore or msgLimit
 //
 // On the control pipe: msgCancel seq (interrupt call seq, if it runs).
 //
 // From the host: msgReady phases (a runtime was built); msgDecision
-// deny, result, arguments, params, server, tool, items; msgError kind,
-// flags, cause, message; msgLog level, message; msgStore op, key,
-// value/n (the host waits for the msgStoreReply).
+// deny, result, arguments, params, server, tool, items, state; msgError
+// kind, flags, cause, message (and, for errLimited, the refusal);
+// msgLog level, message; msgStore op, key, value, n, ttl and msgLimit
+// key, name, limits (the host waits for the msgBackendReply); msgAudit
+// key, value (no answer: sent only when the call's flags say the
+// request is recorded).
 const (
-	msgInit        = 'I'
-	msgBuild       = 'B'
-	msgCall        = 'C'
-	msgStoreReply  = 'r'
-	msgCancel      = 'X'
-	msgReady       = 'R'
-	msgDecision    = 'D'
-	msgError       = 'E'
-	msgLog         = 'L'
-	msgStore       = 'S'
-	storeGet       = 'g'
-	storeSet       = 's'
-	storeRemove    = 'd'
-	storeIncr      = 'i'
-	replyNone      = 0 // absent / false
-	replyValue     = 1 // a string / true
-	replyNumber    = 2
-	replyError     = 3
-	errPlain       = 0 // message only
-	errScript      = 1 // a *jsrt.ScriptError
-	errInterrupted = 2 // "interrupted at ...": the parent adds the cause
-	flagBroken     = 1 // the runtime was discarded
-	flagDeadline   = 2 // a build stopped at the load timeout
+	msgInit         = 'I'
+	msgBuild        = 'B'
+	msgCall         = 'C'
+	msgBackendReply = 'r'
+	msgCancel       = 'X'
+	msgReady        = 'R'
+	msgDecision     = 'D'
+	msgError        = 'E'
+	msgLog          = 'L'
+	msgStore        = 'S'
+	msgLimit        = 'T'
+	msgAudit        = 'A'
+	storeGet        = 'g'
+	storeSet        = 's'
+	storeRemove     = 'd'
+	storeIncr       = 'i'
+	replyNone       = 0 // absent / false
+	replyValue      = 1 // a string / true
+	replyNumber     = 2 // a varint
+	replyError      = 3 // the arguments were refused: message
+	replyBackend    = 4 // the backend could not serve: message
+	replyLimited    = 5 // take refused: the limit's index, retry after (ns)
+	errPlain        = 0 // message only
+	errScript       = 1 // a *jsrt.ScriptError
+	errInterrupted  = 2 // "interrupted at ...": the parent adds the cause
+	errLimited      = 3 // a *jsrt.ScriptError carrying a *limits.LimitedError
+	flagBroken      = 1 // the runtime was discarded
+	flagDeadline    = 2 // a build stopped at the load timeout
+	callAudited     = 1 // msgCall flag: the request is recorded (send audit.add)
 )
 
 // causes are the Go errors a script's exception may carry that callers
@@ -78,10 +90,6 @@ func putBytes(b, s []byte) []byte {
 func putString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
-}
-
-func putFloat(b []byte, f float64) []byte {
-	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
 }
 
 // errBadMessage is a message that does not parse: the other process is
@@ -132,55 +140,81 @@ func (w *wire) bytes() []byte {
 
 func (w *wire) string() string { return string(w.bytes()) }
 
-func (w *wire) float() float64 {
-	if w.err != nil || len(w.b) < 8 {
-		w.err = errBadMessage
-		return 0
-	}
-	f := math.Float64frombits(binary.LittleEndian.Uint64(w.b))
-	w.b = w.b[8:]
-	return f
-}
-
 // encodeCall appends a msgCall frame for in to buf.
 func encodeCall(buf []byte, seq uint64, i int, in *Input) []byte {
 	b := hostproc.Begin(buf)
 	b = append(b, msgCall)
 	b = binary.AppendUvarint(b, seq)
 	b = append(b, byte(i))
+	var flags byte
+	if in.Notes != nil {
+		flags |= callAudited
+	}
+	b = append(b, flags)
 	b = putString(b, in.Server)
 	b = putString(b, in.Method)
-	b = putString(b, in.Caller.Token)
-	b = putString(b, in.Caller.Session)
-	b = putString(b, in.Caller.Transport)
+	c := &in.Caller
+	for _, s := range [...]string{c.Token, c.Session, c.Transport, c.Auth, c.Subject, c.ClientID} {
+		b = putString(b, s)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Scopes)))
+	for _, s := range c.Scopes {
+		b = putString(b, s)
+	}
+	b = putBytes(b, c.Claims)
+	b = putString(b, c.Client.Name)
+	b = putString(b, c.Client.Version)
+	b = putString(b, c.Protocol)
 	b = putString(b, in.Tool)
 	b = putBytes(b, in.Arguments)
 	b = putBytes(b, in.Params)
 	b = putBytes(b, in.Result)
-	return putBytes(b, in.Items)
+	b = putBytes(b, in.Items)
+	return putBytes(b, in.State)
 }
+
+// maxScopes bounds the scopes a msgCall may say it carries.
+const maxScopes = 1 << 16
 
 // decodeCall reads a msgCall (after its kind byte); the JSON fields are
 // slices of the frame.
-func decodeCall(w *wire) (seq uint64, i int, in *Input) {
+func decodeCall(w *wire) (seq uint64, i int, flags byte, in *Input) {
 	seq = w.uvarint()
 	i = int(w.byte())
+	flags = w.byte()
 	if i >= numPhases {
 		w.err = errBadMessage
-		return 0, 0, nil
+		return 0, 0, 0, nil
 	}
 	in = &Input{Hook: Phases[i]}
 	in.Server = w.string()
 	in.Method = w.string()
-	in.Caller.Token = w.string()
-	in.Caller.Session = w.string()
-	in.Caller.Transport = w.string()
+	c := &in.Caller
+	for _, s := range [...]*string{&c.Token, &c.Session, &c.Transport, &c.Auth, &c.Subject, &c.ClientID} {
+		*s = w.string()
+	}
+	n := w.uvarint()
+	if n > maxScopes {
+		w.err = errBadMessage
+		return 0, 0, 0, nil
+	}
+	if n > 0 {
+		c.Scopes = make([]string, n)
+		for k := range c.Scopes {
+			c.Scopes[k] = w.string()
+		}
+	}
+	c.Claims = w.bytes()
+	c.Client.Name = w.string()
+	c.Client.Version = w.string()
+	c.Protocol = w.string()
 	in.Tool = w.string()
 	in.Arguments = w.bytes()
 	in.Params = w.bytes()
 	in.Result = w.bytes()
 	in.Items = w.bytes()
-	return seq, i, in
+	in.State = w.bytes()
+	return seq, i, flags, in
 }
 
 // encodeDecision appends a msgDecision frame for d (nil: continue).
@@ -196,7 +230,8 @@ func encodeDecision(buf []byte, d *Decision) []byte {
 	b = putBytes(b, d.Params)
 	b = putString(b, d.Server)
 	b = putString(b, d.Tool)
-	return putBytes(b, d.Items)
+	b = putBytes(b, d.Items)
+	return putBytes(b, d.State)
 }
 
 // decodeDecision reads a msgDecision, copying what it keeps.
@@ -216,8 +251,44 @@ func decodeDecision(w *wire) *Decision {
 	d.Server = w.string()
 	d.Tool = w.string()
 	d.Items = raw()
-	if d.Deny == nil && d.Result == nil && d.Arguments == nil && d.Params == nil && d.Server == "" && d.Tool == "" && d.Items == nil {
+	d.State = raw()
+	if d.Deny == nil && d.Result == nil && d.Arguments == nil && d.Params == nil && d.Server == "" && d.Tool == "" && d.Items == nil && d.State == nil {
 		return nil
 	}
 	return d
+}
+
+// putLimit appends a limit: kind, count, period, burst, monthly.
+func putLimit(b []byte, l limits.Limit) []byte {
+	b = append(b, byte(l.Kind))
+	b = binary.AppendUvarint(b, uint64(l.Count))
+	b = binary.AppendUvarint(b, uint64(l.Period))
+	b = binary.AppendUvarint(b, uint64(l.Burst))
+	if l.Monthly {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// limit reads what putLimit wrote.
+func (w *wire) limit() limits.Limit {
+	l := limits.Limit{Kind: limits.Kind(w.byte())}
+	l.Count = int64(w.uvarint())
+	l.Period = time.Duration(w.uvarint())
+	l.Burst = int64(w.uvarint())
+	l.Monthly = w.byte() == 1
+	return l
+}
+
+func (w *wire) varint() int64 {
+	if w.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(w.b)
+	if n <= 0 {
+		w.err = errBadMessage
+		return 0
+	}
+	w.b = w.b[n:]
+	return v
 }

@@ -300,13 +300,17 @@ func (w *workflow) begin(vm *goja.Runtime) {
 		MaxCallStackSize: w.opts.MaxCallStackSize,
 		Setup:            w.setConsole,
 	})
+	if errors.Is(err, jsrt.ErrNoExports) {
+		w.finish(noMainError(w.s.Path))
+		return
+	}
 	if err != nil {
 		w.finish(err)
 		return
 	}
 	main := findMain(exports)
 	if main == nil {
-		w.finish(fmt.Errorf("workflow %s exports no main function: write `export default async function main(args) { ... }`", w.s.Path))
+		w.finish(noMainError(w.s.Path))
 		return
 	}
 	args := make([]any, len(w.opts.Args))
@@ -422,6 +426,15 @@ func (w *workflow) succeed(v goja.Value) {
 		}
 	}
 	w.finish(nil)
+}
+
+// noMainError explains a workflow without a main function, with one to
+// start from.
+func noMainError(path string) error {
+	return fmt.Errorf("workflow %s exports no main function; export one, e.g.:\n"+
+		"  export default async function main(args) {\n"+
+		"    print((await mcp.server(\"demo\").callTool(\"echo\", { text: \"hi\" })).text);\n"+
+		"  }", path)
 }
 
 // findMain returns the workflow's main function: the exports themselves

@@ -239,11 +239,14 @@ func TestWorkflowThrows(t *testing.T) {
 
 func TestWorkflowNoMain(t *testing.T) {
 	r := wfRunner(t, "ts")
-	_, err := runWF(t, r, script(t, "none.js", `export const x = 1;`), scripting.WorkflowOptions{})
-	if err == nil || !strings.Contains(err.Error(), "exports no main function") {
-		t.Errorf("error %v", err)
+	// Exports without main, and no exports at all, get the same advice.
+	for name, src := range map[string]string{"none.js": `export const x = 1;`, "empty.js": `const x = 1;`} {
+		_, err := runWF(t, r, script(t, name, src), scripting.WorkflowOptions{})
+		if err == nil || !strings.Contains(err.Error(), name+" exports no main function; export one, e.g.:\n  export default async function main(args) {\n") {
+			t.Errorf("%s: error %v", name, err)
+		}
 	}
-	_, err = runWF(t, r, script(t, "syntax.js", "export default function main() {\n  let = ;\n}"), scripting.WorkflowOptions{})
+	_, err := runWF(t, r, script(t, "syntax.js", "export default function main() {\n  let = ;\n}"), scripting.WorkflowOptions{})
 	if err == nil || !strings.Contains(err.Error(), "syntax.js:2:") {
 		t.Errorf("error %v", err)
 	}

@@ -14,10 +14,14 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mcpscript/mcpscript/procman"
+	"github.com/mcpscript/mcpscript/scripting"
 )
 
 func TestMain(m *testing.M) {
 	procman.RunShimIfRequested()
+	// The CLI's hooks run isolated, as in the real binary: this test
+	// binary is their host.
+	scripting.RunHostIfRequested()
 	testscript.Main(m, map[string]func(){
 		"mcpscript": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 	})

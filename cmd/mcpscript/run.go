@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -26,6 +28,7 @@ func (a *app) runCommand() *cobra.Command {
 		allowEnv  []string
 		allowRead string
 		quiet     bool
+		maxMemory string
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE [-- ARGS...]",
@@ -50,6 +53,9 @@ Scripts read only the environment variables and the folder the config's
 "scripts" section grants (env, readDir), plus --allow-env and --allow-read.
 Progress of long tool calls goes to stderr unless --quiet.
 
+The workflow's memory is bounded (--max-memory, default 1GiB): over it the
+script is stopped and the workflow fails.
+
 Exit status: 0 when main succeeds, 1 when the script fails (its stack goes to
 stderr) or is interrupted, 2 for usage errors (no such file, bad flags, a bad
 config).`,
@@ -60,16 +66,50 @@ config).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runWorkflow(cmd, args[0], args[1:], allowEnv, allowRead, quiet)
+			limit, err := parseMemory(maxMemory)
+			if err != nil {
+				return usageError{fmt.Errorf("--max-memory %s: %w", maxMemory, err)}
+			}
+			return a.runWorkflow(cmd, args[0], args[1:], allowEnv, allowRead, quiet, limit)
 		},
 	}
 	cmd.Flags().StringArrayVar(&allowEnv, "allow-env", nil, "let the script read this environment variable (repeatable)")
 	cmd.Flags().StringVar(&allowRead, "allow-read", "", "let the script read files under this folder (fs.readFile)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print progress to stderr")
+	cmd.Flags().StringVar(&maxMemory, "max-memory", "", `the most memory the workflow may use, e.g. 512MiB or 2GiB; "none" for no limit (default 1GiB)`)
 	return cmd
 }
 
-func (a *app) runWorkflow(cmd *cobra.Command, file string, args, allowEnv []string, allowRead string, quiet bool) error {
+// parseMemory reads a --max-memory size: a number of bytes with an
+// optional unit (KiB, MiB, GiB, or K, M, G, KB, MB, GB, all powers of
+// 1024), or "none". It returns scripting.WorkflowOptions.MemoryLimit: 0
+// for the default, negative for none.
+func parseMemory(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "":
+		return 0, nil
+	case "none", "off", "unlimited":
+		return -1, nil
+	}
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.TrimSpace(s[i:])
+	}
+	shift, ok := map[string]uint{"": 0, "b": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20, "g": 30, "gb": 30, "gib": 30, "t": 40, "tb": 40, "tib": 40}[strings.ToLower(unit)]
+	n, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || num == "" {
+		return 0, errors.New(`write a size such as 512MiB or 2GiB, or "none"`)
+	}
+	bytes := n * float64(uint64(1)<<shift)
+	if bytes < 16<<20 || bytes > 1<<50 {
+		return 0, errors.New("must be from 16MiB to 1PiB")
+	}
+	return int64(bytes), nil
+}
+
+func (a *app) runWorkflow(cmd *cobra.Command, file string, args, allowEnv []string, allowRead string, quiet bool, memoryLimit int64) error {
 	if st, err := os.Stat(file); err != nil {
 		return usageError{fmt.Errorf("workflow %s: %w; check the path", file, errors.Unwrap(err))}
 	} else if st.IsDir() {
@@ -100,7 +140,9 @@ func (a *app) runWorkflow(cmd *cobra.Command, file string, args, allowEnv []stri
 		Args:        args,
 		Logger:      a.logger,
 		Stdout:      a.stdout,
+		Stderr:      stderr, // console.warn and error, beside the log and progress
 		StopTimeout: stopGrace,
+		MemoryLimit: memoryLimit,
 	}
 	if sc := r.Config().Scripts; sc != nil {
 		opts.Grants.Env = sc.Env

@@ -37,41 +37,51 @@ type scriptSet struct {
 // engine.ErrConfigInvalid.
 func (a *app) buildScripts(ctx context.Context, cfg *config.Config, keep *scriptSet) (_ *scriptSet, err error) {
 	set := &scriptSet{gen: newGeneration()}
+	lent := false
 	defer func() {
 		if err != nil {
+			if lent { // give the policy back: the old set keeps running
+				keep.pol, set.pol = set.pol, nil
+			}
 			_ = set.close()
 		}
 	}()
-	hmw, closeHooks, err := scripting.Hooks(cfg, a.logger)
-	if err != nil {
-		return nil, scriptError(err)
-	}
-	set.closers = append(set.closers, closeHooks)
-	fmw, closeFilters, err := wasm.Filters(ctx, cfg, a.logger)
-	if err != nil {
-		return nil, scriptError(err)
-	}
-	set.closers = append(set.closers, closeFilters)
+	// The policy (limits, the state store) is built first: hooks keep
+	// their store and limits.take in it. It is closed last, after the
+	// hooks and filters that use it.
 	if keep != nil && keep.pol != nil && samePolicy(keep.polCfg, cfg) {
 		set.pol, set.polCfg = keep.pol, keep.polCfg
-		keep.pol = nil // now the new set's to close
+		keep.pol, lent = nil, true // now the new set's to close
 	} else {
 		set.polCfg = cfg
-		// The config's rate limits come last: a request a hook refuses
-		// uses no quota, and a routed one counts where it goes.
 		if set.pol, err = policy.New(cfg, a.logger); err != nil {
 			return nil, scriptError(err)
 		}
 	}
 	pol := set.pol
-	set.closers = append(set.closers, func() error {
+	closePolicy := func() error {
 		if set.pol == nil { // lent to the next set
 			return nil
 		}
 		return pol.Close()
+	}
+	hmw, closeHooks, err := scripting.Hooks(cfg, a.logger, scripting.Backends{
+		Store: pol.Store(), Limiter: pol.Limiter(), FailOpen: pol.StateFailsOpen(),
 	})
+	if err != nil {
+		set.closers = append(set.closers, closePolicy)
+		return nil, scriptError(err)
+	}
+	set.closers = append(set.closers, closeHooks)
+	fmw, closeFilters, err := wasm.Filters(ctx, cfg, a.logger)
+	set.closers = append(set.closers, closeFilters, closePolicy)
+	if err != nil {
+		return nil, scriptError(err)
+	}
 	set.meters = a.measured(cfg, hmw, fmw)
 	set.hooks, set.filters = len(hmw), len(fmw)
+	// The config's rate limits come last: a request a hook refuses uses no
+	// quota, and a routed one counts where it goes.
 	set.mw = append(append(hmw, fmw...), set.pol.Middleware())
 	if slices.ContainsFunc(set.mw, func(m engine.Middleware) bool { return m != nil }) {
 		set.mw = append([]engine.Middleware{set.gen.middleware}, set.mw...)

@@ -1067,7 +1067,9 @@ const (
 //	  "env": ["API_KEY"],
 //	  "readDir": "./data",
 //	  "pool": 4,
-//	  "maxCallStackSize": 1024
+//	  "maxCallStackSize": 1024,
+//	  "isolation": "process",
+//	  "memoryLimitMiB": 256
 //	}
 type Scripts struct {
 	// Hooks are the hook scripts, run in this order on requests (and in
@@ -1090,7 +1092,29 @@ type Scripts struct {
 	// MaxCallStackSize bounds JavaScript recursion; default
 	// DefaultMaxCallStackSize frames, at least 16.
 	MaxCallStackSize int `json:"maxCallStackSize,omitempty"`
+	// Isolation is where hook runtimes run: IsolationProcess (each in a
+	// memory-capped host process), IsolationNone (inside mcpscript), or
+	// IsolationAuto ("" too: host processes when the program can start
+	// them, as the mcpscript command can).
+	Isolation string `json:"isolation,omitempty"`
+	// MemoryLimitMiB bounds each hook host process, in MiB; default
+	// DefaultHookMemoryMiB. It does not apply without isolation.
+	MemoryLimitMiB int `json:"memoryLimitMiB,omitempty"`
 }
+
+// Values of Scripts.Isolation.
+const (
+	IsolationAuto    = "auto"
+	IsolationProcess = "process"
+	IsolationNone    = "none"
+)
+
+// Bounds of Scripts.MemoryLimitMiB.
+const (
+	DefaultHookMemoryMiB = 256
+	MinHookMemoryMiB     = 32
+	MaxHookMemoryMiB     = 65536
+)
 
 // Hook is one hook script.
 type Hook struct {

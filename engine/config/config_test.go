@@ -800,7 +800,8 @@ func TestScriptsAndFilters(t *testing.T) {
 			name: "hook shorthand and objects inherit the section's settings",
 			in: withServer(`"scripts": {
 			  "hooks": ["policy.ts", {"path": "audit.js", "timeout": "50ms", "onError": "open"}, {"path": "lib/x.mjs"}],
-			  "timeout": "2s", "onError": "open", "env": ["API_KEY", "_X1"], "readDir": "./data", "pool": 4, "maxCallStackSize": 16}`),
+			  "timeout": "2s", "onError": "open", "env": ["API_KEY", "_X1"], "readDir": "./data", "pool": 4, "maxCallStackSize": 16,
+			  "isolation": "process", "memoryLimitMiB": 512}`),
 			scripts: &Scripts{
 				Hooks: []*Hook{
 					{Path: "policy.ts", Timeout: d(2 * time.Second), OnError: "open"},
@@ -809,6 +810,7 @@ func TestScriptsAndFilters(t *testing.T) {
 				},
 				Timeout: d(2 * time.Second), OnError: "open", Env: []string{"API_KEY", "_X1"},
 				ReadDir: "./data", Pool: 4, MaxCallStackSize: 16,
+				Isolation: "process", MemoryLimitMiB: 512,
 			},
 		},
 		{
@@ -950,6 +952,8 @@ func TestScriptsAndFiltersGoValues(t *testing.T) {
 			Env:              []string{"OK", "NOT-OK", "", "OK"},
 			Pool:             -1,
 			MaxCallStackSize: 15,
+			Isolation:        "Process",
+			MemoryLimitMiB:   70000,
 		},
 		Filters: []*Filter{
 			{Wasm: "a/f.wasm", Config: json.RawMessage(`[1]`), Hooks: []string{}},
@@ -972,6 +976,8 @@ built-in: scripts.env[2]: invalid variable name "": use letters, digits and _, n
 built-in: scripts.env[3]: "OK" is listed twice
 built-in: scripts.pool: must be at least 1, found -1 (leave the key out for the default, GOMAXPROCS)
 built-in: scripts.maxCallStackSize: must be at least 16, found 15 (leave the key out for the default, 1024)
+built-in: scripts.isolation: unknown isolation "Process": expected "auto", "process" or "none" (did you mean "process"?)
+built-in: scripts.memoryLimitMiB: must be between 32 and 65536, found 70000 (the limit is in MiB; leave the key out for the default, 256)
 built-in: filters[0].config: must be a JSON object (e.g. "config": {"folder": "/srv/data"})
 built-in: filters[0].hooks: is empty (list the hooks the filter handles, or leave "hooks" out for every hook)
 built-in: filters[1].config: must be a JSON object (e.g. "config": {"folder": "/srv/data"})

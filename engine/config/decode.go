@@ -974,6 +974,8 @@ func (d *decoder) scripts(n *node, path string) *Scripts {
 		{key: "readDir", decode: d.setString(&s.ReadDir)},
 		{key: "pool", decode: d.setInt(&s.Pool, checkPool)},
 		{key: "maxCallStackSize", decode: d.setInt(&s.MaxCallStackSize, checkMaxCallStackSize)},
+		{key: "isolation", decode: d.setString(&s.Isolation)},
+		{key: "memoryLimitMiB", decode: d.setInt(&s.MemoryLimitMiB, checkHookMemoryLimit)},
 	}}) {
 		return nil
 	}

@@ -625,6 +625,24 @@ mcpscript.json:1:83: filter: unknown key "filter" (did you mean "filters"?)`,
 mcpscript.json:1:116: scripts.hooks[0].onError: unknown fail mode "opne": expected "closed" or "open" (did you mean "open"?)`,
 	},
 	{
+		name: "scripts isolation and memory limit",
+		in: `{
+  "mcpServers": {"fetch": {"command": "uvx"}},
+  "scripts": {"isolation": "proces", "memoryLimitMiB": 8, "isolaton": "none"}
+}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:3:28: scripts.isolation: unknown isolation "proces": expected "auto", "process" or "none" (did you mean "process"?)
+mcpscript.json:3:56: scripts.memoryLimitMiB: must be between 32 and 65536, found 8 (the limit is in MiB; leave the key out for the default, 256)
+mcpscript.json:3:59: scripts.isolaton: unknown key "isolaton" (did you mean "isolation"?)`,
+	},
+	{
+		name: "scripts isolation of the wrong type",
+		in:   `{"mcpServers": {"fetch": {"command": "uvx"}}, "scripts": {"isolation": true, "memoryLimitMiB": "1GiB"}}`,
+		kind: ErrInvalid,
+		want: `mcpscript.json:1:72: scripts.isolation: expected a string, found a boolean
+mcpscript.json:1:96: scripts.memoryLimitMiB: expected an integer, found a string`,
+	},
+	{
 		name: "bad hook extension",
 		in: `{
   "mcpServers": {"fetch": {"command": "uvx"}},

@@ -761,6 +761,27 @@ func validateScripts(s *Scripts, r *collector) {
 	}
 	checkSet(s.Pool, "scripts.pool", checkPool, r)
 	checkSet(s.MaxCallStackSize, "scripts.maxCallStackSize", checkMaxCallStackSize, r)
+	if s.Isolation != "" && !slices.Contains(isolations, s.Isolation) {
+		hint := didYouMean(s.Isolation, isolations)
+		if hint == "" {
+			hint = `"process" runs hooks in memory-capped host processes, "none" inside mcpscript, "auto" the first when it can`
+		}
+		r.add("scripts.isolation", fmt.Sprintf("unknown isolation %q: expected %s", s.Isolation, quoteList(isolations)), hint)
+	}
+	checkSet(s.MemoryLimitMiB, "scripts.memoryLimitMiB", checkHookMemoryLimit, r)
+}
+
+// isolations lists the accepted scripts.isolation values.
+var isolations = []string{IsolationAuto, IsolationProcess, IsolationNone}
+
+// checkHookMemoryLimit returns a message and hint when n MiB is out of
+// the range of hook host memory limits.
+func checkHookMemoryLimit(n int) (msg, hint string) {
+	if n >= MinHookMemoryMiB && n <= MaxHookMemoryMiB {
+		return "", ""
+	}
+	return fmt.Sprintf("must be between %d and %d, found %d", MinHookMemoryMiB, MaxHookMemoryMiB, n),
+		fmt.Sprintf("the limit is in MiB; leave the key out for the default, %d", DefaultHookMemoryMiB)
 }
 
 // validateFilters checks the "filters" section, including that no two

@@ -227,7 +227,7 @@ func TestInterruptAndStackLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := jsrt.New(s, jsrt.Options{}); err == nil || !strings.Contains(err.Error(), "exports nothing") {
+	if _, _, err := jsrt.New(s, jsrt.Options{}); !errors.Is(err, jsrt.ErrNoExports) || !strings.Contains(err.Error(), "exports nothing") {
 		t.Errorf("a script without exports: %v, want \"exports nothing\"", err)
 	}
 }

@@ -2,11 +2,17 @@ package jsrt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/dop251/goja"
 )
+
+// ErrNoExports means a script ran but exports nothing (no export
+// statement, no module.exports): hooks and workflows each explain what
+// they expect it to export.
+var ErrNoExports = errors.New("it exports nothing")
 
 // Setup is New for a runtime the caller made (an event loop's, say): it sets
 // the field name mapper, the call stack limit, console, process.env and fs
@@ -68,7 +74,7 @@ func SetupContext(ctx context.Context, vm *goja.Runtime, s *Script, opts Options
 	}
 	obj, ok := vm.Get(exportsVar).(*goja.Object)
 	if !ok {
-		return nil, fmt.Errorf("script %s: it exports nothing", s.Path)
+		return nil, fmt.Errorf("script %s: %w", s.Path, ErrNoExports)
 	}
 	return obj, nil
 }
