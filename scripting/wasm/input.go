@@ -16,12 +16,14 @@ import (
 // decodes the same values either way. They come from messages the engine
 // has validated; oneValue only makes sure that each is one value, so that
 // a malformed one cannot change the input's other members.
-func encodeInput(in *scripting.Input) ([]byte, error) {
+func encodeInput(in *scripting.Input) (_ []byte, err error) {
 	raws := []struct {
 		name string
 		raw  []byte
 	}{{"arguments", in.Arguments}, {"params", in.Params}, {"result", in.Result}, {"items", in.Items}}
-	size := 128 + 2*(len(in.Hook)+len(in.Server)+len(in.Method)+len(in.Tool)+len(in.Caller.Token)+len(in.Caller.Session)+len(in.Caller.Transport))
+	c := &in.Caller
+	size := 256 + len(c.Claims) + 2*(len(in.Hook)+len(in.Server)+len(in.Method)+len(in.Tool)+
+		len(c.Token)+len(c.Session)+len(c.Transport)+len(c.Subject)+len(c.ClientID)+len(c.Client.Name)+len(c.Client.Version))
 	for _, r := range raws {
 		size += len(r.name) + len(r.raw) + 4
 	}
@@ -32,13 +34,9 @@ func encodeInput(in *scripting.Input) ([]byte, error) {
 	b = rawjson.AppendQuote(b, in.Server)
 	b = append(b, `,"method":`...)
 	b = rawjson.AppendQuote(b, in.Method)
-	b = append(b, `,"caller":{"token":`...)
-	b = rawjson.AppendQuote(b, in.Caller.Token)
-	b = append(b, `,"session":`...)
-	b = rawjson.AppendQuote(b, in.Caller.Session)
-	b = append(b, `,"transport":`...)
-	b = rawjson.AppendQuote(b, in.Caller.Transport)
-	b = append(b, '}')
+	if b, err = appendCaller(b, &in.Caller); err != nil {
+		return nil, err
+	}
 	if in.Tool != "" {
 		b = append(b, `,"tool":`...)
 		b = rawjson.AppendQuote(b, in.Tool)
@@ -55,6 +53,47 @@ func encodeInput(in *scripting.Input) ([]byte, error) {
 		b = append(b, '"', ':')
 		b = append(b, r.raw...)
 	}
+	return append(b, '}'), nil
+}
+
+// appendCaller writes c as scripting.Caller's JSON tags name it: nil
+// scopes and claims are null, as encoding/json writes them.
+func appendCaller(b []byte, c *scripting.Caller) ([]byte, error) {
+	str := func(name, v string) {
+		b = append(b, name...)
+		b = rawjson.AppendQuote(b, v)
+	}
+	str(`,"caller":{"token":`, c.Token)
+	str(`,"session":`, c.Session)
+	str(`,"transport":`, c.Transport)
+	str(`,"auth":`, c.Auth)
+	str(`,"subject":`, c.Subject)
+	str(`,"clientId":`, c.ClientID)
+	b = append(b, `,"scopes":`...)
+	if c.Scopes == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, sc := range c.Scopes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = rawjson.AppendQuote(b, sc)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"claims":`...)
+	if len(c.Claims) == 0 {
+		b = append(b, "null"...)
+	} else {
+		if !oneValue(c.Claims) {
+			return nil, fmt.Errorf("the caller's claims are not valid JSON")
+		}
+		b = append(b, c.Claims...)
+	}
+	str(`,"client":{"name":`, c.Client.Name)
+	str(`,"version":`, c.Client.Version)
+	str(`},"protocol":`, c.Protocol)
 	return append(b, '}'), nil
 }
 

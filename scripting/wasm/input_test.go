@@ -16,7 +16,9 @@ import (
 func TestEncodeInput(t *testing.T) {
 	for _, in := range []*scripting.Input{
 		{},
-		{Hook: scripting.PhaseToolCall, Server: "fs", Method: "tools/call", Caller: scripting.Caller{Token: "alice", Session: "s-1", Transport: "go"},
+		{Hook: scripting.PhaseToolCall, Server: "fs", Method: "tools/call", Caller: scripting.Caller{Token: "alice", Session: "s-1", Transport: "go",
+			Auth: "jwt", Subject: "alice@example.com", ClientID: "app", Scopes: []string{"mcp:tools", "a\"b"},
+			Claims: json.RawMessage(`{"sub":"alice@example.com","tier":"gold"}`), Client: scripting.ClientInfo{Name: "claude-code", Version: "2.1"}, Protocol: "2026-07-28"},
 			Tool: "read_file", Arguments: json.RawMessage(`{"path": "/a", "n": 1.50}`)},
 		{Hook: scripting.PhaseToolResult, Server: "s \"q\" \\ \n é \u2028 <&>", Method: "tools/call", Tool: "t\x01",
 			Arguments: json.RawMessage(`{}`), Result: json.RawMessage(" {\"content\": [{\"type\": \"text\", \"text\": \"<b>&\"}]}\n")},

@@ -42,7 +42,9 @@ func TestDecisions(t *testing.T) {
 	}
 	// The guest reads exactly the Input's JSON.
 	in := toolCall("input", map[string]any{"text": "héllo \u2028 \"quoted\""})
-	in.Caller = scripting.Caller{Token: "alice", Session: "s1", Transport: "streamable-http"}
+	in.Caller = scripting.Caller{Token: "alice", Session: "s1", Transport: "streamable-http",
+		Auth: "jwt", Subject: "alice@example.com", ClientID: "app", Scopes: []string{"mcp:tools", "a\"b"},
+		Claims: json.RawMessage(`{"sub":"alice@example.com","tier":"gold"}`), Client: scripting.ClientInfo{Name: "claude-code", Version: "2.1"}, Protocol: "2026-07-28"}
 	want, _ := json.Marshal(in)
 	if got := resultText(t, call(in).Result); got != string(want) {
 		t.Errorf("input:\n got %s\nwant %s", got, want)

@@ -93,6 +93,23 @@ func fastCaller(b []byte, c *Caller) bool {
 			c.Session, ok = internedString(val, &lastSession)
 		case "transport":
 			c.Transport, ok = internedString(val, &lastTransport)
+		case "auth":
+			c.Auth, ok = internedString(val, &lastAuth)
+		case "subject":
+			c.Subject, ok = internedString(val, &lastSubject)
+		case "clientId":
+			c.ClientID, ok = internedString(val, &lastClientID)
+		case "protocol":
+			c.Protocol, ok = internedString(val, &lastProtocol)
+		case "claims":
+			c.Claims = json.RawMessage(val) // kept as it is (null too), as encoding/json does
+		case "scopes", "client":
+			// Rare and small: encoding/json decodes them.
+			if key[0] == 's' {
+				ok = json.Unmarshal(val, &c.Scopes) == nil
+			} else {
+				ok = json.Unmarshal(val, &c.Client) == nil
+			}
 		default:
 			ok = !folds(key, callerKeys)
 		}
@@ -104,7 +121,7 @@ func fastCaller(b []byte, c *Caller) bool {
 
 var (
 	inputKeys  = []string{"hook", "server", "method", "caller", "tool", "arguments", "params", "result", "items"}
-	callerKeys = []string{"token", "session", "transport"}
+	callerKeys = []string{"token", "session", "transport", "auth", "subject", "clientId", "scopes", "claims", "client", "protocol"}
 )
 
 // folds reports whether key equals one of keys but for case.
@@ -122,6 +139,7 @@ func folds(key []byte, keys []string) bool {
 // reusing the string spares an allocation, which is dear in wasm. A guest
 // runs one call at a time, so these need no lock.
 var lastHook, lastServer, lastMethod, lastTool, lastToken, lastSession, lastTransport string
+var lastAuth, lastSubject, lastClientID, lastProtocol string
 
 // internedString is jsonString, returning *last when the value is the same
 // and keeping it there otherwise. *last only ever holds a string that

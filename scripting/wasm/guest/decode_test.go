@@ -23,6 +23,10 @@ var decodeCases = []string{
 	``,
 	`{"hook":"toolCall",}`,
 	`{"caller":{"token":5}}`,
+	`{"caller":{"scopes":["a","b"],"claims":{"x":[1]},"client":{"name":"n","version":"v"},"auth":"jwt"}}`,
+	`{"caller":{"scopes":"a"}}`,
+	`{"caller":{"client":{"name":1}}}`,
+	`{"caller":{"scopes":null,"claims":null}}`,
 }
 
 func TestDecodeInput(t *testing.T) {
@@ -30,7 +34,9 @@ func TestDecodeInput(t *testing.T) {
 		checkDecode(t, []byte(c))
 	}
 	// Inputs as the host writes them.
-	in := Input{Hook: ToolResult, Server: "ünïcode <&>", Method: "tools/call", Caller: Caller{Token: "t\"ok", Transport: "sse"},
+	in := Input{Hook: ToolResult, Server: "ünïcode <&>", Method: "tools/call", Caller: Caller{Token: "t\"ok", Transport: "sse",
+		Auth: "jwt", Subject: "alice", ClientID: "app", Scopes: []string{"mcp:read"}, Claims: json.RawMessage(`{"sub":"alice","tier":"gold"}`),
+		Client: ClientInfo{Name: "claude", Version: "1.2"}, Protocol: "2026-07-28"},
 		Tool: "x\u2029y", Arguments: json.RawMessage(`{"a":[1,2,{"b":"}"}]}`), Result: json.RawMessage(`{"content":[]}`)}
 	b, _ := json.Marshal(in)
 	checkDecode(t, b)

@@ -29,6 +29,20 @@ type Caller struct {
 	Token     string `json:"token"`     // the bearer token's name; "" without auth
 	Session   string `json:"session"`   // the proxy session id; "" outside the proxy
 	Transport string `json:"transport"` // "streamable-http", "sse", "go", "cli", ...
+	// Auth is how the caller authenticated: "jwt", "bearer" or "none".
+	Auth     string          `json:"auth"`
+	Subject  string          `json:"subject"`  // a verified JWT's sub; "" otherwise
+	ClientID string          `json:"clientId"` // the OAuth client a JWT was issued to; "" otherwise
+	Scopes   []string        `json:"scopes"`   // the scopes a JWT grants
+	Claims   json.RawMessage `json:"claims"`   // every claim of the verified JWT, as a JSON object
+	Client   ClientInfo      `json:"client"`   // the MCP client's clientInfo from its initialize
+	Protocol string          `json:"protocol"` // the MCP version the caller speaks; "" when unknown
+}
+
+// ClientInfo is the name and version an MCP client gave in its initialize.
+type ClientInfo struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
 }
 
 // Input is what the host hands the filter for one phase. Fields a phase does
