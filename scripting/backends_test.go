@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -412,6 +414,37 @@ func TestJSBackendDown(t *testing.T) {
 				t.Errorf("fail-open log: %s", log)
 			}
 		})
+	}
+}
+
+// A store that does not answer makes the hook's call run into its
+// deadline; state.onError "closed" still refuses the request, even for a
+// hook whose own onError is "open" (a timeout would otherwise let it
+// through). In-process, where the store call returns before the call does.
+func TestJSBackendHangsFailsClosed(t *testing.T) {
+	redis.SetLogger(quietRedis{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() { // accepts and never answers
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	closed, _, _ := redisBackends(t, "redis://"+ln.Addr().String(), false)
+	s := loadJS(t, "policy.js", backendsJS, ScriptOptions{Isolation: IsolationNone, Backends: closed})
+	mw := Middleware(s, Options{Logger: testLogger(t), FailOpen: true, Timeout: 300 * time.Millisecond})
+	got, err := through(t, mw, toolReq("caught", "", engine.Identity{}))
+	var be *BackendError
+	if !errors.As(err, &be) || !errors.Is(err, state.ErrUnavailable) {
+		t.Fatalf("a hung store under state.onError closed: %q, %v; want a *BackendError", got, err)
 	}
 }
 

@@ -481,9 +481,11 @@ func (s *Script) Call(ctx context.Context, in *Input) (*Decision, error) {
 	env := &callEnv{ctx: ctx, notes: in.Notes}
 	d, broken, err := r.run(ctx, i, in, env)
 	s.release(r, broken)
-	if env.failure != nil && ctx.Err() == nil {
+	if env.failure != nil {
 		// The store or limiter failed under fail-closed: the call fails,
-		// whatever the script made of the exception.
+		// whatever the script made of the exception, and also when the
+		// wait for the backend ran into the hook's deadline: a timeout
+		// would let onError "open" through what state.onError closes.
 		return nil, env.failure
 	}
 	return d, err

@@ -98,9 +98,6 @@ func (rl *reloader) apply(ctx context.Context) (engine.Changes, error) {
 	}
 	ch, err := r.Reconfigure(ctx, cfg)
 	if errors.Is(err, engine.ErrConfigInvalid) {
-		if set.pol != nil && old.pol == nil && set.polCfg == old.polCfg { // give the lent policy back
-			old.pol, set.pol = set.pol, nil
-		}
 		_ = set.close()
 		return ch, err
 	}

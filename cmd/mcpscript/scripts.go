@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpscript/mcpscript/engine"
@@ -24,8 +25,7 @@ type scriptSet struct {
 	mw             []engine.Middleware
 	meters         []*engine.Meter
 	hooks, filters int
-	pol            *policy.Policy
-	polCfg         *config.Config // what pol was built from
+	pol            *sharedPolicy // never changes once the set is built
 	closers        []func() error
 	gen            *generation // counts the requests still using the set
 }
@@ -37,44 +37,35 @@ type scriptSet struct {
 // engine.ErrConfigInvalid.
 func (a *app) buildScripts(ctx context.Context, cfg *config.Config, keep *scriptSet) (_ *scriptSet, err error) {
 	set := &scriptSet{gen: newGeneration()}
-	lent := false
 	defer func() {
 		if err != nil {
-			if lent { // give the policy back: the old set keeps running
-				keep.pol, set.pol = set.pol, nil
-			}
 			_ = set.close()
 		}
 	}()
 	// The policy (limits, the state store) is built first: hooks keep
-	// their store and limits.take in it. It is closed last, after the
-	// hooks and filters that use it.
-	if keep != nil && keep.pol != nil && samePolicy(keep.polCfg, cfg) {
-		set.pol, set.polCfg = keep.pol, keep.polCfg
-		keep.pol, lent = nil, true // now the new set's to close
+	// their store and limits.take in it. It is released last, after the
+	// hooks and filters that use it, and closed when no set holds it: a
+	// retired set's calls may still be using a policy the next set shares.
+	if keep != nil && keep.pol != nil && samePolicy(keep.pol.cfg, cfg) {
+		set.pol = keep.pol.share()
 	} else {
-		set.polCfg = cfg
-		if set.pol, err = policy.New(cfg, a.logger); err != nil {
+		p, err := policy.New(cfg, a.logger)
+		if err != nil {
 			return nil, scriptError(err)
 		}
+		set.pol = newSharedPolicy(p, cfg)
 	}
-	pol := set.pol
-	closePolicy := func() error {
-		if set.pol == nil { // lent to the next set
-			return nil
-		}
-		return pol.Close()
-	}
+	pol := set.pol.Policy
 	hmw, closeHooks, err := scripting.Hooks(cfg, a.logger, scripting.Backends{
 		Store: pol.Store(), Limiter: pol.Limiter(), FailOpen: pol.StateFailsOpen(),
 	})
 	if err != nil {
-		set.closers = append(set.closers, closePolicy)
+		set.closers = append(set.closers, set.pol.release)
 		return nil, scriptError(err)
 	}
 	set.closers = append(set.closers, closeHooks)
 	fmw, closeFilters, err := wasm.Filters(ctx, cfg, a.logger)
-	set.closers = append(set.closers, closeFilters, closePolicy)
+	set.closers = append(set.closers, closeFilters, set.pol.release)
 	if err != nil {
 		return nil, scriptError(err)
 	}
@@ -82,7 +73,7 @@ func (a *app) buildScripts(ctx context.Context, cfg *config.Config, keep *script
 	set.hooks, set.filters = len(hmw), len(fmw)
 	// The config's rate limits come last: a request a hook refuses uses no
 	// quota, and a routed one counts where it goes.
-	set.mw = append(append(hmw, fmw...), set.pol.Middleware())
+	set.mw = append(append(hmw, fmw...), pol.Middleware())
 	if slices.ContainsFunc(set.mw, func(m engine.Middleware) bool { return m != nil }) {
 		set.mw = append([]engine.Middleware{set.gen.middleware}, set.mw...)
 	}
@@ -96,6 +87,35 @@ func scriptError(err error) error { return usageError{refused(err)} }
 func samePolicy(old, cfg *config.Config) bool {
 	return old != nil && reflect.DeepEqual(old.Limits, cfg.Limits) &&
 		reflect.DeepEqual(old.State, cfg.State) && reflect.DeepEqual(old.Redis, cfg.Redis)
+}
+
+// sharedPolicy is a policy and the config it was built from, shared by
+// the script sets whose limits, state and Redis are configured alike, so
+// that a reload keeps its counters. The last set to release it closes it.
+type sharedPolicy struct {
+	*policy.Policy
+	cfg  *config.Config
+	refs atomic.Int32
+}
+
+func newSharedPolicy(p *policy.Policy, cfg *config.Config) *sharedPolicy {
+	sp := &sharedPolicy{Policy: p, cfg: cfg}
+	sp.refs.Store(1)
+	return sp
+}
+
+// share takes one more reference.
+func (sp *sharedPolicy) share() *sharedPolicy {
+	sp.refs.Add(1)
+	return sp
+}
+
+// release drops a reference and closes the policy with the last one.
+func (sp *sharedPolicy) release() error {
+	if sp.refs.Add(-1) == 0 {
+		return sp.Close()
+	}
+	return nil
 }
 
 // close releases the set's runtimes and instances.

@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 
 	"github.com/mcpscript/mcpscript/internal/rawjson"
@@ -20,7 +21,7 @@ func encodeInput(in *scripting.Input) (_ []byte, err error) {
 	raws := []struct {
 		name string
 		raw  []byte
-	}{{"arguments", in.Arguments}, {"params", in.Params}, {"result", in.Result}, {"items", in.Items}}
+	}{{"arguments", in.Arguments}, {"params", in.Params}, {"result", in.Result}, {"items", in.Items}, {"state", in.State}}
 	c := &in.Caller
 	size := 256 + len(c.Claims) + 2*(len(in.Hook)+len(in.Server)+len(in.Method)+len(in.Tool)+
 		len(c.Token)+len(c.Session)+len(c.Transport)+len(c.Subject)+len(c.ClientID)+len(c.Client.Name)+len(c.Client.Version))
@@ -86,7 +87,9 @@ func appendCaller(b []byte, c *scripting.Caller) ([]byte, error) {
 	if len(c.Claims) == 0 {
 		b = append(b, "null"...)
 	} else {
-		if !oneValue(c.Claims) {
+		// Claims are small and may come from a Go program's own Caller:
+		// checked whole, not only for structure.
+		if !json.Valid(c.Claims) {
 			return nil, fmt.Errorf("the caller's claims are not valid JSON")
 		}
 		b = append(b, c.Claims...)

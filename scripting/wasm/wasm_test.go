@@ -144,6 +144,24 @@ func TestFailuresFailClosed(t *testing.T) {
 	}
 }
 
+// A filter's toolCall leaves state that its toolResult for the same
+// request reads, and only that request's.
+func TestState(t *testing.T) {
+	f := load(t, guestWasm, Options{Name: "tg"})
+	h := chain(f, 5*time.Second)
+	ctx := testCtx(t)
+	for _, text := range []string{"first", "second"} {
+		res, err := callTool(ctx, h, "state", map[string]any{"text": text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `state {"seen":"{\"text\":\"` + text + `\"}"}`
+		if got := resultText(t, res); got != want {
+			t.Errorf("toolResult saw %s, want %s", got, want)
+		}
+	}
+}
+
 func TestFailOpen(t *testing.T) {
 	f := load(t, guestWasm, Options{Name: "tg"})
 	var logs syncBuffer

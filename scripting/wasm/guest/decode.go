@@ -61,6 +61,8 @@ func fastInput(b []byte, in *Input) bool {
 			in.Result = json.RawMessage(val) // kept as it is, as encoding/json does
 		case "items":
 			in.Items = json.RawMessage(val) // kept as it is, as encoding/json does
+		case "state":
+			in.State = json.RawMessage(val) // kept as it is, as encoding/json does
 		case "caller":
 			if !fastCaller(val, &in.Caller) {
 				return false
@@ -120,7 +122,7 @@ func fastCaller(b []byte, c *Caller) bool {
 }
 
 var (
-	inputKeys  = []string{"hook", "server", "method", "caller", "tool", "arguments", "params", "result", "items"}
+	inputKeys  = []string{"hook", "server", "method", "caller", "tool", "arguments", "params", "result", "items", "state"}
 	callerKeys = []string{"token", "session", "transport", "auth", "subject", "clientId", "scopes", "claims", "client", "protocol"}
 )
 

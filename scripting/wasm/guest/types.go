@@ -57,6 +57,7 @@ type Input struct {
 	Params    json.RawMessage `json:"params,omitempty"`    // request, response, list phases: the request's params
 	Result    json.RawMessage `json:"result,omitempty"`    // toolResult, response: the server's result
 	Items     json.RawMessage `json:"items,omitempty"`     // list phases: the array of tools/prompts/resources
+	State     json.RawMessage `json:"state,omitempty"`     // toolResult, response: the State this filter's toolCall or request phase set for the same request
 }
 
 // DecodeArguments decodes the tool's arguments into v (absent arguments leave v unchanged).
@@ -98,12 +99,16 @@ type Decision struct {
 	Tool string `json:"tool,omitempty"`
 	// Items replaces the list (list phases).
 	Items json.RawMessage `json:"items,omitempty"`
+	// State, a JSON object, is kept for the same request's after phase
+	// (toolCall → toolResult, request → response), which reads it as
+	// Input.State.
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // isContinue reports whether d (nil included) changes nothing.
 func (d *Decision) isContinue() bool {
 	return d == nil || len(d.Deny) == 0 && len(d.Result) == 0 && len(d.Arguments) == 0 &&
-		len(d.Params) == 0 && d.Server == "" && d.Tool == "" && len(d.Items) == 0
+		len(d.Params) == 0 && d.Server == "" && d.Tool == "" && len(d.Items) == 0 && len(d.State) == 0
 }
 
 // Continue lets the request (or result) through unchanged.

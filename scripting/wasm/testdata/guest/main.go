@@ -187,6 +187,11 @@ func decide(in *guest.Input, raw []byte) (*guest.Decision, error) {
 		return guest.Arguments(args)
 	case "answer":
 		return guest.Result(guest.TextResult("answered by the filter", false))
+	case "state": // toolCall leaves state; toolResult shows what it got
+		if in.Hook == guest.ToolCall {
+			return &guest.Decision{State: json.RawMessage(`{"seen":` + strconv.Quote(string(in.Arguments)) + `}`)}, nil
+		}
+		return guest.Result(guest.TextResult("state "+string(in.State), false))
 	case "count":
 		return guest.Result(guest.TextResult(strconv.Itoa(calls), false))
 	case "config":
