@@ -94,9 +94,12 @@ func (c *modernCall) start(ctx context.Context, m *wire.Message) (json.RawMessag
 	defer c.driving.Unlock()
 	c.method, c.name = m.Method, nameOf(m.Params)
 	c.outcome = make(chan callOutcome, 1)
-	// The call outlives its first request when it waits for input.
-	fctx, cancel := context.WithCancel(c.g.stopCtx)
-	c.cancel = cancel
+	// The call outlives its first request when it waits for input, so it
+	// ends with the gateway, not the request; it keeps the request's
+	// values (its trace span, so that the call's spans are its children).
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(c.g.stopCtx, cancel)
+	c.cancel = func() { stop(); cancel() }
 	s := c.s
 	if lvl := s.logLevel; lvl >= 0 && !s.modernView() {
 		sc := s.scope()

@@ -290,6 +290,34 @@ func TestHTTPRequestSpans(t *testing.T) {
 	if a["http.request.method"] != "POST" || a["http.route"] != "/servers/:name/messages" || a["mcpscript.server"] != "b" || a["http.response.status_code"] != "202" {
 		t.Errorf("HTTP span attributes %v", a)
 	}
+	// A 2026-07-28 request (served statelessly, its call running past the
+	// request when it waits for input): the gateway's request is still the
+	// HTTP span's child, in the caller's trace.
+	const modernTrace = "5bf92f3577b34da6a3ce929d0e0e4737"
+	mhdr := map[string]string{"traceparent": "00-" + modernTrace + "-" + parentID + "-01", "Accept": "application/json, text/event-stream",
+		"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "echo"}
+	body := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"modern"},` +
+		`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	if out := expectStatus(t, post(t, e.base+"/servers/b/mcp", tokAll, mhdr, body), http.StatusOK); !strings.Contains(out, `"modern"`) {
+		t.Fatalf("modern answer %s", out)
+	}
+	var mHTTP, mReq sdktrace.ReadOnlySpan
+	waitFor(t, "the modern request's spans", func() bool {
+		mHTTP, mReq = nil, nil
+		for _, s := range rec.Ended() {
+			switch {
+			case s.Name() == "POST /servers/:name/mcp" && s.SpanContext().TraceID().String() == modernTrace:
+				mHTTP = s
+			case s.Name() == "tools/call echo" && s.SpanKind() == trace.SpanKindServer && s.SpanContext().TraceID().String() == modernTrace:
+				mReq = s
+			}
+		}
+		return mHTTP != nil && mReq != nil
+	})
+	if mReq.Parent().SpanID() != mHTTP.SpanContext().SpanID() {
+		t.Errorf("the modern request span is not the HTTP span's child: parent %v", mReq.Parent())
+	}
+
 	// The audit record carries the trace id.
 	waitFor(t, "an audit record with the trace id", func() bool {
 		backlog, sub := trail.Subscribe(1)
