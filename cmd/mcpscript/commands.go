@@ -40,7 +40,7 @@ func versionLine() string {
 			}
 		}
 	}
-	return fmt.Sprintf("mcpscript %s (%s, MCP %s, go-sdk %s)", engine.Version, runtime.Version(), engine.LatestProtocolVersion, sdk)
+	return fmt.Sprintf("mcpscript %s (%s, MCP %s and %s, go-sdk %s)", engine.Version, runtime.Version(), engine.LatestProtocolVersion, engine.ModernProtocolVersion, sdk)
 }
 
 func (a *app) demoServerCommand() *cobra.Command {
