@@ -420,7 +420,7 @@ func TestHookNeverSeesToken(t *testing.T) {
 // README and of the repository's README as they are written.
 func TestREADMERedactSnippet(t *testing.T) {
 	const secret = "sk-0123456789abcdefghij"
-	snippet := regexp.MustCompile("(?m)^export function toolResult\\(\\{ result \\}\\) \\{ const out = redact\\(.*$")
+	snippet := regexp.MustCompile(`(?m)^export function toolResult\(\{ result \}\) \{ const out = redact\(.*$`)
 	for _, readme := range []string{"README.md", "../../README.md"} {
 		text, err := os.ReadFile(readme)
 		if err != nil {
