@@ -167,7 +167,8 @@ func BenchmarkRedactSizes(b *testing.B) {
 		args, _ := json.Marshal(map[string]any{"text": text})
 		res, _ := json.Marshal(map[string]any{"content": []any{map[string]any{"type": "text", "text": text}}})
 		call := &scripting.Input{Hook: scripting.PhaseToolCall, Server: "demo", Method: "tools/call", Tool: "echo", Arguments: args,
-			Caller: scripting.Caller{Transport: "streamable-http", Session: "0123456789abcdef"}}
+			Caller: scripting.Caller{Transport: "streamable-http", Session: "0123456789abcdef", Auth: "none",
+				Scopes: []string{}, Claims: json.RawMessage(`{}`), Client: scripting.ClientInfo{Name: "mcpload", Version: "1"}, Protocol: "2025-11-25"}}
 		result := *call
 		result.Hook, result.Result = scripting.PhaseToolResult, res
 		b.Run("copy/"+size.name, func(b *testing.B) {

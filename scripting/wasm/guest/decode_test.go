@@ -27,6 +27,11 @@ var decodeCases = []string{
 	`{"caller":{"scopes":"a"}}`,
 	`{"caller":{"client":{"name":1}}}`,
 	`{"caller":{"scopes":null,"claims":null}}`,
+	`{"caller":{"scopes":[],"claims":{},"client":{"name":"","version":""}}}`,
+	`{"caller":{"client":{"name":"a\u00e9","Version":"2","x":[1]}}}`,
+	`{"caller":{"client":null}}`,
+	`{"caller":{"client":[]}}`,
+	`{"caller":{"scopes":[ ]}}`,
 }
 
 func TestDecodeInput(t *testing.T) {
