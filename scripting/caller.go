@@ -1,10 +1,9 @@
 package scripting
 
 import (
-	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"reflect"
-	"slices"
 	"sync/atomic"
 
 	"github.com/mcpscript/mcpscript/engine"
@@ -39,12 +38,23 @@ type ClientInfo struct {
 	Version string `json:"version"`
 }
 
-// equal reports whether c and o are the same caller, field by field.
-func (c *Caller) equal(o *Caller) bool {
-	return c.Token == o.Token && c.Session == o.Session && c.Transport == o.Transport &&
-		c.Auth == o.Auth && c.Subject == o.Subject && c.ClientID == o.ClientID &&
-		c.Client == o.Client && c.Protocol == o.Protocol &&
-		slices.Equal(c.Scopes, o.Scopes) && bytes.Equal(c.Claims, o.Claims)
+// appendKey appends to b a key that differs between callers that differ
+// in any field: each field's length, then its bytes.
+func (c *Caller) appendKey(b []byte) []byte {
+	str := func(v string) {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	for _, v := range [...]string{c.Token, c.Session, c.Transport, c.Auth, c.Subject, c.ClientID,
+		c.Client.Name, c.Client.Version, c.Protocol} {
+		str(v)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Scopes)))
+	for _, v := range c.Scopes {
+		str(v)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.Claims)))
+	return append(b, c.Claims...)
 }
 
 // callerOf is the Caller of an identity. Identity.Token is the name of a

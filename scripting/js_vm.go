@@ -1,14 +1,12 @@
 package scripting
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/dop251/goja"
@@ -26,10 +24,12 @@ type jsVM struct {
 	freeze    goja.Callable         // the realm's own Object.freeze
 	rangeErr  *goja.Object          // the realm's own RangeError
 
-	// The caller object of the last call, frozen, handed again while the
-	// caller is the same (a proxy session makes many calls in a row).
-	lastCaller Caller
-	callerObj  *goja.Object
+	// Frozen caller objects by callerKey, handed again to the same
+	// caller's calls: building one (claims converted and frozen all the
+	// way down) cost more than the rest of a small call, and the runtimes
+	// of a pool serve many sessions in turn. Bounded by maxCallers.
+	callers   map[string]*goja.Object
+	callerKey []byte
 
 	// env is the call in progress, as the store, limits and audit globals
 	// see it; specs are the limits.take specs parsed so far.
@@ -199,21 +199,24 @@ func uncatchable(err error) bool {
 // jsonToJS.
 func (r *jsVM) input(in *Input) (goja.Value, error) {
 	vm := r.vm
-	if r.callerObj == nil || !r.lastCaller.equal(&in.Caller) {
+	r.callerKey = in.Caller.appendKey(r.callerKey[:0])
+	callerObj, ok := r.callers[string(r.callerKey)]
+	if !ok {
 		caller, err := r.callerObject(&in.Caller)
 		if err != nil {
 			return nil, err
 		}
-		// A copy: a host's call is decoded into a frame reused next time.
-		r.lastCaller, r.callerObj = in.Caller, caller
-		r.lastCaller.Scopes = slices.Clone(in.Caller.Scopes)
-		r.lastCaller.Claims = bytes.Clone(in.Caller.Claims)
+		if r.callers == nil || len(r.callers) >= maxCallers {
+			r.callers = make(map[string]*goja.Object)
+		}
+		r.callers[string(r.callerKey)] = caller
+		callerObj = caller
 	}
 	o := vm.NewObject()
 	_ = o.Set("hook", string(in.Hook))
 	_ = o.Set("server", in.Server)
 	_ = o.Set("method", in.Method)
-	_ = o.Set("caller", r.callerObj)
+	_ = o.Set("caller", callerObj)
 	tools := in.Hook == PhaseToolCall || in.Hook == PhaseToolResult
 	var noArgs json.RawMessage
 	if tools || in.Tool != "" {
@@ -257,6 +260,10 @@ func (r *jsVM) input(in *Input) (goja.Value, error) {
 	r.callObj = o
 	return o, nil
 }
+
+// maxCallers bounds a runtime's cache of caller objects; a full cache
+// starts again empty.
+const maxCallers = 64
 
 // callerObject builds the frozen caller object of a call (claims frozen
 // all the way down: the object is handed to later calls of the same
