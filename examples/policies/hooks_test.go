@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -326,6 +327,77 @@ func TestPerUserRateHookRedis(t *testing.T) {
 		[]*session{s1, s2}[i%2].call("demo__echo", map[string]string{"text": "hi"}).ok(t, fmt.Sprintf("carol's call %d", i))
 	}
 	s2.call("demo__echo", map[string]string{"text": "hi"}).limited(t, "carol's 6th call, on the other proxy", "per-user (free)")
+}
+
+// list is the names of the tools a session sees.
+func (s *session) list() []string {
+	s.g.t.Helper()
+	s.seq++
+	a := s.post(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/list"}`, s.seq))
+	var r struct {
+		Result struct{ Tools []struct{ Name string } } `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(a.body), &r); err != nil || a.status != http.StatusOK {
+		s.g.t.Fatalf("tools/list: %d %s", a.status, a.body)
+	}
+	var names []string
+	for _, tool := range r.Result.Tools {
+		names = append(names, tool.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// denied fails the test unless a is a hook's refusal saying reason.
+func (a *answer) denied(t *testing.T, what, reason string) {
+	t.Helper()
+	if a.err.Code != wire.CodeDenied || !strings.Contains(a.body, reason) {
+		t.Errorf("%s: %d %s; want a denial saying %q", what, a.status, a.body, reason)
+	}
+}
+
+// TestTenantToolsHook: tenant-tools.js shows and lets each tenant call
+// only its tools, from the token's tenant claim.
+func TestTenantToolsHook(t *testing.T) {
+	as := newAuthServer(t)
+	g := serve(t, "tenants.json", as, nil)
+	acme := g.open(as.token(t, "alice", "mcp", map[string]any{"tenant": "acme"}))
+	globex := g.open(as.token(t, "gus", "mcp", map[string]any{"tenant": "globex"}))
+	nobody := g.open(as.token(t, "nina", "mcp", nil))
+	ci := g.open(ciSecret)
+	for _, c := range []struct {
+		who  string
+		s    *session
+		want string
+	}{
+		{"acme", acme, "[demo__add demo__echo demo__time]"},
+		{"globex", globex, "[demo__echo]"},
+		{"initech", g.open(as.token(t, "ivy", "mcp", map[string]any{"tenant": "initech"})), "[demo__count demo__echo]"},
+		{"no tenant", nobody, "[]"},
+		{"ci", ci, "[demo__add demo__count demo__echo demo__fail demo__time]"},
+	} {
+		if got := fmt.Sprint(c.s.list()); got != c.want {
+			t.Errorf("%s sees %s, want %s", c.who, got, c.want)
+		}
+	}
+	acme.call("demo__add", map[string]int{"a": 1, "b": 2}).ok(t, "acme's add")
+	globex.call("demo__add", map[string]int{"a": 1, "b": 2}).denied(t, "globex's add", "tenant globex may not call add")
+	nobody.call("demo__echo", map[string]string{"text": "hi"}).denied(t, "a call without a tenant", "tenant (none) may not call echo")
+	ci.call("demo__add", map[string]int{"a": 1, "b": 2}).ok(t, "ci's add")
+}
+
+// TestScopedArgumentsHook: scoped-arguments.js lets count go above 10
+// only for tokens with the bulk scope.
+func TestScopedArgumentsHook(t *testing.T) {
+	as := newAuthServer(t)
+	g := serve(t, "tenants.json", as, nil)
+	initech := map[string]any{"tenant": "initech"} // a tenant with count
+	free := g.open(as.token(t, "alice", "mcp", initech))
+	bulk := g.open(as.token(t, "bob", "mcp bulk", initech))
+	free.call("demo__count", map[string]int{"to": 3}).ok(t, "a count to 3 without bulk")
+	free.call("demo__count", map[string]int{"to": 12}).denied(t, "a count to 12 without bulk", `count to 12 needs the \"bulk\" scope`)
+	bulk.call("demo__count", map[string]int{"to": 12}).ok(t, "a count to 12 with bulk")
+	g.open(ciSecret).call("demo__count", map[string]int{"to": 12}).ok(t, "the CI token's count to 12")
 }
 
 // TestConfirmDestructiveHook: confirm-destructive.js answers the first
