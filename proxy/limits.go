@@ -155,6 +155,17 @@ func (t *callTracker) begin(ctx context.Context) (context.Context, func(), error
 	}, nil
 }
 
+// isDraining reports whether the proxy is stopping. A nil tracker never
+// drains.
+func (t *callTracker) isDraining() bool {
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.draining
+}
+
 // inFlight returns the number of requests being served.
 func (t *callTracker) inFlight() int {
 	t.mu.Lock()

@@ -276,6 +276,12 @@ func TestGracefulStop(t *testing.T) {
 	if _, body := e.do("POST", "/mcp", tokAll, headers("application/json"), `{"jsonrpc":"2.0","id":9,"method":"ping"}`); !strings.Contains(body, "takes no new requests") {
 		t.Errorf("new request while draining: %s", body)
 	}
+	// A session the proxy no longer knows is not said to have expired (a
+	// client would start a new one on a proxy that is going away): 503.
+	gone := map[string]string{"Accept": "application/json", headerSessionID: "0123456789abcdef0123456789abcdef"}
+	if r, body := e.do("POST", "/mcp", tokAll, gone, `{"jsonrpc":"2.0","id":10,"method":"ping"}`); r.StatusCode != 503 || !strings.Contains(body, "shutting down") {
+		t.Errorf("an unknown session while draining: %d %s", r.StatusCode, body)
+	}
 	// The legacy session's answer comes on its stream.
 	ev := legacy.nextNamed(t, "message")
 	if !strings.Contains(ev.data, `"id":4`) || !strings.Contains(ev.data, "the proxy is shutting down") {

@@ -358,6 +358,12 @@ func (s *Server) usable(id engine.Identity) []string {
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	var he *httpError
 	if errors.As(err, &he) {
+		if he.status == fiber.StatusNotFound && he.err.Code == wire.CodeSessionNotFound && s.calls.isDraining() {
+			// The stopping proxy closed the session: say so, rather than
+			// that it expired, which would send the client to start a
+			// new one on a proxy that is going away.
+			err = errShuttingDown
+		}
 		return renderRefusal(c, err)
 	}
 	code, msg := fiber.StatusInternalServerError, "internal error"

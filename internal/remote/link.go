@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,6 +52,7 @@ type Link struct {
 	err       error
 	done      chan struct{}
 	closeOnce sync.Once
+	closing   atomic.Bool // Close began: whatever ends the link now, its owner closed it
 }
 
 // transport sends messages by one of MCP's HTTP transports and feeds what
@@ -186,6 +188,7 @@ func (l *Link) URL() string { return l.o.redacted }
 // io.EOF. Close is safe to call more than once and from any goroutine.
 func (l *Link) Close() error {
 	l.closeOnce.Do(func() {
+		l.closing.Store(true)
 		l.mu.Lock()
 		t, err := l.t, l.err
 		l.mu.Unlock()
@@ -217,6 +220,11 @@ func (l *Link) shutdown() {
 
 // fail ends the link with err, once.
 func (l *Link) fail(err error) {
+	if l.closing.Load() {
+		// Ending the session (DELETE) also ends its event stream, whose
+		// reader may see the remote forget the session first.
+		err = ErrClosed
+	}
 	l.mu.Lock()
 	if l.err != nil {
 		l.mu.Unlock()
