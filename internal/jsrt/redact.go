@@ -3,7 +3,8 @@ package jsrt
 import (
 	"reflect"
 	"strconv"
-	"strings"
+
+	"github.com/mcpscript/mcpscript/internal/resulttext"
 
 	"github.com/dop251/goja"
 )
@@ -35,56 +36,7 @@ func setRedact(vm *goja.Runtime) error {
 // returned when nothing changed (so that a hook can tell). fn must return
 // a string; what it throws propagates.
 func Redact(vm *goja.Runtime, result goja.Value, fn goja.Callable) goja.Value {
-	return redactor{vm: vm, fn: fn}.value(result, roleResult)
-}
-
-// What a value is, for the redactor: which of its members hold text.
-type role int
-
-const (
-	roleNone    role = iota
-	roleResult       // content, structuredContent, contents, messages
-	roleContent      // a content block: text, resource
-	roleText         // text (a resource's contents)
-	roleAll          // every string
-	roleMessage      // a prompt message: content
-)
-
-// memberRole says what the member key of a value of role r holds, and
-// whether that is an array of such values.
-func memberRole(r role, key string) (role, bool) {
-	is := func(name string) bool { return strings.EqualFold(key, name) }
-	switch r {
-	case roleResult:
-		switch {
-		case is("content"):
-			return roleContent, true
-		case is("structuredContent"):
-			return roleAll, false
-		case is("contents"):
-			return roleText, true
-		case is("messages"):
-			return roleMessage, true
-		}
-	case roleContent:
-		switch {
-		case is("text"):
-			return roleAll, false
-		case is("resource"):
-			return roleText, false
-		}
-	case roleText:
-		if is("text") {
-			return roleAll, false
-		}
-	case roleMessage:
-		if is("content") {
-			return roleContent, false
-		}
-	case roleAll:
-		return roleAll, false
-	}
-	return roleNone, false
+	return redactor{vm: vm, fn: fn}.value(result, resulttext.Result)
 }
 
 type redactor struct {
@@ -93,19 +45,19 @@ type redactor struct {
 }
 
 // value returns v, of role r, redacted (v itself when nothing changed).
-func (x redactor) value(v goja.Value, r role) goja.Value {
+func (x redactor) value(v goja.Value, r resulttext.Role) goja.Value {
 	if isString(v) {
-		if r != roleAll {
+		if r != resulttext.All {
 			return v
 		}
 		return x.text(v)
 	}
 	obj, ok := v.(*goja.Object)
-	if !ok || r == roleNone {
+	if !ok || r == resulttext.None {
 		return v
 	}
 	if isArray(obj) {
-		if r != roleAll {
+		if r != resulttext.All {
 			return v
 		}
 		return x.array(obj, r)
@@ -115,8 +67,8 @@ func (x redactor) value(v goja.Value, r role) goja.Value {
 	}
 	var cp *goja.Object
 	for _, k := range obj.Keys() {
-		mr, isArr := memberRole(r, k)
-		if mr == roleNone {
+		mr, isArr := resulttext.Member(r, k)
+		if mr == resulttext.None {
 			continue
 		}
 		old := obj.Get(k)
@@ -159,7 +111,7 @@ func (x redactor) text(v goja.Value) goja.Value {
 
 // array redacts each item of arr as a value of role r (arr itself when
 // nothing changed).
-func (x redactor) array(arr *goja.Object, r role) goja.Value {
+func (x redactor) array(arr *goja.Object, r resulttext.Role) goja.Value {
 	n := int(arr.Get("length").ToInteger())
 	var items []any
 	for i := range n {

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
+
+	"github.com/mcpscript/mcpscript/internal/resulttext"
 )
 
 // Redact returns result (the JSON of a tool result, a resources/read or a
@@ -24,7 +25,7 @@ import (
 // for filters.
 func Redact(result json.RawMessage, fn func(string) string) (out json.RawMessage, changed bool, err error) {
 	r := redactor{fn: fn}
-	out, err = r.value(result, roleResult)
+	out, err = r.value(result, resulttext.Result)
 	if err != nil {
 		return nil, false, err
 	}
@@ -47,70 +48,19 @@ func RedactResult(in *Input, fn func(string) string) (*Decision, error) {
 	return &Decision{Result: out}, nil
 }
 
-// What a value is, for the redactor: which of its members hold text.
-type role int
-
-const (
-	roleNone    role = iota
-	roleResult       // content, structuredContent, contents, messages
-	roleContent      // a content block: text, resource
-	roleText         // text (a resource's contents)
-	roleAll          // every string
-	roleMessage      // a prompt message: content
-)
-
 var errMalformed = errors.New("guest.Redact: malformed JSON")
 
 type redactor struct{ fn func(string) string }
 
-// memberRole says what the member key of a value of role r holds, and
-// whether that is an array of such values. Keys match whatever their case
-// (as encoding/json matches them, so a Go client would read
-// "StructuredContent" as structuredContent).
-func memberRole(r role, key string) (role, bool) {
-	is := func(name string) bool { return strings.EqualFold(key, name) }
-	switch r {
-	case roleResult:
-		switch {
-		case is("content"):
-			return roleContent, true // an array of them
-		case is("structuredContent"):
-			return roleAll, false
-		case is("contents"):
-			return roleText, true
-		case is("messages"):
-			return roleMessage, true
-		}
-	case roleContent:
-		switch {
-		case is("text"):
-			return roleAll, false
-		case is("resource"):
-			return roleText, false
-		}
-	case roleText:
-		if is("text") {
-			return roleAll, false
-		}
-	case roleMessage:
-		if is("content") {
-			return roleContent, false
-		}
-	case roleAll:
-		return roleAll, false
-	}
-	return roleNone, false
-}
-
 // value rewrites the JSON value b of role r; nil when nothing changed.
-func (x redactor) value(b []byte, r role) ([]byte, error) {
+func (x redactor) value(b []byte, r resulttext.Role) ([]byte, error) {
 	i := skipSpace(b, 0)
 	if i >= len(b) {
 		return nil, errMalformed
 	}
 	switch b[i] {
 	case '"':
-		if r != roleAll {
+		if r != resulttext.All {
 			return nil, nil
 		}
 		s, ok := jsonString(b[i:])
@@ -129,12 +79,12 @@ func (x redactor) value(b []byte, r role) ([]byte, error) {
 		}
 		return bytes.TrimRight(buf.Bytes(), "\n"), nil
 	case '{':
-		if r == roleNone {
+		if r == resulttext.None {
 			return nil, nil
 		}
 		return x.object(b[i:], r)
 	case '[':
-		if r != roleAll {
+		if r != resulttext.All {
 			return nil, nil
 		}
 		return x.array(b[i:], r)
@@ -143,7 +93,7 @@ func (x redactor) value(b []byte, r role) ([]byte, error) {
 }
 
 // object rewrites the object b (from its '{') of role r.
-func (x redactor) object(b []byte, r role) ([]byte, error) {
+func (x redactor) object(b []byte, r resulttext.Role) ([]byte, error) {
 	type part struct {
 		key, val []byte // raw, the key with its quotes
 	}
@@ -177,7 +127,7 @@ func (x redactor) object(b []byte, r role) ([]byte, error) {
 		}
 		val := b[i:k]
 		p := part{key: rawKey, val: val}
-		if mr, isArray := memberRole(r, key); mr != roleNone {
+		if mr, isArray := resulttext.Member(r, key); mr != resulttext.None {
 			var nv []byte
 			var err error
 			if isArray {
@@ -221,7 +171,7 @@ func (x redactor) object(b []byte, r role) ([]byte, error) {
 }
 
 // arrayOf rewrites b, if it is an array, with each item of role r.
-func (x redactor) arrayOf(b []byte, r role) ([]byte, error) {
+func (x redactor) arrayOf(b []byte, r resulttext.Role) ([]byte, error) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '[' {
 		return nil, nil
@@ -230,7 +180,7 @@ func (x redactor) arrayOf(b []byte, r role) ([]byte, error) {
 }
 
 // array rewrites the array b (from its '[') with each item of role r.
-func (x redactor) array(b []byte, r role) ([]byte, error) {
+func (x redactor) array(b []byte, r resulttext.Role) ([]byte, error) {
 	var items [][]byte
 	changed := false
 	i := skipSpace(b, 1)
