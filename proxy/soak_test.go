@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -82,7 +80,7 @@ func TestSoak(t *testing.T) {
 	start := time.Now()
 	sample := func() string {
 		return fmt.Sprintf("t=%-6s calls=%-7d errors=%-5d lost=%d kills=%-3d rss=%dMiB goroutines=%d fds=%d",
-			time.Since(start).Round(time.Second), calls.Load(), errs.Load(), lost.Load(), kills.Load(), rssMiB(), runtime.NumGoroutine(), testenv.OpenFDs())
+			time.Since(start).Round(time.Second), calls.Load(), errs.Load(), lost.Load(), kills.Load(), testenv.RSS()>>20, runtime.NumGoroutine(), testenv.OpenFDs())
 	}
 	report := time.NewTicker(10 * time.Second)
 	for time.Since(start) < d {
@@ -101,19 +99,4 @@ func TestSoak(t *testing.T) {
 	if lost.Load() != 0 {
 		t.Errorf("%d lost responses", lost.Load())
 	}
-}
-
-// rssMiB returns the process's resident set size in MiB.
-func rssMiB() int {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return kb / 1024
-		}
-	}
-	return -1
 }

@@ -11,10 +11,11 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mcpscript/mcpscript/internal/testenv"
 
 	"github.com/mcpscript/mcpscript/engine"
 	"github.com/mcpscript/mcpscript/internal/hostproc"
@@ -101,9 +102,9 @@ func TestHookLimits(t *testing.T) {
 			if err := call("echo", ""); err != nil {
 				t.Fatalf("first call: %v", err)
 			}
-			rss0 := rss(t)
+			rss0 := testenv.RSS()
 			var peak atomic.Int64
-			stopWatch := watchRSS(t, &peak)
+			stopWatch := testenv.WatchRSS(&peak)
 
 			start := time.Now()
 			done := make(chan error, 1)
@@ -181,46 +182,6 @@ func slicesContains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// rss returns this process's resident memory, in bytes.
-func rss(t testing.TB) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range bytes.Lines(b) {
-		if v, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			f := bytes.Fields(v)
-			n, _ := strconv.ParseInt(string(f[0]), 10, 64)
-			return n << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
-}
-
-// watchRSS records this process's largest resident memory into peak
-// until the returned function is called.
-func watchRSS(t testing.TB, peak *atomic.Int64) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			if r := rss(t); r > peak.Load() {
-				peak.Store(r)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	})
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }
 
 // hostChildren returns the pids of this process's hook hosts.

@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,4 +184,46 @@ func OpenFDs() int {
 		return -1
 	}
 	return len(entries) - 1 // the directory ReadDir itself opened
+}
+
+// RSS returns this process's resident memory in bytes (VmRSS), or -1
+// when /proc does not say.
+func RSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			if f := bytes.Fields(v); len(f) > 0 {
+				if n, err := strconv.ParseInt(string(f[0]), 10, 64); err == nil {
+					return n << 10
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// WatchRSS records this process's largest resident memory into peak,
+// read every 10 ms, until the returned function is called.
+func WatchRSS(peak *atomic.Int64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			if r := RSS(); r > peak.Load() {
+				peak.Store(r)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }

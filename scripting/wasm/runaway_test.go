@@ -1,17 +1,15 @@
 package wasm
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mcpscript/mcpscript/internal/testenv"
 
 	"github.com/mcpscript/mcpscript/engine"
 )
@@ -62,9 +60,9 @@ func TestRunawayGuests(t *testing.T) {
 			if _, err := callTool(ctx, h, "nil", nil); err != nil {
 				t.Fatal(err)
 			}
-			rss0 := rss(t)
+			rss0 := testenv.RSS()
 			var peak atomic.Int64
-			stop := watchRSS(t, &peak)
+			stop := testenv.WatchRSS(&peak)
 			start := time.Now()
 			done := make(chan error, 1)
 			go func() {
@@ -133,43 +131,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// rss returns this process's resident memory, in bytes.
-func rss(t testing.TB) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range bytes.Lines(b) {
-		if v, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			n, _ := strconv.ParseInt(string(bytes.Fields(v)[0]), 10, 64)
-			return n << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
-}
-
-// watchRSS records this process's largest resident memory into peak
-// until the returned function is called.
-func watchRSS(t testing.TB, peak *atomic.Int64) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			if r := rss(t); r > peak.Load() {
-				peak.Store(r)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	})
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }
