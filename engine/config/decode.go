@@ -703,6 +703,9 @@ func (d *decoder) tools(n *node, path string) *Tools {
 				d.typeError(v, p, "an object mapping tool names to changes", `e.g. "override": {"search": {"name": "find_docs"}}`)
 				return
 			}
+			if len(v.members) == 0 {
+				return // an empty override changes nothing; nil keeps a round trip equal
+			}
 			t.Override = map[string]*ToolOverride{}
 			seen := map[string]bool{}
 			for _, m := range v.members {
