@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -41,9 +42,7 @@ func TestDeadlines(t *testing.T) {
 			start := time.Now()
 			_, err := f.Call(ctx, toolCall(tool, map[string]any{"ms": 60000}))
 			cancel()
-			if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "deadline exceeded after 300ms") {
-				t.Errorf("%s: %v", tool, err)
-			}
+			checkDeadline(t, err, 300*time.Millisecond)
 			if took := time.Since(start); took > 5*time.Second {
 				t.Errorf("%s: stopped after %v", tool, took)
 			}
@@ -113,5 +112,26 @@ func TestGCWhileGuestLoops(t *testing.T) {
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("the looping call: %v", err)
+	}
+}
+
+// checkDeadline checks that err is a call stopped by a deadline of
+// allowed, as its message reports it: the time from the guest's start to
+// the deadline. That is allowed itself unless the machine stalled between
+// setting the deadline and starting the guest (seen under -race on two
+// busy cores), so a little less is accepted, never more.
+func checkDeadline(t *testing.T, err error, allowed time.Duration) {
+	t.Helper()
+	const prefix = "deadline exceeded after "
+	msg := fmt.Sprint(err)
+	_, rest, ok := strings.Cut(msg, prefix)
+	if !errors.Is(err, context.DeadlineExceeded) || !ok {
+		t.Errorf("want %q…, got %v", prefix, err)
+		return
+	}
+	word, _, _ := strings.Cut(rest, " ")
+	after, perr := time.ParseDuration(word)
+	if perr != nil || after > allowed || after < allowed*3/4 {
+		t.Errorf("%q reports %q, want at most %v and not much less", msg, word, allowed)
 	}
 }

@@ -90,8 +90,8 @@ func TestFailuresFailClosed(t *testing.T) {
 		is   error
 	}{
 		{"panic", nil, "wasm trap: unreachable (the guest panicked: panic: boom)", nil},
-		{"loop", nil, "deadline exceeded after 300ms (the instance was discarded)", context.DeadlineExceeded},
-		{"sleep", map[string]any{"ms": 60000}, "deadline exceeded after 300ms (the instance was discarded)", context.DeadlineExceeded},
+		{"loop", nil, "(the instance was discarded)", context.DeadlineExceeded},
+		{"sleep", map[string]any{"ms": 60000}, "(the instance was discarded)", context.DeadlineExceeded},
 		{"oom", nil, "memory limit of 32 MiB reached", nil},
 		{"error", nil, "the guest returned error code 1: guest says no", nil},
 		{"exit", nil, "the guest exited with code 3", nil},
@@ -125,6 +125,9 @@ func TestFailuresFailClosed(t *testing.T) {
 			}
 			if c.is != nil && !errors.Is(err, c.is) {
 				t.Errorf("errors.Is(%v) = false", c.is)
+			}
+			if c.is == context.DeadlineExceeded {
+				checkDeadline(t, err, 300*time.Millisecond)
 			}
 			if took > 5*time.Second {
 				t.Errorf("took %v", took)
@@ -488,9 +491,7 @@ func TestContextEdges(t *testing.T) {
 		t.Skip("waits for scripting.DefaultTimeout")
 	}
 	_, err := f.Call(context.Background(), toolCall("loop", nil))
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "deadline exceeded after 1s") {
-		t.Fatalf("no deadline: %v", err)
-	}
+	checkDeadline(t, err, time.Second)
 }
 
 // The guest sees no files, no environment, only its name as argument, and
