@@ -243,6 +243,7 @@ func New(r *engine.Runner, opts *Options) (*Server, error) {
 		ReadTimeout:           readTimeout,
 		IdleTimeout:           idleTimeout,
 		ReadBufferSize:        readBufferSize,
+		ReduceMemoryUsage:     true,
 		DisableStartupMessage: true,
 		CaseSensitive:         true,
 		ErrorHandler:          s.errorHandler,
