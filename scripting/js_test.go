@@ -622,6 +622,7 @@ export function toolCall(c) { if (c.arguments.spin) for (;;) {} }`, ScriptOption
 func TestJSBuildBound(t *testing.T) {
 	defer func(d time.Duration) { loadTimeout = d }(loadTimeout)
 	loadTimeout = 300 * time.Millisecond
+	shortLoadsNeedLongGrace(t)
 	// Every runtime but the first spins at the top level.
 	src := `if (store.incr("runtimes") > 1) for (;;) {}
 export function toolCall(c) { if (c.tool === "spin") for (;;) {} }`
@@ -980,6 +981,7 @@ export function toolCall({ caller, tool }) { if (!allowed(caller, tool)) return 
 func TestLoadScriptErrors(t *testing.T) {
 	defer func(d time.Duration) { loadTimeout = d }(loadTimeout)
 	loadTimeout = 100 * time.Millisecond
+	shortLoadsNeedLongGrace(t)
 	cases := []struct {
 		name, file, src string
 		want            []string
@@ -1152,4 +1154,17 @@ exports.toolCall = function (call) {
 	if err != nil || !strings.Contains(string(d.Result), `"text":"ci"`) {
 		t.Errorf("assigning to the caller: %v, %v; want it unchanged", d, err)
 	}
+}
+
+// shortLoadsNeedLongGrace raises killGrace for a test that shortens
+// loadTimeout. The parent's kill timer for a build runs from when it asks,
+// the host's own load timer from when the host reads the request, and a
+// new host process is still starting then: under -race on two busy cores
+// that took longer than the 200 ms grace, and the parent killed a host
+// that was about to answer. A long grace leaves every verdict to the host's
+// timer, which is what these tests check.
+func shortLoadsNeedLongGrace(t *testing.T) {
+	old := killGrace
+	killGrace = 10 * time.Second
+	t.Cleanup(func() { killGrace = old })
 }
