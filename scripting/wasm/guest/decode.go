@@ -22,72 +22,42 @@ func decodeInput(b []byte, in *Input) error {
 }
 
 func fastInput(b []byte, in *Input) bool {
-	m, ok := members(b)
-	if !ok {
-		return false
-	}
-	for {
-		key, val, more, ok := m.next()
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
+	return eachMember(b, func(key, val []byte) bool {
+		var ok = true
 		switch string(key) {
 		case "hook":
 			var s string
-			if s, ok = internedString(val, &lastHook); !ok {
-				return false
-			}
+			s, ok = internedString(val, &lastHook)
 			in.Hook = Phase(s)
 		case "server":
-			if in.Server, ok = internedString(val, &lastServer); !ok {
-				return false
-			}
+			in.Server, ok = internedString(val, &lastServer)
 		case "method":
-			if in.Method, ok = internedString(val, &lastMethod); !ok {
-				return false
-			}
+			in.Method, ok = internedString(val, &lastMethod)
 		case "tool":
-			if in.Tool, ok = internedString(val, &lastTool); !ok {
-				return false
-			}
+			in.Tool, ok = internedString(val, &lastTool)
+		// The raw members are kept as they are (null too), as encoding/json does.
 		case "arguments":
-			in.Arguments = json.RawMessage(val) // kept as it is, as encoding/json does
+			in.Arguments = json.RawMessage(val)
 		case "params":
-			in.Params = json.RawMessage(val) // kept as it is, as encoding/json does
+			in.Params = json.RawMessage(val)
 		case "result":
-			in.Result = json.RawMessage(val) // kept as it is, as encoding/json does
+			in.Result = json.RawMessage(val)
 		case "items":
-			in.Items = json.RawMessage(val) // kept as it is, as encoding/json does
+			in.Items = json.RawMessage(val)
 		case "state":
-			in.State = json.RawMessage(val) // kept as it is, as encoding/json does
+			in.State = json.RawMessage(val)
 		case "caller":
-			if !fastCaller(val, &in.Caller) {
-				return false
-			}
+			ok = fastCaller(val, &in.Caller)
 		default:
-			if folds(key, inputKeys) {
-				return false // encoding/json matches names regardless of case
-			}
+			ok = !folds(key, inputKeys) // encoding/json matches names regardless of case
 		}
-	}
+		return ok
+	})
 }
 
 func fastCaller(b []byte, c *Caller) bool {
-	m, ok := members(b)
-	if !ok {
-		return false
-	}
-	for {
-		key, val, more, ok := m.next()
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
+	return eachMember(b, func(key, val []byte) bool {
+		var ok = true
 		switch string(key) {
 		case "token":
 			c.Token, ok = internedString(val, &lastToken)
@@ -104,7 +74,7 @@ func fastCaller(b []byte, c *Caller) bool {
 		case "protocol":
 			c.Protocol, ok = internedString(val, &lastProtocol)
 		case "claims":
-			c.Claims = json.RawMessage(val) // kept as it is (null too), as encoding/json does
+			c.Claims = json.RawMessage(val)
 		case "scopes":
 			ok = fastScopes(val, &c.Scopes)
 		case "client":
@@ -112,10 +82,8 @@ func fastCaller(b []byte, c *Caller) bool {
 		default:
 			ok = !folds(key, callerKeys)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return ok
+	})
 }
 
 // fastScopes decodes the caller's scopes: null and [] (every caller but
@@ -136,18 +104,8 @@ func fastClient(val []byte, ci *ClientInfo) bool {
 	if string(val) == "null" {
 		return true
 	}
-	m, ok := members(val)
-	if !ok {
-		return false
-	}
-	for {
-		key, v, more, ok := m.next()
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
+	return eachMember(val, func(key, v []byte) bool {
+		var ok = true
 		switch string(key) {
 		case "name":
 			ci.Name, ok = internedString(v, &lastClientName)
@@ -156,7 +114,27 @@ func fastClient(val []byte, ci *ClientInfo) bool {
 		default:
 			ok = !folds(key, clientKeys)
 		}
+		return ok
+	})
+}
+
+// eachMember calls f with each member of the JSON object b, in order, and
+// reports whether b was a well-formed object all of whose members f
+// accepted; it stops at the first it does not.
+func eachMember(b []byte, f func(key, val []byte) bool) bool {
+	m, ok := members(b)
+	if !ok {
+		return false
+	}
+	for {
+		key, val, more, ok := m.next()
 		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+		if !f(key, val) {
 			return false
 		}
 	}
